@@ -1,0 +1,10 @@
+// Package dispatch owns where tokens go and how they get there: the routing
+// of each token to experts (Routing), the expert-to-GPU placement, the
+// Layout that counts target nodes and GPUs per token (DeepEP's
+// get_dispatch_layout), the kernel configuration (SMs, chunk and ring
+// sizes), and the dispatch kernels as warp-role state machines on the
+// engine: DeepEP-style normal mode (intranode and internode with NVLink
+// forwarding) and a plain all-to-allv baseline. The channel and ring
+// machinery here is shared with package combine, which runs the reverse
+// path from the Handle a dispatch returns.
+package dispatch

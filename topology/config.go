@@ -1,0 +1,112 @@
+package topology
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/moesim/moesim/sim"
+)
+
+// GPU describes one GPU model. Bandwidths are bytes per second per
+// direction; FLOP/s are dense (no sparsity).
+type GPU struct {
+	Name string
+	// SMs is the number of streaming multiprocessors.
+	SMs int
+	// SMCopyBytesPerSec is what one SM can copy (load + store, local or
+	// peer) when it does nothing else: the rate a communication warp role is
+	// held to. Communication kernels scale with SMs until links saturate.
+	SMCopyBytesPerSec float64
+	// SMReduceBytesPerSec is the rate one SM sums BF16 rows (combine's
+	// reductions), counted in bytes of output row.
+	SMReduceBytesPerSec float64
+	FP8FLOPS            float64
+	BF16FLOPS           float64
+	HBMBytesPerSec      float64
+	// NVLinkBytesPerSec is achievable NVLink bandwidth per direction per
+	// GPU, through a non-blocking NVSwitch.
+	NVLinkBytesPerSec float64
+	// NICBytesPerSec is the GPU's own NIC, per direction.
+	NICBytesPerSec float64
+}
+
+// Config is a cluster: a GPU model, how many nodes and GPUs per node, and
+// the network's constants. Nodes are numbered 0..Nodes-1, GPUs within a node
+// 0..GPUsPerNode-1; a GPU's global rank is node*GPUsPerNode + local.
+type Config struct {
+	Preset      string // name of the preset this came from, for reports
+	GPU         GPU
+	Nodes       int
+	GPUsPerNode int
+	// NVLinkLatency is the one-way latency of a store or copy to a peer GPU
+	// in the node, through NVSwitch.
+	NVLinkLatency sim.Time
+	// IBLatency is the one-way latency of an RDMA write between nodes,
+	// NIC to NIC through the rail's switches.
+	IBLatency sim.Time
+	// RailOversubscription divides a rail fabric's capacity: 1 is
+	// non-blocking; 2 means the rail carries half of what its NICs could
+	// inject at once.
+	RailOversubscription float64
+	// KernelLaunch is the fixed cost of launching a kernel and having all
+	// its blocks running (host launch gap plus grid start).
+	KernelLaunch sim.Time
+}
+
+// GPUs is the total number of GPUs.
+func (c Config) GPUs() int { return c.Nodes * c.GPUsPerNode }
+
+// Limits on configurations. They keep runs bounded and catch typos; they are
+// not hardware claims.
+const (
+	MaxNodes       = 4096
+	MaxGPUsPerNode = 72 // an NVL72 domain
+	MaxSMs         = 1024
+)
+
+// Validate checks every field and names the field, the value and what is
+// allowed in its error.
+func (c Config) Validate() error {
+	posInt := func(field string, v, max int) error {
+		if v < 1 || v > max {
+			return fmt.Errorf("topology: %s = %d, want 1..%d", field, v, max)
+		}
+		return nil
+	}
+	posRate := func(field string, v float64) error {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("topology: %s = %g, want a positive finite number", field, v)
+		}
+		return nil
+	}
+	checks := []error{
+		posInt("cluster.nodes", c.Nodes, MaxNodes),
+		posInt("cluster.gpus_per_node", c.GPUsPerNode, MaxGPUsPerNode),
+		posInt("cluster.gpu.sms", c.GPU.SMs, MaxSMs),
+		posRate("cluster.gpu.sm_copy_GBps", c.GPU.SMCopyBytesPerSec),
+		posRate("cluster.gpu.sm_reduce_GBps", c.GPU.SMReduceBytesPerSec),
+		posRate("cluster.gpu.fp8_TFLOPS", c.GPU.FP8FLOPS),
+		posRate("cluster.gpu.bf16_TFLOPS", c.GPU.BF16FLOPS),
+		posRate("cluster.gpu.hbm_GBps", c.GPU.HBMBytesPerSec),
+		posRate("cluster.nvlink_GBps", c.GPU.NVLinkBytesPerSec),
+		posRate("cluster.nic_GBps", c.GPU.NICBytesPerSec),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	if c.NVLinkLatency < 0 || c.NVLinkLatency > sim.Millisecond {
+		return fmt.Errorf("topology: cluster.nvlink_latency_us = %v, want 0..1000", c.NVLinkLatency.Microseconds())
+	}
+	if c.IBLatency < 0 || c.IBLatency > sim.Millisecond {
+		return fmt.Errorf("topology: cluster.ib_latency_us = %v, want 0..1000", c.IBLatency.Microseconds())
+	}
+	if c.KernelLaunch < 0 || c.KernelLaunch > sim.Millisecond {
+		return fmt.Errorf("topology: cluster.kernel_launch_us = %v, want 0..1000", c.KernelLaunch.Microseconds())
+	}
+	if !(c.RailOversubscription >= 1) || math.IsInf(c.RailOversubscription, 0) {
+		return fmt.Errorf("topology: cluster.rail_oversubscription = %g, want a finite number >= 1 (1 = non-blocking)", c.RailOversubscription)
+	}
+	return nil
+}
