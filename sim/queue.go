@@ -31,24 +31,32 @@ func (q *queue) len() int { return len(q.items) }
 
 func (q *queue) push(ev event) {
 	q.items = append(q.items, ev)
-	i := len(q.items) - 1
+	items := q.items
+	i := len(items) - 1
+	// Move the hole up rather than swapping: one copy per level.
 	for i > 0 {
 		p := (i - 1) / 4
-		if !q.items[i].before(&q.items[p]) {
+		if !ev.before(&items[p]) {
 			break
 		}
-		q.items[i], q.items[p] = q.items[p], q.items[i]
+		items[i] = items[p]
 		i = p
 	}
+	items[i] = ev
 }
 
 // pop removes and returns the earliest event. The caller checks len() first.
 func (q *queue) pop() event {
-	top := q.items[0]
-	n := len(q.items) - 1
-	q.items[0] = q.items[n]
-	q.items[n] = event{} // drop the handler reference for the collector
-	q.items = q.items[:n]
+	items := q.items
+	top := items[0]
+	n := len(items) - 1
+	last := items[n]
+	items[n] = event{} // drop the handler reference for the collector
+	items = items[:n]
+	q.items = items
+	if n == 0 {
+		return top
+	}
 	i := 0
 	for {
 		first := 4*i + 1
@@ -56,18 +64,19 @@ func (q *queue) pop() event {
 			break
 		}
 		m := first
-		last := min(first+4, n)
-		for c := first + 1; c < last; c++ {
-			if q.items[c].before(&q.items[m]) {
+		end := min(first+4, n)
+		for c := first + 1; c < end; c++ {
+			if items[c].before(&items[m]) {
 				m = c
 			}
 		}
-		if !q.items[m].before(&q.items[i]) {
+		if !items[m].before(&last) {
 			break
 		}
-		q.items[i], q.items[m] = q.items[m], q.items[i]
+		items[i] = items[m]
 		i = m
 	}
+	items[i] = last
 	return top
 }
 

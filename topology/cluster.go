@@ -32,7 +32,8 @@ type Cluster struct {
 func Build(c Config) *Cluster {
 	n := c.GPUs()
 	cl := &Cluster{Config: c, Devices: make([]Device, n)}
-	nvl, nic := c.GPU.NVLinkBytesPerSec, c.GPU.NICBytesPerSec
+	nvl := c.GPU.NVLinkBytesPerSec * c.NVLinkEfficiency
+	nic := c.GPU.NICBytesPerSec * c.NICEfficiency
 	for r := range n {
 		node, local := r/c.GPUsPerNode, r%c.GPUsPerNode
 		cl.Devices[r] = Device{

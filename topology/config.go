@@ -48,6 +48,13 @@ type Config struct {
 	// non-blocking; 2 means the rail carries half of what its NICs could
 	// inject at once.
 	RailOversubscription float64
+	// NVLinkEfficiency and NICEfficiency are the shares of the links'
+	// achievable rates that communication kernels' fine-grained traffic
+	// gets: chunked stores with a fence and a tail flag per chunk on NVLink,
+	// per-message work and tail atomics on the NIC. Ports run at rate ×
+	// efficiency.
+	NVLinkEfficiency float64
+	NICEfficiency    float64
 	// KernelLaunch is the fixed cost of launching a kernel and having all
 	// its blocks running (host launch gap plus grid start).
 	KernelLaunch sim.Time
@@ -104,6 +111,12 @@ func (c Config) Validate() error {
 	}
 	if c.KernelLaunch < 0 || c.KernelLaunch > sim.Millisecond {
 		return fmt.Errorf("topology: cluster.kernel_launch_us = %v, want 0..1000", c.KernelLaunch.Microseconds())
+	}
+	if !(c.NVLinkEfficiency > 0 && c.NVLinkEfficiency <= 1) {
+		return fmt.Errorf("topology: cluster.nvlink_efficiency = %g, want a number in (0, 1]", c.NVLinkEfficiency)
+	}
+	if !(c.NICEfficiency > 0 && c.NICEfficiency <= 1) {
+		return fmt.Errorf("topology: cluster.nic_efficiency = %g, want a number in (0, 1]", c.NICEfficiency)
 	}
 	if !(c.RailOversubscription >= 1) || math.IsInf(c.RailOversubscription, 0) {
 		return fmt.Errorf("topology: cluster.rail_oversubscription = %g, want a finite number >= 1 (1 = non-blocking)", c.RailOversubscription)

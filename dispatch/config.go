@@ -1,0 +1,133 @@
+package dispatch
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Mode selects the dispatch algorithm.
+type Mode string
+
+// Modes.
+const (
+	// Normal is DeepEP's normal (high-throughput) kernel: one IB copy per
+	// target node, NVLink forwarding inside it.
+	Normal Mode = "normal"
+	// AllToAll is a plain all-to-allv as NCCL runs it for dispatchers that
+	// do not forward: one message per (source GPU, target GPU), inter-node
+	// pairs straight NIC to NIC, no per-node deduplication.
+	AllToAll Mode = "alltoall"
+)
+
+// Config is the kernel configuration: DeepEP's
+// Config(num_sms, nvl_chunk, nvl_buffer, rdma_chunk, rdma_buffer), sizes in
+// tokens, plus the mode.
+type Config struct {
+	Mode   Mode `yaml:"mode"`
+	NumSMs int  `yaml:"num_sms"` // even; NumSMs/2 channels
+	// NVLChunk tokens move per forwarder round; NVLBuffer slots per
+	// (channel, source) ring on each receiver.
+	NVLChunk  int `yaml:"nvl_chunk"`
+	NVLBuffer int `yaml:"nvl_buffer"`
+	// RDMAChunk tokens per RDMA write; RDMABuffer slots per (channel, peer
+	// node) ring.
+	RDMAChunk  int `yaml:"rdma_chunk"`
+	RDMABuffer int `yaml:"rdma_buffer"`
+}
+
+// Channels is NumSMs/2: each channel is a pair of SMs.
+func (c Config) Channels() int { return c.NumSMs / 2 }
+
+type defaultRow struct {
+	ranks                                 int
+	nvlChunk, nvlBuf, rdmaChunk, rdmaBuf int
+}
+
+// DeepEP's tuned defaults at the end of V1 (deep_ep/buffer.py,
+// get_dispatch_config and get_combine_config @ 567632d; reference §3.6).
+var (
+	dispatchDefaults = []defaultRow{
+		{2, 24, 256, 6, 128}, {4, 6, 256, 6, 128}, {8, 6, 256, 6, 128},
+		{16, 36, 288, 20, 128}, {24, 32, 288, 8, 128}, {32, 32, 288, 8, 128},
+		{48, 32, 288, 8, 128}, {64, 32, 288, 8, 128}, {96, 20, 480, 12, 128},
+		{128, 20, 560, 12, 128}, {144, 32, 720, 12, 128}, {160, 28, 720, 12, 128},
+	}
+	combineDefaults = []defaultRow{
+		{2, 10, 256, 6, 128}, {4, 9, 256, 6, 128}, {8, 4, 256, 6, 128},
+		{16, 4, 288, 12, 128}, {24, 1, 288, 8, 128}, {32, 1, 288, 8, 128},
+		{48, 1, 288, 8, 128}, {64, 1, 288, 8, 128}, {96, 1, 480, 8, 128},
+		{128, 1, 560, 8, 128}, {144, 2, 720, 8, 128}, {160, 2, 720, 8, 128},
+	}
+)
+
+// DefaultNumSMs is DeepEP's Buffer.num_sms and DeepSeek-V3's choice (20 of
+// 132 SMs, §3.5.1).
+const DefaultNumSMs = 20
+
+func pickDefault(rows []defaultRow, ranks, numSMs int) Config {
+	row := rows[len(rows)-1]
+	for _, r := range rows {
+		if r.ranks >= ranks {
+			row = r
+			break
+		}
+	}
+	return Config{Mode: Normal, NumSMs: numSMs, NVLChunk: row.nvlChunk, NVLBuffer: row.nvlBuf,
+		RDMAChunk: row.rdmaChunk, RDMABuffer: row.rdmaBuf}
+}
+
+// DefaultConfig is DeepEP's dispatch default for a rank count (the row for
+// the smallest listed count at or above it).
+func DefaultConfig(ranks, numSMs int) Config { return pickDefault(dispatchDefaults, ranks, numSMs) }
+
+// DefaultCombineConfig is DeepEP's combine default for a rank count.
+func DefaultCombineConfig(ranks, numSMs int) Config {
+	return pickDefault(combineDefaults, ranks, numSMs)
+}
+
+// Limits that keep a run bounded; beyond them a typo is likelier than intent.
+const (
+	maxChunk  = 4096
+	maxBuffer = 1 << 16
+)
+
+// Validate checks the config for a GPU with deviceSMs SMs. It rejects
+// configurations that DeepEP's host asserts reject (config.hpp): an RDMA
+// ring must hold two send chunks, since credits come back a chunk at a
+// time, and an NVL ring must be larger than its chunk.
+func (c Config) Validate(deviceSMs int) error {
+	switch c.Mode {
+	case Normal, AllToAll:
+	default:
+		return fmt.Errorf("dispatch: kernel.mode = %q, want one of %s", c.Mode, strings.Join([]string{string(Normal), string(AllToAll)}, ", "))
+	}
+	if c.NumSMs < 2 || c.NumSMs%2 != 0 || c.NumSMs > deviceSMs-2 {
+		return fmt.Errorf("dispatch: kernel.num_sms = %d, want an even number in 2..%d (the GPU has %d SMs; each channel takes 2)",
+			c.NumSMs, (deviceSMs-2)&^1, deviceSMs)
+	}
+	inRange := func(field string, v, lo, hi int) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("dispatch: %s = %d, want %d..%d", field, v, lo, hi)
+		}
+		return nil
+	}
+	for _, err := range []error{
+		inRange("kernel.nvl_chunk", c.NVLChunk, 1, maxChunk),
+		inRange("kernel.nvl_buffer", c.NVLBuffer, 1, maxBuffer),
+		inRange("kernel.rdma_chunk", c.RDMAChunk, 1, maxChunk),
+		inRange("kernel.rdma_buffer", c.RDMABuffer, 1, maxBuffer),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if c.NVLBuffer <= c.NVLChunk {
+		return fmt.Errorf("dispatch: kernel.nvl_buffer = %d is not larger than kernel.nvl_chunk = %d; DeepEP asserts nvl_chunk < nvl_buffer (a forwarder waits for a chunk's worth of free slots): want nvl_buffer >= %d",
+			c.NVLBuffer, c.NVLChunk, c.NVLChunk+1)
+	}
+	if c.RDMABuffer < 2*c.RDMAChunk {
+		return fmt.Errorf("dispatch: kernel.rdma_buffer = %d holds fewer than two kernel.rdma_chunk (%d) chunks; DeepEP requires rdma_buffer >= 2*rdma_chunk (credits return per chunk): want rdma_buffer >= %d",
+			c.RDMABuffer, c.RDMAChunk, 2*c.RDMAChunk)
+	}
+	return nil
+}

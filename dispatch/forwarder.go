@@ -1,0 +1,143 @@
+package dispatch
+
+import "github.com/moesim/moesim/sim"
+
+// forwarder is one channel's even SM on one GPU: one warp per GPU of the
+// node, each copying the records meant for its GPU from the channel's input
+// queues into that GPU's NVL ring for (channel, this GPU), at most NVLChunk
+// per round and only when the ring has that much room. In internode mode
+// the queues are the RDMA rings from each source node and a coordinator
+// returns RDMA credits; in intranode mode the single queue is the GPU's own
+// tokens and the warps are DeepEP's intranode sender warps.
+type forwarder struct {
+	k      *kernel
+	rank   int
+	c      int
+	queues []*tokenQueue // indexed by source node (internode) or [0]
+	warps  []fwdWarp     // indexed by destination local GPU
+}
+
+// fwdWarp is the forwarder warp for one destination GPU.
+//
+// Invariants: sent-credited <= NVLBuffer; sent <= total.
+type fwdWarp struct {
+	busy    bool
+	next    int // queue to look at first (round-robin over sources)
+	sent    int // records copied into the destination's ring
+	credit  int // records the destination's receiver has consumed
+	total   int // records this warp must forward
+	lastQ   int // queue of the round in flight
+	lastEnd int // head of lastQ once the round in flight completes
+	waitNVL bool
+}
+
+const (
+	evRDMAArrive = iota + 2
+	evFwdDone
+	evNVLCredit
+)
+
+func (f *forwarder) Handle(now sim.Time, arg int64) {
+	kind, a, b := unpack(arg)
+	switch kind {
+	case evRDMAArrive:
+		q := f.queues[a]
+		q.tail += b
+		for d := range f.warps {
+			f.round(now, d)
+		}
+	case evFwdDone:
+		w := &f.warps[a]
+		w.busy = false
+		q := f.queues[w.lastQ]
+		q.done[a] = w.lastEnd
+		f.returnCredit(now, w.lastQ)
+		f.round(now, a)
+	case evNVLCredit:
+		w := &f.warps[a]
+		w.credit += b
+		w.waitNVL = false
+		f.round(now, a)
+	}
+}
+
+// round starts warp d's next copy, if it has records and room for them.
+func (f *forwarder) round(now sim.Time, d int) {
+	w := &f.warps[d]
+	if w.busy || w.sent == w.total {
+		return
+	}
+	k := f.k
+	need := min(k.cfg.NVLChunk, w.total-w.sent)
+	if k.cfg.NVLBuffer-(w.sent-w.credit) < need {
+		w.waitNVL = true
+		return
+	}
+	for range f.queues {
+		qi := w.next
+		w.next = (w.next + 1) % len(f.queues)
+		q := f.queues[qi]
+		h := q.head[d]
+		if h >= q.tail {
+			continue
+		}
+		n := 0
+		for h < q.tail && n < need {
+			if q.has(h, d) {
+				if k.verify != nil {
+					k.verify.forwarded(f.rank, f.c, d, q.srcRank, int(q.tok[h]))
+				}
+				n++
+			}
+			h++
+		}
+		q.head[d] = h
+		if n == 0 {
+			// Nothing for d in what arrived: the slots are still read
+			// and released, at no copy cost.
+			q.done[d] = h
+			f.returnCredit(now, qi)
+			continue
+		}
+		w.sent += n
+		w.busy = true
+		w.lastQ, w.lastEnd = qi, h
+		dst := f.rank - f.rank%k.gpn + d
+		bytes := int64(n) * k.rec
+		finish := k.sm(f.rank, 2*f.c).Reserve(now, bytes)
+		arrive := finish
+		if dst != f.rank {
+			r := k.route(f.rank, dst)
+			arrive = sim.Transfer(now, bytes, r.Latency, r.Ports...)
+			if t := arrive - r.Latency; t > finish {
+				finish = t
+			}
+		}
+		k.eng.At(finish, f, pack(evFwdDone, d, 0))
+		k.eng.At(arrive, k.recv(dst, f.c), pack(evNVLArrive, f.rank%k.gpn, n))
+		return
+	}
+}
+
+// returnCredit is the forwarder coordinator: once every warp has finished
+// with a chunk's worth of a source's ring (or with all of it), the slots go
+// back to the source's RDMA sender by an atomic add on its head.
+func (f *forwarder) returnCredit(now sim.Time, qi int) {
+	k := f.k
+	if k.senders == nil {
+		return
+	}
+	q := f.queues[qi]
+	m := q.minDone()
+	n := m - q.credited
+	if n == 0 || (n < k.cfg.RDMAChunk && m < len(q.tok)) {
+		return
+	}
+	q.credited = m
+	s := k.sender(q.srcRank, f.c)
+	at := now
+	if q.srcRank/k.gpn != f.rank/k.gpn {
+		at += k.cl.Config.IBLatency
+	}
+	k.eng.At(at, s, pack(evRDMACredit, f.rank/k.gpn, n))
+}

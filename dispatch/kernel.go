@@ -1,0 +1,290 @@
+package dispatch
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+// Options control a run without changing the model.
+type Options struct {
+	// Limits bound the engine; zero fields get generous defaults.
+	Limits sim.Limits
+	// Verify tracks every (token, target GPU) record end to end and fails
+	// the run if one is lost, duplicated or misdelivered. It costs memory
+	// and time; tests turn it on.
+	Verify bool
+	// Tracer, when set, receives one record per chunk moved.
+	Tracer sim.Tracer
+}
+
+// ErrStall wraps the error of a run that stopped with work left: a
+// configuration that cannot make progress. The message names what waits.
+var ErrStall = errors.New("dispatch: stalled")
+
+type kernel struct {
+	eng  *sim.Engine
+	cl   *topology.Cluster
+	lay  *Layout
+	cfg  Config
+	fmt  Format
+	hidden int
+	rec  int64 // physical bytes per record
+	gpn  int
+	ch   int
+	smPs [][]*sim.Port // [rank][sm]
+
+	senders   []*rdmaSender // [rank*ch+c], nil in intranode mode
+	forwards  []*forwarder
+	receivers []*receiver
+
+	ibRoutes  []topology.Route // [src*nodes+dstNode], same local index
+	nvlRoutes []topology.Route // [src*gpn+dstLocal]
+
+	nodeBuf []int
+	verify  *verifier
+}
+
+func (k *kernel) sm(rank, i int) *sim.Port           { return k.smPs[rank][i] }
+func (k *kernel) fwd(rank, c int) *forwarder         { return k.forwards[rank*k.ch+c] }
+func (k *kernel) recv(rank, c int) *receiver         { return k.receivers[rank*k.ch+c] }
+func (k *kernel) sender(rank, c int) *rdmaSender     { return k.senders[rank*k.ch+c] }
+func (k *kernel) route(src, dst int) *topology.Route { return k.routeOf(src, dst) }
+
+func (k *kernel) routeOf(src, dst int) *topology.Route {
+	if src/k.gpn == dst/k.gpn {
+		return &k.nvlRoutes[src*k.gpn+dst%k.gpn]
+	}
+	return &k.ibRoutes[src*k.cl.Config.Nodes+dst/k.gpn]
+}
+
+// channelSlice is the contiguous token range channel c of a rank with n
+// tokens owns: [c*ceil(n/C), min((c+1)*ceil(n/C), n)), as in DeepEP.
+func channelSlice(n, channels, c int) (lo, hi int) {
+	per := (n + channels - 1) / channels
+	lo = min(c*per, n)
+	hi = min(lo+per, n)
+	return lo, hi
+}
+
+// Run simulates one normal-mode dispatch of the layout on the cluster. The
+// cluster's ports accumulate this run's traffic.
+func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, opt Options) (*Result, error) {
+	if err := cfg.Validate(cl.Config.GPU.SMs); err != nil {
+		return nil, err
+	}
+	if lay.Ranks != cl.Config.GPUs() || lay.GPUsPerNode != cl.Config.GPUsPerNode {
+		return nil, fmt.Errorf("dispatch: layout is for %d ranks of %d per node, cluster has %d of %d",
+			lay.Ranks, lay.GPUsPerNode, cl.Config.GPUs(), cl.Config.GPUsPerNode)
+	}
+	if cfg.Mode == AllToAll {
+		return runAllToAll(cl, lay, cfg, f, hidden, opt)
+	}
+	k := newKernel(cl, lay, cfg, f, hidden, opt)
+	if err := k.eng.Run(); err != nil {
+		return nil, fmt.Errorf("dispatch: %w", err)
+	}
+	if err := k.checkFinished(); err != nil {
+		return nil, err
+	}
+	if k.verify != nil {
+		if err := k.verify.check(); err != nil {
+			return nil, err
+		}
+	}
+	return k.result(), nil
+}
+
+func defaultLimits(l sim.Limits) sim.Limits {
+	if l.MaxEvents == 0 {
+		l.MaxEvents = 1 << 31
+	}
+	if l.MaxTime == 0 {
+		l.MaxTime = 60 * sim.Second
+	}
+	return l
+}
+
+func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, opt Options) *kernel {
+	ranks, gpn, nodes := lay.Ranks, lay.GPUsPerNode, lay.Nodes
+	k := &kernel{
+		eng: sim.NewEngine(defaultLimits(opt.Limits)),
+		cl:  cl, lay: lay, cfg: cfg, fmt: f,
+		rec: int64(f.DispatchRecordBytes(hidden, lay.TopK)), hidden: hidden,
+		gpn: gpn, ch: cfg.Channels(),
+		nodeBuf: make([]int, 0, nodes),
+	}
+	k.eng.SetTracer(opt.Tracer)
+	if opt.Verify {
+		k.verify = newVerifier(lay, k.ch)
+	}
+	k.smPs = make([][]*sim.Port, ranks)
+	for r := range ranks {
+		k.smPs[r] = make([]*sim.Port, cfg.NumSMs)
+		for i := range cfg.NumSMs {
+			k.smPs[r][i] = sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), cl.Config.GPU.SMCopyBytesPerSec)
+		}
+	}
+	k.nvlRoutes = make([]topology.Route, ranks*gpn)
+	k.ibRoutes = make([]topology.Route, ranks*nodes)
+	for src := range ranks {
+		base := src - src%gpn
+		for d := range gpn {
+			k.nvlRoutes[src*gpn+d] = cl.Route(src, base+d)
+		}
+		for m := range nodes {
+			k.ibRoutes[src*nodes+m] = cl.Route(src, m*gpn+src%gpn)
+		}
+	}
+	internode := nodes > 1
+	nq := 1
+	if internode {
+		nq = nodes
+	}
+	k.forwards = make([]*forwarder, ranks*k.ch)
+	k.receivers = make([]*receiver, ranks*k.ch)
+	for r := range ranks {
+		for c := range k.ch {
+			fw := &forwarder{k: k, rank: r, c: c, queues: make([]*tokenQueue, nq), warps: make([]fwdWarp, gpn)}
+			words := (gpn + 63) / 64
+			for i := range nq {
+				fw.queues[i] = &tokenQueue{srcRank: i*gpn + r%gpn, srcNode: i, words: words,
+					head: make([]int, gpn), done: make([]int, gpn)}
+			}
+			if !internode {
+				fw.queues[0].srcRank = r
+			}
+			for d := range gpn {
+				fw.warps[d].next = (d + c) % nq // start rotated by channel
+			}
+			k.forwards[r*k.ch+c] = fw
+			k.receivers[r*k.ch+c] = &receiver{k: k, rank: r, c: c, rings: make([]nvlRing, gpn)}
+		}
+	}
+	// Fill every forwarder's queues with the records it will see, in the
+	// order they are sent: each source's channel slice, in token order.
+	for src := range ranks {
+		for c := range k.ch {
+			lo, hi := channelSlice(lay.Tokens[src], k.ch, c)
+			for t := lo; t < hi; t++ {
+				targets := lay.Targets(src, t)
+				for i := 0; i < len(targets); {
+					node := int(targets[i]) / gpn
+					fwdRank := node*gpn + src%gpn
+					if !internode {
+						fwdRank = src
+					}
+					fw := k.fwd(fwdRank, c)
+					q := fw.queues[0]
+					if internode {
+						q = fw.queues[src/gpn]
+					}
+					base := len(q.mask)
+					q.mask = append(q.mask, make([]uint64, q.words)...)
+					q.tok = append(q.tok, int32(t))
+					for ; i < len(targets) && int(targets[i])/gpn == node; i++ {
+						local := int(targets[i]) % gpn
+						q.mask[base+local/64] |= 1 << (local % 64)
+						fw.warps[local].total++
+					}
+				}
+			}
+		}
+	}
+	if !internode {
+		for _, fw := range k.forwards {
+			fw.queues[0].tail = len(fw.queues[0].tok)
+			for d := range fw.warps {
+				k.eng.At(0, fw, pack(evNVLCredit, d, 0))
+			}
+		}
+		return k
+	}
+	k.senders = make([]*rdmaSender, ranks*k.ch)
+	for r := range ranks {
+		node := r / gpn
+		for c := range k.ch {
+			lo, hi := channelSlice(lay.Tokens[r], k.ch, c)
+			s := &rdmaSender{k: k, rank: r, c: c, node: node, lo: lo, hi: hi, pos: lo,
+				pending: make([]int, nodes), written: make([]int, nodes), issued: make([]int, nodes),
+				credit: make([]int, nodes), total: make([]int, nodes), blockedOn: -1}
+			for t := lo; t < hi; t++ {
+				for _, m := range lay.TargetNodes(k.nodeBuf[:0], r, t) {
+					s.total[m]++
+				}
+			}
+			for i := range nodes {
+				s.order = append(s.order, (c+node+i)%nodes)
+			}
+			k.senders[r*k.ch+c] = s
+			k.eng.At(0, s, pack(evRDMACredit, 0, 0))
+		}
+	}
+	return k
+}
+
+// checkFinished returns an ErrStall diagnosis if any record did not arrive.
+func (k *kernel) checkFinished() error {
+	want, got := 0, 0
+	for _, r := range k.lay.RecvRows {
+		want += r
+	}
+	for _, r := range k.receivers {
+		got += r.rows
+	}
+	if got == want {
+		return nil
+	}
+	return fmt.Errorf("%w at %v with %d of %d records delivered: %s", ErrStall, k.eng.Now(), got, want, k.diagnose())
+}
+
+// diagnose names the first waiting warps found, in rank and channel order.
+func (k *kernel) diagnose() string {
+	var msgs []string
+	add := func(s string) bool {
+		msgs = append(msgs, s)
+		return len(msgs) >= 3
+	}
+	for _, s := range k.senders {
+		if s.pos < s.hi && s.blockedOn >= 0 {
+			if add(fmt.Sprintf("channel %d rank %d: RDMA sender waits for room in its ring to node %d (%d of %d slots held, %d credited back)",
+				s.c, s.rank, s.blockedOn, s.written[s.blockedOn]-s.credit[s.blockedOn], k.cfg.RDMABuffer, s.credit[s.blockedOn])) {
+				break
+			}
+		}
+	}
+	for _, f := range k.forwards {
+		for d := range f.warps {
+			w := &f.warps[d]
+			if w.sent == w.total {
+				continue
+			}
+			dst := f.rank - f.rank%k.gpn + d
+			what := "records from its source rings"
+			if w.waitNVL {
+				what = fmt.Sprintf("room in rank %d's NVL ring (%d of %d slots held)", dst, w.sent-w.credit, k.cfg.NVLBuffer)
+			}
+			if add(fmt.Sprintf("channel %d rank %d: forwarder warp for rank %d waits for %s, %d of %d records forwarded",
+				f.c, f.rank, dst, what, w.sent, w.total)) {
+				return join(msgs)
+			}
+		}
+	}
+	if len(msgs) == 0 {
+		return "no warp is waiting; records were lost"
+	}
+	return join(msgs)
+}
+
+func join(msgs []string) string {
+	out := ""
+	for i, m := range msgs {
+		if i > 0 {
+			out += "; "
+		}
+		out += m
+	}
+	return out
+}

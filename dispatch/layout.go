@@ -1,0 +1,179 @@
+package dispatch
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Layout is where every token goes, counted the way DeepEP's
+// get_dispatch_layout counts it: the distinct target ranks of each token
+// (one record per target GPU, whatever its number of experts there), the
+// distinct target nodes, and the totals per rank, node and expert.
+//
+// Invariants:
+//   - Targets(src, t) is sorted ascending and has no duplicates.
+//   - RankTokens[src][dst] counts tokens of src with dst among their targets;
+//     the sum over src is RecvRows[dst].
+//   - NodeTokens[src][node] counts tokens of src with a target on node.
+type Layout struct {
+	Ranks, Nodes, GPUsPerNode int
+	TopK                      int
+	// Tokens[src] is the number of tokens rank src sends.
+	Tokens []int
+	// start[src][t]..start[src][t+1] index targets[src] and slots[src].
+	start   [][]int32
+	targets [][]int32
+	slots   [][]uint16
+	// RankTokens[src][dst]: tokens of src that target rank dst.
+	RankTokens [][]int
+	// NodeTokens[src][node]: tokens of src that target some GPU of node.
+	NodeTokens [][]int
+	// RecvRows[dst]: token rows rank dst receives (the self copy included).
+	RecvRows []int
+	// ExpertSlots[dst]: (token, expert) pairs served by rank dst: the rows
+	// its expert GEMMs process.
+	ExpertSlots []int
+	// ExpertTokens[e]: tokens routed to logical expert e.
+	ExpertTokens []int
+}
+
+// NewLayout computes the layout of a routing on a cluster of nodes ×
+// gpusPerNode ranks under a placement.
+func NewLayout(rt Routing, p Placement, nodes, gpusPerNode, experts int) (*Layout, error) {
+	ranks := nodes * gpusPerNode
+	if err := rt.Validate(ranks, experts); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(experts, ranks); err != nil {
+		return nil, err
+	}
+	l := &Layout{
+		Ranks: ranks, Nodes: nodes, GPUsPerNode: gpusPerNode, TopK: rt.TopK,
+		Tokens:       make([]int, ranks),
+		start:        make([][]int32, ranks),
+		targets:      make([][]int32, ranks),
+		slots:        make([][]uint16, ranks),
+		RankTokens:   make([][]int, ranks),
+		NodeTokens:   make([][]int, ranks),
+		RecvRows:     make([]int, ranks),
+		ExpertSlots:  make([]int, ranks),
+		ExpertTokens: make([]int, experts),
+	}
+	var buf []int32
+	for src := range ranks {
+		n := rt.Tokens(src)
+		l.Tokens[src] = n
+		l.start[src] = make([]int32, n+1)
+		l.RankTokens[src] = make([]int, ranks)
+		l.NodeTokens[src] = make([]int, nodes)
+		tg := make([]int32, 0, n*min(rt.TopK, 8))
+		sl := make([]uint16, 0, cap(tg))
+		lastNode := make([]int, nodes)
+		for i := range lastNode {
+			lastNode[i] = -1
+		}
+		for t := range n {
+			buf = buf[:0]
+			for _, e := range rt.Token(src, t) {
+				if e < 0 {
+					continue
+				}
+				l.ExpertTokens[e]++
+				buf = append(buf, int32(p.RankOf(e, src, t)))
+			}
+			slices.Sort(buf)
+			for i, r := range buf {
+				if i > 0 && buf[i-1] == r {
+					sl[len(sl)-1]++
+					continue
+				}
+				tg = append(tg, r)
+				sl = append(sl, 1)
+				l.RankTokens[src][r]++
+				l.RecvRows[r]++
+				if node := int(r) / gpusPerNode; lastNode[node] != t {
+					lastNode[node] = t
+					l.NodeTokens[src][node]++
+				}
+			}
+			for _, r := range buf {
+				l.ExpertSlots[r]++
+			}
+			l.start[src][t+1] = int32(len(tg))
+		}
+		l.targets[src], l.slots[src] = tg, sl
+	}
+	return l, nil
+}
+
+// Targets are the distinct ranks token t of src goes to, ascending.
+func (l *Layout) Targets(src, t int) []int32 {
+	return l.targets[src][l.start[src][t]:l.start[src][t+1]]
+}
+
+// Slots are the number of the token's experts on each of Targets(src, t).
+func (l *Layout) Slots(src, t int) []uint16 {
+	return l.slots[src][l.start[src][t]:l.start[src][t+1]]
+}
+
+// TargetNodes appends the distinct nodes token t of src goes to.
+func (l *Layout) TargetNodes(dst []int, src, t int) []int {
+	last := -1
+	for _, r := range l.Targets(src, t) {
+		if n := int(r) / l.GPUsPerNode; n != last {
+			dst = append(dst, n)
+			last = n
+		}
+	}
+	return dst
+}
+
+// Stats are the routing figures a run reports.
+type Stats struct {
+	Tokens int // tokens sent, all ranks
+	// Pairs: (token, target GPU) pairs = rows received in all.
+	Pairs int
+	// NodeVisits: (token, target node) pairs.
+	NodeVisits int
+	// TargetNodesPerToken = NodeVisits / Tokens.
+	TargetNodesPerToken float64
+	// TargetGPUsPerToken = Pairs / Tokens.
+	TargetGPUsPerToken float64
+	// GPUsPerNodeVisit = Pairs / NodeVisits: the figure DeepSeek-V3's 3.2
+	// knee is about.
+	GPUsPerNodeVisit float64
+	// MaxRecvRows and MeanRecvRows show the load balance over ranks.
+	MaxRecvRows  int
+	MeanRecvRows float64
+}
+
+// Stats counts the layout's routing figures.
+func (l *Layout) Stats() Stats {
+	var s Stats
+	for src := range l.Ranks {
+		s.Tokens += l.Tokens[src]
+		for _, c := range l.NodeTokens[src] {
+			s.NodeVisits += c
+		}
+	}
+	for _, r := range l.RecvRows {
+		s.Pairs += r
+		s.MaxRecvRows = max(s.MaxRecvRows, r)
+	}
+	if s.Tokens > 0 {
+		s.TargetNodesPerToken = float64(s.NodeVisits) / float64(s.Tokens)
+		s.TargetGPUsPerToken = float64(s.Pairs) / float64(s.Tokens)
+	}
+	if s.NodeVisits > 0 {
+		s.GPUsPerNodeVisit = float64(s.Pairs) / float64(s.NodeVisits)
+	}
+	s.MeanRecvRows = float64(s.Pairs) / float64(l.Ranks)
+	return s
+}
+
+// String summarizes the layout for errors and traces.
+func (l *Layout) String() string {
+	s := l.Stats()
+	return fmt.Sprintf("layout: %d ranks, %d tokens, %.3f nodes/token, %.3f GPUs/node visit",
+		l.Ranks, s.Tokens, s.TargetNodesPerToken, s.GPUsPerNodeVisit)
+}

@@ -1,0 +1,158 @@
+package dispatch
+
+import (
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+// Result is what one dispatch run reports.
+type Result struct {
+	Mode Mode
+	// Time is the kernel's duration as a profiler sees it: launch plus the
+	// span until the last row lands in its output buffer.
+	Time sim.Time
+	// NotifyTime is notify_dispatch: the barrier and exchange of counts
+	// before the first dispatch of a layout, reported apart.
+	NotifyTime sim.Time
+	// CachedNotifyTime is cached_notify (barrier plus buffer cleaning),
+	// which runs before every dispatch that reuses a handle; DeepEP's
+	// benchmarks time it together with the kernel.
+	CachedNotifyTime sim.Time
+	// RankFinish is when each rank's last row landed, from kernel start.
+	RankFinish []sim.Time
+
+	// DeepEP's logical accounting, per rank (mean over ranks): RDMA counts
+	// every (token, target node) pair including the own node, NVL every
+	// received row including the self copy, both at the payload size.
+	LogicalRDMABytes float64
+	LogicalNVLBytes  float64
+	// RDMAGBps and NVLGBps are the logical bytes over Time + CachedNotify,
+	// as DeepEP's test_internode/test_intranode print them.
+	RDMAGBps, NVLGBps float64
+
+	// Physical bytes that crossed each link class, all ranks.
+	IBBytes, NVLinkBytes int64
+	// Utilization of each resource class over the kernel span.
+	IB, NVLink, SM Utilization
+	// Bottleneck is the resource class with the highest peak utilization:
+	// "IB", "NVLink", "SM copy", or "latency" when none is busy most of
+	// the time.
+	Bottleneck string
+
+	Routing     Stats
+	RecordBytes int
+	Events      int64
+	Handle      *Handle
+}
+
+// Utilization summarizes busy time over the kernel span across the ports
+// of one class.
+type Utilization struct {
+	Mean, Max float64
+}
+
+// Handle is what combine needs from the dispatch that preceded it: the
+// layout (who received which token) and the channel split.
+type Handle struct {
+	Layout *Layout
+	Config Config
+}
+
+// hostSync is the host side of notify_dispatch: the CPU busy-waits on
+// host-mapped counters, allocates outputs and launches the kernel. An
+// assumption (about 10 µs), not a measurement.
+const hostSync = 10 * sim.Microsecond
+
+func notifyTimes(cl *topology.Cluster) (notify, cached sim.Time) {
+	c := cl.Config
+	barrier := 2 * c.NVLinkLatency
+	if c.Nodes > 1 {
+		barrier += 2 * c.IBLatency
+	}
+	cached = c.KernelLaunch + barrier
+	exchange := c.NVLinkLatency
+	if c.Nodes > 1 {
+		exchange += c.IBLatency
+	}
+	notify = c.KernelLaunch + barrier + exchange + hostSync
+	return notify, cached
+}
+
+func utilization(ports []*sim.Port, span sim.Time) Utilization {
+	var u Utilization
+	if len(ports) == 0 {
+		return u
+	}
+	for _, p := range ports {
+		x := p.Utilization(span)
+		u.Mean += x
+		u.Max = max(u.Max, x)
+	}
+	u.Mean /= float64(len(ports))
+	return u
+}
+
+// bottleneckThreshold: a class is the bottleneck only when some port of it
+// is busy this share of the span; below it the time goes to latency
+// (pipeline fill, credit round trips).
+const bottleneckThreshold = 0.7
+
+func fillCommon(res *Result, cl *topology.Cluster, lay *Layout, f Format, hidden int, span sim.Time, sms []*sim.Port) {
+	res.Routing = lay.Stats()
+	res.NotifyTime, res.CachedNotifyTime = notifyTimes(cl)
+	res.Time = cl.Config.KernelLaunch + span
+	payload := float64(f.PayloadBytes(hidden))
+	var rdma, nvl float64
+	for src := range lay.Ranks {
+		for _, n := range lay.NodeTokens[src] {
+			rdma += float64(n)
+		}
+		nvl += float64(lay.RecvRows[src])
+	}
+	res.LogicalRDMABytes = rdma * payload / float64(lay.Ranks)
+	res.LogicalNVLBytes = nvl * payload / float64(lay.Ranks)
+	bench := (res.Time + res.CachedNotifyTime).Seconds()
+	if lay.Nodes > 1 {
+		res.RDMAGBps = res.LogicalRDMABytes / bench / 1e9
+	}
+	res.NVLGBps = res.LogicalNVLBytes / bench / 1e9
+
+	var nics, nvls []*sim.Port
+	for i := range cl.Devices {
+		d := &cl.Devices[i]
+		nics = append(nics, d.NICOut, d.NICIn)
+		nvls = append(nvls, d.NVLinkOut, d.NVLinkIn)
+		res.IBBytes += d.NICOut.Bytes()
+		res.NVLinkBytes += d.NVLinkOut.Bytes()
+	}
+	res.IB = utilization(nics, span)
+	res.NVLink = utilization(nvls, span)
+	res.SM = utilization(sms, span)
+	res.Bottleneck = "latency"
+	best := bottleneckThreshold
+	for _, c := range []struct {
+		name string
+		u    float64
+	}{{"IB", res.IB.Max}, {"NVLink", res.NVLink.Max}, {"SM copy", res.SM.Max}} {
+		if c.u > best {
+			best, res.Bottleneck = c.u, c.name
+		}
+	}
+}
+
+func (k *kernel) result() *Result {
+	res := &Result{Mode: Normal, RecordBytes: int(k.rec), Events: k.eng.Steps(),
+		RankFinish: make([]sim.Time, k.lay.Ranks),
+		Handle:     &Handle{Layout: k.lay, Config: k.cfg}}
+	var span sim.Time
+	for _, r := range k.receivers {
+		res.RankFinish[r.rank] = max(res.RankFinish[r.rank], r.last)
+		span = max(span, r.last)
+	}
+	var sms []*sim.Port
+	for _, ps := range k.smPs {
+		sms = append(sms, ps...)
+	}
+	fillCommon(res, k.cl, k.lay, k.fmt, k.hidden, span, sms)
+	return res
+}

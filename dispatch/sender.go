@@ -1,0 +1,134 @@
+package dispatch
+
+import "github.com/moesim/moesim/sim"
+
+// rdmaSender is one channel's odd SM on one GPU in internode mode: seven
+// RDMA sender warps that write each token of the channel's slice once per
+// target node into that node's send ring (the own node's straight into the
+// local receive ring), and the coordinator warp that posts one RDMA write
+// per chunk of ready records.
+//
+// The seven warps take tokens round-robin and each waits for room in all of
+// its token's target rings, so they advance through the slice in order; the
+// model moves them a batch of sevenWarps tokens at a time, at the SM's copy
+// rate.
+//
+// Invariants, per target node m:
+//   - credited[m] <= issued[m] <= written[m] <= total[m];
+//   - written[m] - credited[m] <= RDMABuffer (ring space).
+type rdmaSender struct {
+	k       *kernel
+	rank, c int
+	node    int
+	lo, hi  int // the channel's token slice
+	pos     int // next token to write
+	busy    bool
+	pending []int // records in the batch being copied, per node
+	written []int
+	issued  []int
+	credit  []int
+	total   []int
+	// blockedOn is the node whose full ring stopped the sender, -1 if none.
+	blockedOn int
+	order     []int // coordinator's node order, rotated by channel
+	done      sim.Time
+}
+
+const (
+	sevenWarps = 7 // kNumDispatchRDMASenderWarps in DeepEP's internode.cu
+
+	evSendBatch = iota
+	evRDMACredit
+)
+
+func (s *rdmaSender) Handle(now sim.Time, arg int64) {
+	kind, a, b := unpack(arg)
+	switch kind {
+	case evSendBatch:
+		s.busy = false
+		for m, n := range s.pending {
+			s.written[m] += n
+			s.pending[m] = 0
+		}
+		s.coordinate(now)
+		s.step(now)
+	case evRDMACredit:
+		s.credit[a] += b
+		if s.blockedOn == a {
+			s.blockedOn = -1
+		}
+		s.step(now)
+	}
+}
+
+// step starts copying the next batch of tokens, if their rings have room.
+func (s *rdmaSender) step(now sim.Time) {
+	if s.busy || s.pos >= s.hi {
+		return
+	}
+	k, l := s.k, s.k.lay
+	var bytes int64
+	end := s.pos
+	for end < s.hi && end-s.pos < sevenWarps {
+		fits := true
+		for _, m := range l.TargetNodes(k.nodeBuf[:0], s.rank, end) {
+			if s.written[m]+s.pending[m]-s.credit[m] >= k.cfg.RDMABuffer {
+				fits = false
+				s.blockedOn = m
+				break
+			}
+		}
+		if !fits {
+			break
+		}
+		for _, m := range l.TargetNodes(k.nodeBuf[:0], s.rank, end) {
+			s.pending[m]++
+			bytes += k.rec
+		}
+		end++
+	}
+	if end == s.pos {
+		return // wait for a credit
+	}
+	s.blockedOn = -1
+	s.pos = end
+	s.busy = true
+	finish := k.sm(s.rank, 2*s.c+1).Reserve(now, bytes)
+	k.eng.At(finish, s, pack(evSendBatch, 0, 0))
+}
+
+// coordinate posts RDMA writes: one per chunk of written records for each
+// node, or the remainder once the slice is all written.
+func (s *rdmaSender) coordinate(now sim.Time) {
+	k := s.k
+	allWritten := s.pos >= s.hi && !s.busy
+	for _, m := range s.order {
+		for {
+			pend := s.written[m] - s.issued[m]
+			if pend == 0 || (pend < k.cfg.RDMAChunk && !allWritten) {
+				break
+			}
+			n := min(pend, k.cfg.RDMAChunk)
+			s.issued[m] += n
+			fwd := m*k.gpn + s.rank%k.gpn
+			f := k.fwd(fwd, s.c)
+			if m == s.node {
+				// Own node: a fence and a local tail add, no NIC.
+				k.eng.At(now, f, pack(evRDMAArrive, s.node, n))
+				continue
+			}
+			r := k.route(s.rank, fwd)
+			arrive := sim.Transfer(now, int64(n)*k.rec, r.Latency, r.Ports...)
+			k.eng.At(arrive, f, pack(evRDMAArrive, s.node, n))
+		}
+	}
+	if allWritten && s.done == 0 {
+		s.done = now
+	}
+}
+
+func pack(kind, a, b int) int64 { return int64(kind) | int64(a)<<4 | int64(b)<<34 }
+
+func unpack(arg int64) (kind, a, b int) {
+	return int(arg & 15), int(arg >> 4 & (1<<30 - 1)), int(arg >> 34)
+}
