@@ -39,7 +39,7 @@ type Config struct {
 func (c Config) Channels() int { return c.NumSMs / 2 }
 
 type defaultRow struct {
-	ranks                                 int
+	ranks                                int
 	nvlChunk, nvlBuf, rdmaChunk, rdmaBuf int
 }
 

@@ -25,16 +25,16 @@ type Options struct {
 var ErrStall = errors.New("dispatch: stalled")
 
 type kernel struct {
-	eng  *sim.Engine
-	cl   *topology.Cluster
-	lay  *Layout
-	cfg  Config
-	fmt  Format
+	eng    *sim.Engine
+	cl     *topology.Cluster
+	lay    *Layout
+	cfg    Config
+	fmt    Format
 	hidden int
-	rec  int64 // physical bytes per record
-	gpn  int
-	ch   int
-	smPs [][]*sim.Port // [rank][sm]
+	rec    int64 // physical bytes per record
+	gpn    int
+	ch     int
+	smPs   [][]*sim.Port // [rank][sm]
 
 	senders   []*rdmaSender // [rank*ch+c], nil in intranode mode
 	forwards  []*forwarder
