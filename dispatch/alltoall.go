@@ -75,6 +75,6 @@ func runAllToAll(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden
 	for _, t := range k.last {
 		span = max(span, t)
 	}
-	fillCommon(res, cl, lay, f, hidden, span, nil)
+	Summarize(res, cl, lay, f.PayloadBytes(hidden), span, nil)
 	return res, nil
 }

@@ -60,9 +60,9 @@ func (k *kernel) routeOf(src, dst int) *topology.Route {
 	return &k.ibRoutes[src*k.cl.Config.Nodes+dst/k.gpn]
 }
 
-// channelSlice is the contiguous token range channel c of a rank with n
+// ChannelSlice is the contiguous token range channel c of a rank with n
 // tokens owns: [c*ceil(n/C), min((c+1)*ceil(n/C), n)), as in DeepEP.
-func channelSlice(n, channels, c int) (lo, hi int) {
+func ChannelSlice(n, channels, c int) (lo, hi int) {
 	per := (n + channels - 1) / channels
 	lo = min(c*per, n)
 	hi = min(lo+per, n)
@@ -167,7 +167,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	// order they are sent: each source's channel slice, in token order.
 	for src := range ranks {
 		for c := range k.ch {
-			lo, hi := channelSlice(lay.Tokens[src], k.ch, c)
+			lo, hi := ChannelSlice(lay.Tokens[src], k.ch, c)
 			for t := lo; t < hi; t++ {
 				targets := lay.Targets(src, t)
 				for i := 0; i < len(targets); {
@@ -206,7 +206,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	for r := range ranks {
 		node := r / gpn
 		for c := range k.ch {
-			lo, hi := channelSlice(lay.Tokens[r], k.ch, c)
+			lo, hi := ChannelSlice(lay.Tokens[r], k.ch, c)
 			s := &rdmaSender{k: k, rank: r, c: c, node: node, lo: lo, hi: hi, pos: lo,
 				pending: make([]int, nodes), written: make([]int, nodes), issued: make([]int, nodes),
 				credit: make([]int, nodes), total: make([]int, nodes), blockedOn: -1}

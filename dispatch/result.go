@@ -5,7 +5,8 @@ import (
 	"github.com/moesim/moesim/topology"
 )
 
-// Result is what one dispatch run reports.
+// Result is what one dispatch (or combine, which shares the shape) run
+// reports.
 type Result struct {
 	Mode Mode
 	// Time is the kernel's duration as a profiler sees it: launch plus the
@@ -97,11 +98,15 @@ func utilization(ports []*sim.Port, span sim.Time) Utilization {
 // (pipeline fill, credit round trips).
 const bottleneckThreshold = 0.7
 
-func fillCommon(res *Result, cl *topology.Cluster, lay *Layout, f Format, hidden int, span sim.Time, sms []*sim.Port) {
+// Summarize fills the fields every kernel reports from the run's span (first
+// event to last row landed), the cluster's port counters and the SM ports
+// the kernel used: times, DeepEP's logical byte accounting at payloadBytes
+// per row, physical bytes, utilization and the bottleneck.
+func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int, span sim.Time, sms []*sim.Port) {
 	res.Routing = lay.Stats()
 	res.NotifyTime, res.CachedNotifyTime = notifyTimes(cl)
 	res.Time = cl.Config.KernelLaunch + span
-	payload := float64(f.PayloadBytes(hidden))
+	payload := float64(payloadBytes)
 	var rdma, nvl float64
 	for src := range lay.Ranks {
 		for _, n := range lay.NodeTokens[src] {
@@ -153,6 +158,6 @@ func (k *kernel) result() *Result {
 	for _, ps := range k.smPs {
 		sms = append(sms, ps...)
 	}
-	fillCommon(res, k.cl, k.lay, k.fmt, k.hidden, span, sms)
+	Summarize(res, k.cl, k.lay, k.fmt.PayloadBytes(k.hidden), span, sms)
 	return res
 }
