@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/topology"
+)
+
+func cmdPresets(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("presets", "presets [show NAME]", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() == 0:
+		fmt.Fprintln(stdout, "Scenario presets (moesim run --preset NAME; moesim presets show NAME):")
+		for _, n := range scenarios.PresetNames() {
+			s, err := scenarios.LoadPreset(n)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "  %-22s %s\n", n, s.Description)
+		}
+		fmt.Fprintln(stdout, "\nHardware presets (cluster.preset):")
+		for _, n := range topology.PresetNames() {
+			fmt.Fprintf(stdout, "  %-22s %s\n", n, topology.PresetDescription(n))
+		}
+		return nil
+	case fs.NArg() == 2 && fs.Arg(0) == "show":
+		data, err := scenarios.PresetYAML(fs.Arg(1))
+		if err != nil {
+			return usageError{err}
+		}
+		_, err = io.Copy(stdout, bytes.NewReader(data))
+		return err
+	default:
+		return usagef("want `presets` or `presets show NAME`, got %q", fs.Args())
+	}
+}

@@ -1,0 +1,220 @@
+package dispatch
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/moesim/moesim/sim"
+)
+
+func TestConservationEveryPairArrivesOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		nodes, tokens, maxNod int
+		sms                   int
+	}{
+		{"EP8 intranode", 1, 1024, 8, 24},
+		{"EP16", 2, 1024, 4, 24},
+		{"EP32", 4, 512, 4, 20},
+		{"EP32 two SMs", 4, 128, 4, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := setup(t, "h800", tc.nodes, tc.tokens, 8, tc.maxNod, 7)
+			res, err := Run(s.cl, s.lay, DefaultConfig(tc.nodes*8, tc.sms), fp8(t), 7168, Options{Verify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Verify checked each pair; the totals must match too.
+			if res.Routing.Pairs != sum(s.lay.RecvRows) || res.Routing.Pairs == 0 {
+				t.Fatalf("pairs %d, layout rows %d", res.Routing.Pairs, sum(s.lay.RecvRows))
+			}
+		})
+	}
+}
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// TestPhysicalBytes checks the data path: a token crosses IB once per
+// remote target node and NVLink once per target GPU other than the
+// forwarder (the GPU with the source's local index on that node).
+func TestPhysicalBytes(t *testing.T) {
+	s := setup(t, "h800", 4, 512, 8, 4, 3)
+	res, err := Run(s.cl, s.lay, DefaultConfig(32, 20), fp8(t), 7168, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ib, nvl int64
+	rec := int64(res.RecordBytes)
+	for src := range s.lay.Ranks {
+		for tok := range s.lay.Tokens[src] {
+			for _, n := range s.lay.TargetNodes(nil, src, tok) {
+				if n != src/8 {
+					ib += rec
+				}
+			}
+			for _, d := range s.lay.Targets(src, tok) {
+				if int(d)%8 != src%8 {
+					nvl += rec
+				}
+			}
+		}
+	}
+	if res.IBBytes != ib || res.NVLinkBytes != nvl {
+		t.Fatalf("IB bytes %d NVLink bytes %d, want %d and %d", res.IBBytes, res.NVLinkBytes, ib, nvl)
+	}
+	if rec != 7472 {
+		t.Fatalf("FP8 record %d B, want DeepEP's 7472", rec)
+	}
+}
+
+// TestNoFasterThanTheBusiestLink: the run can be no shorter than the
+// busiest port's bytes over its bandwidth.
+func TestNoFasterThanTheBusiestLink(t *testing.T) {
+	s := setup(t, "h800", 2, 2048, 8, 4, 5)
+	res, err := Run(s.cl, s.lay, DefaultConfig(16, 24), fp8(t), 7168, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bound sim.Time
+	for _, d := range s.cl.Devices {
+		for _, p := range []*sim.Port{d.NVLinkOut, d.NVLinkIn, d.NICOut, d.NICIn} {
+			bound = max(bound, sim.TransferTime(p.Bytes(), p.BytesPerSec))
+		}
+	}
+	span := res.Time - s.cl.Config.KernelLaunch
+	if span < bound {
+		t.Fatalf("span %v shorter than the busiest port's %v", span, bound)
+	}
+	if span > bound*13/10 {
+		t.Fatalf("span %v more than 30%% over the busiest port's %v: the pipeline stalls", span, bound)
+	}
+}
+
+func TestMoreSMsNeverSlowerAndFewAreSMBound(t *testing.T) {
+	s := setup(t, "h800", 4, 1024, 8, 4, 9)
+	var prev sim.Time
+	times := map[int]*Result{}
+	for _, sms := range []int{2, 4, 8, 12, 20, 24, 32} {
+		s.cl.Reset()
+		res, err := Run(s.cl, s.lay, DefaultConfig(32, sms), fp8(t), 7168, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		times[sms] = res
+		if prev != 0 && res.Time > prev+prev/50 {
+			t.Errorf("%d SMs: %v, slower than fewer SMs' %v", sms, res.Time, prev)
+		}
+		prev = res.Time
+	}
+	if times[2].Bottleneck != "SM copy" {
+		t.Errorf("2 SMs: bottleneck %q, want SM copy", times[2].Bottleneck)
+	}
+	if times[20].Bottleneck != "IB" {
+		t.Errorf("20 SMs: bottleneck %q, want IB (DeepSeek-V3: 20 SMs saturate IB)", times[20].Bottleneck)
+	}
+	if r := float64(times[2].Time) / float64(times[24].Time); r < 3 {
+		t.Errorf("2 SMs only %.1fx slower than 24", r)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	a := setup(t, "h800", 2, 512, 8, 4, 11)
+	b := setup(t, "h800", 2, 512, 8, 4, 11)
+	ra, err := Run(a.cl, a.lay, DefaultConfig(16, 20), fp8(t), 7168, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := Run(b.cl, b.lay, DefaultConfig(16, 20), fp8(t), 7168, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra.Handle, rb.Handle = nil, nil
+	if !reflect.DeepEqual(ra, rb) {
+		t.Fatalf("two runs differ:\n%+v\n%+v", ra, rb)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	base := DefaultConfig(32, 20)
+	for _, tc := range []struct {
+		mut  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.NumSMs = 21 }, "kernel.num_sms = 21"},
+		{func(c *Config) { c.NumSMs = 132 }, "kernel.num_sms = 132"},
+		{func(c *Config) { c.RDMABuffer = 15; c.RDMAChunk = 8 }, "kernel.rdma_buffer = 15"},
+		{func(c *Config) { c.NVLBuffer = 8; c.NVLChunk = 8 }, "kernel.nvl_buffer = 8"},
+		{func(c *Config) { c.NVLChunk = 0 }, "kernel.nvl_chunk = 0"},
+		{func(c *Config) { c.Mode = "ll" }, `kernel.mode = "ll"`},
+	} {
+		c := base
+		tc.mut(&c)
+		err := c.Validate(132)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate(%+v) = %v, want an error naming %q", c, err, tc.want)
+		}
+	}
+}
+
+// TestStallIsDiagnosed bypasses validation with an NVL ring smaller than a
+// chunk: the forwarder waits forever for room, and the run must end with a
+// diagnosis naming the channel, rank and ring, not hang.
+func TestStallIsDiagnosed(t *testing.T) {
+	s := setup(t, "h800", 2, 256, 8, 4, 1)
+	cfg := DefaultConfig(16, 4)
+	cfg.NVLChunk, cfg.NVLBuffer = 8, 4
+	k := newKernel(s.cl, s.lay, cfg, fp8(t), 7168, Options{})
+	if err := k.eng.Run(); err != nil {
+		t.Fatal(err)
+	}
+	err := k.checkFinished()
+	if !errors.Is(err, ErrStall) {
+		t.Fatalf("err = %v, want ErrStall", err)
+	}
+	for _, want := range []string{"channel", "rank", "NVL ring"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("diagnosis %q does not name the %s", err, want)
+		}
+	}
+}
+
+// TestAllToAllBaselineSendsMoreIB: without per-node deduplication a token
+// crosses IB once per remote target GPU, not once per remote node.
+func TestAllToAllBaselineSendsMoreIB(t *testing.T) {
+	s := setup(t, "h800", 4, 512, 8, 4, 2)
+	cfg := DefaultConfig(32, 20)
+	normal, err := Run(s.cl, s.lay, cfg, fp8(t), 7168, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cl.Reset()
+	cfg.Mode = AllToAll
+	a2a, err := Run(s.cl, s.lay, cfg, fp8(t), 7168, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	payload := int64(fp8(t).PayloadBytes(7168))
+	for src := range s.lay.Ranks {
+		for dst, n := range s.lay.RankTokens[src] {
+			if dst/8 != src/8 {
+				want += int64(n) * payload
+			}
+		}
+	}
+	if a2a.IBBytes != want {
+		t.Fatalf("alltoall IB bytes %d, want %d", a2a.IBBytes, want)
+	}
+	ratio := float64(a2a.IBBytes) / float64(normal.IBBytes)
+	if ratio < 1.5 || a2a.Time <= normal.Time {
+		t.Fatalf("alltoall moves %.2fx the IB bytes in %v vs normal %v; want more bytes and more time", ratio, a2a.Time, normal.Time)
+	}
+}

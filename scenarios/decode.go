@@ -1,0 +1,155 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxScenarioBytes bounds a scenario file; real ones are a few hundred bytes.
+const maxScenarioBytes = 1 << 20
+
+// Override is one --set path=value.
+type Override struct {
+	Path, Value string
+}
+
+// ParseOverride splits "path=value".
+func ParseOverride(s string) (Override, error) {
+	path, value, ok := strings.Cut(s, "=")
+	path = strings.TrimSpace(path)
+	if !ok || path == "" {
+		return Override{}, fmt.Errorf("scenario: --set %q, want path=value (for example kernel.num_sms=24)", s)
+	}
+	return Override{Path: path, Value: strings.TrimSpace(value)}, nil
+}
+
+// Decode reads a scenario from YAML, applies overrides, then defaults, and
+// validates it. Unknown fields are errors, as are overrides of paths that do
+// not exist.
+func Decode(r io.Reader, overrides ...Override) (Scenario, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxScenarioBytes+1))
+	if err != nil {
+		return Scenario{}, fmt.Errorf("scenario: %w", err)
+	}
+	if len(data) > maxScenarioBytes {
+		return Scenario{}, fmt.Errorf("scenario: file is larger than %d bytes", maxScenarioBytes)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return Scenario{}, fmt.Errorf("scenario: %w", err)
+	}
+	if root.Kind == 0 { // empty document
+		root = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return Scenario{}, errors.New("scenario: the file must be a YAML mapping (cluster:, model:, workload:, ...)")
+	}
+	for _, o := range overrides {
+		if err := checkPath(o.Path); err != nil {
+			return Scenario{}, err
+		}
+		setNode(root.Content[0], strings.Split(o.Path, "."), o.Value)
+	}
+	merged, err := yaml.Marshal(&root)
+	if err != nil {
+		return Scenario{}, fmt.Errorf("scenario: %w", err)
+	}
+	var s Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(merged))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return Scenario{}, fmt.Errorf("scenario: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	s = s.WithDefaults()
+	if err := s.Validate(); err != nil {
+		return Scenario{}, err
+	}
+	return s, nil
+}
+
+// setNode sets path under a mapping node to a scalar, creating mappings on
+// the way.
+func setNode(m *yaml.Node, path []string, value string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != path[0] {
+			continue
+		}
+		v := m.Content[i+1]
+		if len(path) == 1 {
+			*v = yaml.Node{Kind: yaml.ScalarNode, Value: value}
+			return
+		}
+		if v.Kind != yaml.MappingNode {
+			*v = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		}
+		setNode(v, path[1:], value)
+		return
+	}
+	key := &yaml.Node{Kind: yaml.ScalarNode, Value: path[0]}
+	if len(path) == 1 {
+		m.Content = append(m.Content, key, &yaml.Node{Kind: yaml.ScalarNode, Value: value})
+		return
+	}
+	child := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	m.Content = append(m.Content, key, child)
+	setNode(child, path[1:], value)
+}
+
+// Paths lists every settable scenario path, sorted.
+func Paths() []string {
+	var out []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			p := prefix + name
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, p+".")
+				continue
+			}
+			out = append(out, p)
+		}
+	}
+	walk(reflect.TypeFor[Scenario](), "")
+	slices.Sort(out)
+	return out
+}
+
+func checkPath(path string) error {
+	paths := Paths()
+	if _, ok := slices.BinarySearch(paths, path); ok {
+		return nil
+	}
+	section, _, _ := strings.Cut(path, ".")
+	var near []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, section+".") {
+			near = append(near, p)
+		}
+	}
+	if len(near) == 0 {
+		near = paths
+	}
+	return fmt.Errorf("scenario: --set %s: no such field; settable fields there: %s", path, strings.Join(near, ", "))
+}
+
+// Encode writes the scenario as YAML, in field order.
+func Encode(w io.Writer, s Scenario) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	return enc.Close()
+}

@@ -1,0 +1,130 @@
+package scenarios
+
+import (
+	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/sim"
+)
+
+// Version is moesim's version, printed in every report.
+const Version = "0.1.0"
+
+// Result is one scenario run as plain data. Its JSON field names are a
+// contract people script against (dispatch.time_us, overlap.layer_us, ...);
+// encoding/json keeps struct order, so output is stable.
+type Result struct {
+	Meta     Meta           `json:"meta"`
+	Routing  RoutingSummary `json:"routing"`
+	Dispatch KernelSummary  `json:"dispatch"`
+	Combine  KernelSummary  `json:"combine"`
+	Compute  ComputeSummary `json:"compute"`
+	Overlap  OverlapSummary `json:"overlap"`
+	// Scenario is the effective scenario: preset, overrides and defaults
+	// applied.
+	Scenario Scenario `json:"scenario"`
+}
+
+// Meta identifies a run.
+type Meta struct {
+	// RunID is derived from the effective scenario and seed (set by the
+	// command line), so the same run has the same id.
+	RunID   string `json:"run_id"`
+	Version string `json:"version"`
+	Name    string `json:"scenario_name"`
+	Seed    uint64 `json:"seed"`
+}
+
+// RoutingSummary is the routing figures of the workload.
+type RoutingSummary struct {
+	Tokens              int     `json:"tokens"`
+	TargetNodesPerToken float64 `json:"target_nodes_per_token"`
+	TargetGPUsPerToken  float64 `json:"target_gpus_per_token"`
+	GPUsPerNodeVisit    float64 `json:"gpus_per_node_visit"`
+	MaxRecvRows         int     `json:"max_recv_rows"`
+	MeanRecvRows        float64 `json:"mean_recv_rows"`
+}
+
+// KernelSummary is one communication kernel's figures.
+type KernelSummary struct {
+	Mode string `json:"mode"`
+	// TimeUs is launch plus the span to the last row landed.
+	TimeUs float64 `json:"time_us"`
+	// NotifyUs is the count exchange before a new layout (not in TimeUs).
+	NotifyUs float64 `json:"notify_us"`
+	// RDMAGBps and NVLGBps use DeepEP's logical accounting, over TimeUs
+	// plus the cached-notify barrier, as DeepEP's benchmarks print them.
+	RDMAGBps   float64 `json:"rdma_GBps"`
+	NVLGBps    float64 `json:"nvl_GBps"`
+	Bottleneck string  `json:"bottleneck"`
+	// Physical bytes over all GPUs and mean/peak port utilization.
+	IBBytes      int64       `json:"ib_bytes"`
+	NVLinkBytes  int64       `json:"nvlink_bytes"`
+	IBUtil       UtilSummary `json:"ib_util"`
+	NVLinkUtil   UtilSummary `json:"nvlink_util"`
+	SMUtil       UtilSummary `json:"sm_util"`
+	RecordBytes  int         `json:"record_bytes"`
+	Events       int64       `json:"events"`
+	RankFinishUs []float64   `json:"rank_finish_us"`
+	NumSMs       int         `json:"num_sms"`
+	Chunks       Chunks      `json:"chunks"`
+}
+
+// UtilSummary is the mean and peak utilization over a class of ports.
+type UtilSummary struct {
+	Mean float64 `json:"mean"`
+	Max  float64 `json:"max"`
+}
+
+// ComputeSummary is the compute model's phases for one micro-batch.
+type ComputeSummary struct {
+	CommSMs         int     `json:"comm_sms"`
+	ComputeSMs      int     `json:"compute_sms"`
+	AttnFwdUs       float64 `json:"attn_fwd_us"`
+	MLPFwdUs        float64 `json:"mlp_fwd_us"`
+	AttnBwdInputUs  float64 `json:"attn_bwd_input_us"`
+	AttnBwdWeightUs float64 `json:"attn_bwd_weight_us"`
+	MLPBwdInputUs   float64 `json:"mlp_bwd_input_us"`
+	MLPBwdWeightUs  float64 `json:"mlp_bwd_weight_us"`
+	// Slowdown is forward compute time with the communication SMs taken
+	// over the time with every SM.
+	Slowdown float64 `json:"slowdown"`
+}
+
+// OverlapSummary is the layer schedule's outcome.
+type OverlapSummary struct {
+	Schedule       string      `json:"schedule"`
+	LayerUs        float64     `json:"layer_us"`
+	ComputeUs      float64     `json:"compute_us"`
+	CommUs         float64     `json:"comm_us"`
+	HiddenCommUs   float64     `json:"hidden_comm_us"`
+	ExposedCommUs  float64     `json:"exposed_comm_us"`
+	HiddenFraction float64     `json:"hidden_fraction"`
+	Ops            []OpSummary `json:"ops"`
+}
+
+// OpSummary is one op of the layer schedule.
+type OpSummary struct {
+	Name    string  `json:"name"`
+	Stream  string  `json:"stream"`
+	StartUs float64 `json:"start_us"`
+	EndUs   float64 `json:"end_us"`
+}
+
+func summarizeKernel(r *dispatch.Result, cfg dispatch.Config) KernelSummary {
+	k := KernelSummary{
+		Mode: string(r.Mode), TimeUs: r.Time.Microseconds(), NotifyUs: r.NotifyTime.Microseconds(),
+		RDMAGBps: r.RDMAGBps, NVLGBps: r.NVLGBps, Bottleneck: r.Bottleneck,
+		IBBytes: r.IBBytes, NVLinkBytes: r.NVLinkBytes,
+		IBUtil:      UtilSummary(r.IB),
+		NVLinkUtil:  UtilSummary(r.NVLink),
+		SMUtil:      UtilSummary(r.SM),
+		RecordBytes: r.RecordBytes, Events: r.Events,
+		NumSMs: cfg.NumSMs,
+		Chunks: Chunks{NVLChunk: cfg.NVLChunk, NVLBuffer: cfg.NVLBuffer, RDMAChunk: cfg.RDMAChunk, RDMABuffer: cfg.RDMABuffer},
+	}
+	for _, t := range r.RankFinish {
+		k.RankFinishUs = append(k.RankFinishUs, t.Microseconds())
+	}
+	return k
+}
+
+func us(t sim.Time) float64 { return t.Microseconds() }

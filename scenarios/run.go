@@ -1,0 +1,139 @@
+package scenarios
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/moesim/moesim/combine"
+	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+// RunOptions are inputs to a run that are not part of the scenario.
+type RunOptions struct {
+	// Trace is the routing trace's content when workload.routing is trace;
+	// TraceName (its file name) picks the format: .npy or .csv.
+	Trace     []byte
+	TraceName string
+	// Verify turns on the kernels' end-to-end conservation checks.
+	Verify bool
+	// Tracer receives the dispatch kernel's event trace.
+	Tracer sim.Tracer
+}
+
+// Routing builds the scenario's routing: generated from the workload, or
+// read from the trace.
+func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
+	c := s.Cluster
+	if s.Workload.Routing != "trace" {
+		return GenerateRouting(s.Workload, s.Model, c.Nodes, c.GPUsPerNode, s.Seed)
+	}
+	if opt.Trace == nil {
+		return dispatch.Routing{}, fmt.Errorf("scenario: workload.routing = trace needs a trace file (workload.trace_file or --trace-routing)")
+	}
+	var (
+		tokens, topk int
+		ids          []int32
+		err          error
+	)
+	switch name := strings.ToLower(opt.TraceName); {
+	case strings.HasSuffix(name, ".npy"):
+		tokens, topk, ids, err = ReadRoutingNPY(bytes.NewReader(opt.Trace))
+	case strings.HasSuffix(name, ".csv"):
+		tokens, topk, ids, err = ReadRoutingCSV(bytes.NewReader(opt.Trace))
+	default:
+		return dispatch.Routing{}, fmt.Errorf("scenario: workload.trace_file = %q, want a .npy or .csv file", opt.TraceName)
+	}
+	if err != nil {
+		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
+	}
+	return RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+}
+
+// Run simulates a validated scenario: dispatch and combine of one MoE
+// layer, the compute model at the SMs left, and the layer schedule.
+func Run(s Scenario, opt RunOptions) (*Result, error) {
+	hw, err := s.Topology()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := Routing(s, opt)
+	if err != nil {
+		return nil, err
+	}
+	ranks := hw.GPUs()
+	place, err := Placement(s.Model, ranks)
+	if err != nil {
+		return nil, err
+	}
+	lay, err := dispatch.NewLayout(rt, place, hw.Nodes, hw.GPUsPerNode, s.Model.Experts)
+	if err != nil {
+		return nil, err
+	}
+	dfmt, err := dispatch.FormatNamed("model.dispatch_dtype", s.Model.DispatchType)
+	if err != nil {
+		return nil, err
+	}
+	cfmt, err := dispatch.FormatNamed("model.combine_dtype", s.Model.CombineType)
+	if err != nil {
+		return nil, err
+	}
+	cl := topology.Build(hw)
+	kopt := dispatch.Options{Verify: opt.Verify, Tracer: opt.Tracer}
+	dres, err := dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt)
+	if err != nil {
+		return nil, err
+	}
+	cl.Reset()
+	kopt.Tracer = nil
+	cres, err := combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{
+		Meta:     Meta{Version: Version, Name: s.Name, Seed: s.Seed},
+		Dispatch: summarizeKernel(dres, s.DispatchConfig()),
+		Combine:  summarizeKernel(cres, s.CombineConfig()),
+		Scenario: s,
+	}
+	st := lay.Stats()
+	res.Routing = RoutingSummary{Tokens: st.Tokens, TargetNodesPerToken: st.TargetNodesPerToken,
+		TargetGPUsPerToken: st.TargetGPUsPerToken, GPUsPerNodeVisit: st.GPUsPerNodeVisit,
+		MaxRecvRows: st.MaxRecvRows, MeanRecvRows: st.MeanRecvRows}
+
+	// The busiest GPU sets the pace of a synchronous layer: size the
+	// expert GEMMs by the most expert slots any rank received.
+	maxSlots := 0
+	for _, n := range lay.ExpertSlots {
+		maxSlots = max(maxSlots, n)
+	}
+	local := (s.Model.Experts + s.Model.RedundantExperts) / ranks
+	lc, err := LayerTimes(hw.GPU, s.Kernel.NumSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
+	if err != nil {
+		return nil, err
+	}
+	res.Compute = ComputeSummary{CommSMs: lc.CommSMs, ComputeSMs: lc.ComputeSMs,
+		AttnFwdUs: us(lc.AttnFwd), MLPFwdUs: us(lc.MLPFwd),
+		AttnBwdInputUs: us(lc.AttnBwdInput), AttnBwdWeightUs: us(lc.AttnBwdWeight),
+		MLPBwdInputUs: us(lc.MLPBwdInput), MLPBwdWeightUs: us(lc.MLPBwdWeight), Slowdown: lc.Slowdown}
+
+	// Backward all-to-alls: the gradient of combine travels the dispatch
+	// path and the gradient of dispatch the combine path (DeepSeek-V3
+	// §3.3.3 sends the former in FP8, like dispatch, and the latter in
+	// BF16, like combine), so each takes its forward twin's time.
+	ph := Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
+		CombineBwd: dres.Time, DispatchBwd: cres.Time}
+	sr, err := RunSchedule(s.Schedule.Kind, ph)
+	if err != nil {
+		return nil, err
+	}
+	res.Overlap = OverlapSummary{Schedule: string(sr.Kind), LayerUs: us(sr.Layer), ComputeUs: us(sr.Compute),
+		CommUs: us(sr.Comm), HiddenCommUs: us(sr.Hidden), ExposedCommUs: us(sr.Exposed), HiddenFraction: sr.HiddenFraction}
+	for _, op := range sr.Ops {
+		res.Overlap.Ops = append(res.Overlap.Ops, OpSummary{Name: op.Name, Stream: op.Stream, StartUs: us(op.Start), EndUs: us(op.End)})
+	}
+	return res, nil
+}

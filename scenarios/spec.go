@@ -1,0 +1,246 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+// Scenario is a scenario file: what cluster, model, workload, kernels,
+// compute and schedule to simulate. Zero values mean "the default": the
+// hardware preset's for cluster fields, DeepSeek-V3's for model fields,
+// DeepEP's for kernel fields. Defaults are applied by WithDefaults, never by
+// Validate.
+type Scenario struct {
+	Name        string   `yaml:"name,omitempty"`
+	Description string   `yaml:"description,omitempty"`
+	Seed        uint64   `yaml:"seed"`
+	Cluster     Cluster  `yaml:"cluster"`
+	Model       Model    `yaml:"model"`
+	Workload    Workload `yaml:"workload"`
+	Kernel      Kernel   `yaml:"kernel"`
+	Compute     Compute  `yaml:"compute"`
+	Schedule    Schedule `yaml:"schedule"`
+}
+
+// Cluster is the scenario's cluster.* section: a hardware preset and
+// overrides of its constants.
+type Cluster struct {
+	Preset      string `yaml:"preset"`        // cluster.preset: h800, h100, h200, h20, b200, gb200-nvl72
+	Nodes       int    `yaml:"nodes"`         // cluster.nodes
+	GPUsPerNode int    `yaml:"gpus_per_node"` // cluster.gpus_per_node
+	SMs         int    `yaml:"sms,omitempty"`
+	// Bandwidths in GB/s (1e9 bytes/s) per direction per GPU.
+	NVLinkGBps float64 `yaml:"nvlink_GBps"`
+	NICGBps    float64 `yaml:"nic_GBps"`
+	SMCopyGBps float64 `yaml:"sm_copy_GBps,omitempty"`
+	// Shares of the link rates that kernel traffic gets (0..1].
+	NVLinkEfficiency float64 `yaml:"nvlink_efficiency,omitempty"`
+	NICEfficiency    float64 `yaml:"nic_efficiency,omitempty"`
+	NVLinkLatencyUs  float64 `yaml:"nvlink_latency_us,omitempty"`
+	IBLatencyUs      float64 `yaml:"ib_latency_us,omitempty"`
+	// RailOversubscription: 1 is a non-blocking rail fabric.
+	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
+}
+
+// Kernel is the scenario's kernel.* section: DeepEP's Config for dispatch
+// and combine. Chunk and buffer sizes left at zero take DeepEP's defaults
+// for the rank count.
+type Kernel struct {
+	Mode     dispatch.Mode `yaml:"mode"`    // kernel.mode: normal (default) or alltoall
+	NumSMs   int           `yaml:"num_sms"` // kernel.num_sms: even; num_sms/2 channels
+	Dispatch Chunks        `yaml:"dispatch,omitempty"`
+	Combine  Chunks        `yaml:"combine,omitempty"`
+}
+
+// Chunks are one kernel's chunk and ring sizes, in tokens.
+type Chunks struct {
+	NVLChunk   int `yaml:"nvl_chunk,omitempty"`
+	NVLBuffer  int `yaml:"nvl_buffer,omitempty"`
+	RDMAChunk  int `yaml:"rdma_chunk,omitempty"`
+	RDMABuffer int `yaml:"rdma_buffer,omitempty"`
+}
+
+// Schedule is the scenario's schedule.* section.
+type Schedule struct {
+	Kind ScheduleKind `yaml:"kind"` // schedule.kind: serial, two-microbatch, dualpipe
+}
+
+// WithDefaults returns s with every unset field filled: the hardware
+// preset's constants, DeepSeek-V3's shape, DeepEP's kernel defaults.
+func (s Scenario) WithDefaults() Scenario {
+	if s.Seed == 0 {
+		s.Seed = sim.DefaultSeed
+	}
+	c := &s.Cluster
+	if c.Preset == "" {
+		c.Preset = "h800"
+	}
+	if hw, err := topology.Preset(c.Preset); err == nil {
+		if c.Nodes == 0 {
+			c.Nodes = 1
+		}
+		setInt(&c.GPUsPerNode, hw.GPUsPerNode)
+		setInt(&c.SMs, hw.GPU.SMs)
+		setF(&c.NVLinkGBps, hw.GPU.NVLinkBytesPerSec/topology.GBps)
+		setF(&c.NICGBps, hw.GPU.NICBytesPerSec/topology.GBps)
+		setF(&c.SMCopyGBps, hw.GPU.SMCopyBytesPerSec/topology.GBps)
+		setF(&c.NVLinkEfficiency, hw.NVLinkEfficiency)
+		setF(&c.NICEfficiency, hw.NICEfficiency)
+		setF(&c.NVLinkLatencyUs, hw.NVLinkLatency.Microseconds())
+		setF(&c.IBLatencyUs, hw.IBLatency.Microseconds())
+		setF(&c.RailOversubscription, hw.RailOversubscription)
+	}
+	m, d := &s.Model, DeepSeekV3()
+	setInt(&m.Hidden, d.Hidden)
+	setInt(&m.Experts, d.Experts)
+	setInt(&m.TopK, d.TopK)
+	setInt(&m.ExpertIntermediate, d.ExpertIntermediate)
+	setInt(&m.Heads, d.Heads)
+	setInt(&m.HeadDim, d.HeadDim)
+	setInt(&m.RopeHeadDim, d.RopeHeadDim)
+	setInt(&m.KVLoraRank, d.KVLoraRank)
+	setInt(&m.QLoraRank, d.QLoraRank)
+	setInt(&m.SeqLen, d.SeqLen)
+	setInt(&m.Layers, d.Layers)
+	if m.DispatchType == "" {
+		m.DispatchType = d.DispatchType
+	}
+	if m.CombineType == "" {
+		m.CombineType = d.CombineType
+	}
+	w := &s.Workload
+	setInt(&w.TokensPerGPU, 4096)
+	if w.Routing == "" {
+		w.Routing = "node-limited"
+	}
+	k := &s.Kernel
+	if k.Mode == "" {
+		k.Mode = dispatch.Normal
+	}
+	setInt(&k.NumSMs, dispatch.DefaultNumSMs)
+	ranks := c.Nodes * c.GPUsPerNode
+	k.Dispatch = k.Dispatch.withDefaults(dispatch.DefaultConfig(ranks, k.NumSMs))
+	k.Combine = k.Combine.withDefaults(dispatch.DefaultCombineConfig(ranks, k.NumSMs))
+	s.Compute = s.Compute.withDefaults()
+	if s.Schedule.Kind == "" {
+		s.Schedule.Kind = ScheduleSerial
+	}
+	return s
+}
+
+func (ch Chunks) withDefaults(d dispatch.Config) Chunks {
+	setInt(&ch.NVLChunk, d.NVLChunk)
+	setInt(&ch.NVLBuffer, d.NVLBuffer)
+	setInt(&ch.RDMAChunk, d.RDMAChunk)
+	setInt(&ch.RDMABuffer, d.RDMABuffer)
+	return ch
+}
+
+func setInt(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setF(p *float64, v float64) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+// Topology is the cluster this scenario describes, validated.
+func (s Scenario) Topology() (topology.Config, error) {
+	c := s.Cluster
+	hw, err := topology.Preset(c.Preset)
+	if err != nil {
+		return topology.Config{}, err
+	}
+	hw.Nodes, hw.GPUsPerNode = c.Nodes, c.GPUsPerNode
+	hw.GPU.SMs = c.SMs
+	hw.GPU.NVLinkBytesPerSec = c.NVLinkGBps * topology.GBps
+	hw.GPU.NICBytesPerSec = c.NICGBps * topology.GBps
+	hw.GPU.SMCopyBytesPerSec = c.SMCopyGBps * topology.GBps
+	hw.NVLinkEfficiency, hw.NICEfficiency = c.NVLinkEfficiency, c.NICEfficiency
+	hw.NVLinkLatency = sim.FromMicroseconds(c.NVLinkLatencyUs)
+	hw.IBLatency = sim.FromMicroseconds(c.IBLatencyUs)
+	hw.RailOversubscription = c.RailOversubscription
+	return hw, hw.Validate()
+}
+
+// DispatchConfig and CombineConfig are the kernels' configurations.
+func (s Scenario) DispatchConfig() dispatch.Config { return s.Kernel.config(s.Kernel.Dispatch) }
+
+// CombineConfig is the combine kernel's configuration.
+func (s Scenario) CombineConfig() dispatch.Config { return s.Kernel.config(s.Kernel.Combine) }
+
+func (k Kernel) config(ch Chunks) dispatch.Config {
+	return dispatch.Config{Mode: k.Mode, NumSMs: k.NumSMs, NVLChunk: ch.NVLChunk, NVLBuffer: ch.NVLBuffer,
+		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer}
+}
+
+// Validate checks a scenario after WithDefaults. Every error names the
+// field path, the value and what is allowed.
+func (s Scenario) Validate() error {
+	hw, err := s.Topology()
+	if err != nil {
+		return err
+	}
+	m := s.Model
+	pos := func(field string, v, max int) error {
+		if v < 1 || v > max {
+			return fmt.Errorf("scenario: %s = %d, want 1..%d", field, v, max)
+		}
+		return nil
+	}
+	for _, err := range []error{
+		pos("model.hidden", m.Hidden, 1<<16),
+		pos("model.experts", m.Experts, 1<<16),
+		pos("model.topk", m.TopK, 64),
+		pos("model.expert_intermediate", m.ExpertIntermediate, 1<<17),
+		pos("workload.tokens_per_gpu", s.Workload.TokensPerGPU, 1<<20),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if m.MaxNodesPerToken < 0 {
+		return fmt.Errorf("scenario: model.max_nodes_per_token = %d, want 0 (no limit) or a positive number", m.MaxNodesPerToken)
+	}
+	if m.RedundantExperts < 0 || m.RedundantExperts > m.Experts {
+		return fmt.Errorf("scenario: model.redundant_experts = %d, want 0..%d (model.experts)", m.RedundantExperts, m.Experts)
+	}
+	if _, err := dispatch.FormatNamed("model.dispatch_dtype", m.DispatchType); err != nil {
+		return err
+	}
+	if m.CombineType != "bf16" && m.CombineType != "fp8" {
+		return fmt.Errorf("scenario: model.combine_dtype = %q, want bf16 or fp8", m.CombineType)
+	}
+	if ranks := hw.GPUs(); (m.Experts+m.RedundantExperts)%ranks != 0 {
+		return fmt.Errorf("scenario: model.experts + model.redundant_experts = %d must be a multiple of the %d GPUs (cluster.nodes × cluster.gpus_per_node) so every GPU holds the same number of experts",
+			m.Experts+m.RedundantExperts, ranks)
+	}
+	if err := s.DispatchConfig().Validate(hw.GPU.SMs); err != nil {
+		return err
+	}
+	if err := s.CombineConfig().Validate(hw.GPU.SMs); err != nil {
+		return fmt.Errorf("%w (kernel.combine)", err)
+	}
+	if err := s.Compute.Validate(); err != nil {
+		return err
+	}
+	return s.Schedule.Kind.Validate()
+}
+
+func (c Compute) withDefaults() Compute {
+	d := DefaultCompute()
+	setF(&c.Efficiency, d.Efficiency)
+	setInt(&c.TileM, d.TileM)
+	setInt(&c.TileN, d.TileN)
+	if c.Precision == "" {
+		c.Precision = d.Precision
+	}
+	return c
+}
