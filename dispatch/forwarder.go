@@ -114,6 +114,14 @@ func (f *forwarder) round(now sim.Time, d int) {
 			}
 		}
 		k.eng.At(finish, f, pack(evFwdDone, d, 0))
+		if tr := k.eng.Tracer(); tr != nil {
+			link := "nvlink"
+			if dst == f.rank {
+				link = "local"
+			}
+			tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "nvl_forward", Role: "forward", GPU: f.rank, Channel: f.c,
+				Peer: dst, Link: link, Bytes: bytes, Tokens: n})
+		}
 		k.eng.At(arrive, k.recv(dst, f.c), pack(evNVLArrive, f.rank%k.gpn, n))
 		return
 	}

@@ -56,7 +56,12 @@ func (r *receiver) Handle(now sim.Time, arg int64) {
 	if !ring.busy && ring.tail > ring.head {
 		ring.n = ring.tail - ring.head
 		ring.busy = true
-		finish := r.k.sm(r.rank, 2*r.c+1).Reserve(now, int64(ring.n)*r.k.rec)
+		bytes := int64(ring.n) * r.k.rec
+		finish := r.k.sm(r.rank, 2*r.c+1).Reserve(now, bytes)
 		r.k.eng.At(finish, r, pack(evRecvDone, src, 0))
+		if tr := r.k.eng.Tracer(); tr != nil {
+			tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "nvl_recv", Role: "nvl-recv", GPU: r.rank, Channel: r.c,
+				Peer: r.rank - r.rank%r.k.gpn + src, Link: "sm", Bytes: bytes, Tokens: ring.n})
+		}
 	}
 }

@@ -22,6 +22,7 @@ type rdmaSender struct {
 	node    int
 	lo, hi  int // the channel's token slice
 	pos     int // next token to write
+	pos0    int // first token of the batch in flight
 	busy    bool
 	pending []int // records in the batch being copied, per node
 	written []int
@@ -91,10 +92,14 @@ func (s *rdmaSender) step(now sim.Time) {
 		return // wait for a credit
 	}
 	s.blockedOn = -1
-	s.pos = end
+	s.pos0, s.pos = s.pos, end
 	s.busy = true
 	finish := k.sm(s.rank, 2*s.c+1).Reserve(now, bytes)
 	k.eng.At(finish, s, pack(evSendBatch, 0, 0))
+	if tr := k.eng.Tracer(); tr != nil {
+		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "rdma_copy", Role: "rdma-send", GPU: s.rank, Channel: s.c,
+			Peer: -1, Link: "sm", Bytes: bytes, Tokens: end - s.pos0})
+	}
 }
 
 // coordinate posts RDMA writes: one per chunk of written records for each
@@ -120,6 +125,10 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			r := k.route(s.rank, fwd)
 			arrive := sim.Transfer(now, int64(n)*k.rec, r.Latency, r.Ports...)
 			k.eng.At(arrive, f, pack(evRDMAArrive, s.node, n))
+			if tr := k.eng.Tracer(); tr != nil {
+				tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "rdma_put", Role: "rdma-coord", GPU: s.rank, Channel: s.c,
+					Peer: m, Link: "ib", Bytes: int64(n) * k.rec, Tokens: n})
+			}
 		}
 	}
 	if allWritten && s.done == 0 {

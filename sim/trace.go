@@ -1,13 +1,16 @@
 package sim
 
-// Record is one line of the event trace. Fields that do not apply are -1
-// (numbers) or "" (strings). docs/trace.md documents the columns.
+// Record is one span of the event trace: a warp role moving a chunk. Fields
+// that do not apply are -1 (numbers) or "" (strings). docs/trace.md
+// documents the columns.
 type Record struct {
-	At      Time
-	Event   string // "rdma_put", "nvl_copy", "recv", "credit", ...
+	At      Time   // start
+	Dur     Time   // duration; 0 for instants
+	Event   string // "rdma_copy", "rdma_put", "nvl_forward", "nvl_recv", ...
+	Role    string // warp role: "rdma-send", "forward", "nvl-recv", ...
 	GPU     int
 	Channel int
-	Peer    int
+	Peer    int // the other end: a node for RDMA, a GPU for NVLink
 	Link    string
 	Bytes   int64
 	Tokens  int
