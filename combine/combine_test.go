@@ -107,7 +107,7 @@ func TestStallIsDiagnosed(t *testing.T) {
 	if !errors.Is(err, dispatch.ErrStall) {
 		t.Fatalf("err = %v, want ErrStall", err)
 	}
-	for _, want := range []string{"channel ", "rank ", "NVL ring partition", "nvl_buffer/nodes = 2 slots"} {
+	for _, want := range []string{"channel ", "rank ", "NVL ring partition", "nvl_buffer/nodes = 2 slots", "want nvl_buffer >= 20"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("diagnosis %q lacks %q", err, want)
 		}
@@ -121,30 +121,23 @@ func TestVerifyCatchesMisorderedRows(t *testing.T) {
 		s := setup(t, "h800", nodes, 256, 8, 4, 2)
 		cfg := dispatch.DefaultCombineConfig(nodes*8, 24)
 		k := newKernel(s.cl, s.lay, cfg, format(t, "bf16"), 7168, dispatch.Options{Verify: true})
-		// Swap two tokens that need the same streams, so the kernel
-		// still finishes but sums rows under the wrong token.
+		// Swap the labels of two tokens: the rows still flow as before,
+		// but the kernel now sums them under the wrong token.
 		q := &k.recv(0, 0).q
 		if nodes > 1 {
 			q = &k.fwd(0, 0).groups[0].q
 		}
-		swapped := false
-		for i := 0; i+1 < q.len() && !swapped; i++ {
-			if slices16Equal(q.needs(i), q.needs(i+1)) {
-				q.tok[i], q.tok[i+1] = q.tok[i+1], q.tok[i]
-				swapped = true
-			}
+		if q.len() < 2 {
+			t.Fatal("queue too short")
 		}
-		if !swapped {
-			t.Fatal("no two adjacent tokens with the same streams")
-		}
+		q.tok[0], q.tok[1] = q.tok[1], q.tok[0]
 		_, err := k.run()
 		if err == nil || !strings.Contains(err.Error(), "verify") {
 			t.Fatalf("EP%d: err = %v, want a verify error", nodes*8, err)
 		}
+		t.Logf("EP%d: %v", nodes*8, err)
 	}
 }
-
-func slices16Equal(a, b []uint16) bool { return reflect.DeepEqual(a, b) }
 
 func TestRunRejects(t *testing.T) {
 	s := setup(t, "h800", 2, 64, 8, 4, 1)
@@ -229,6 +222,28 @@ func TestTraceAccountsForIB(t *testing.T) {
 	for _, ev := range []string{"nvl_send", "fwd_reduce", "rdma_put", "recv_reduce"} {
 		if !seen[ev] {
 			t.Errorf("no %q record", ev)
+		}
+	}
+}
+
+// TestMaskedSlotsAndIdleRanks: tokens whose slots are all -1 have nothing
+// to sum, partly masked tokens sum what they have, and a rank with no
+// tokens only serves others; all still conserve.
+func TestMaskedSlotsAndIdleRanks(t *testing.T) {
+	for _, nodes := range []int{1, 2} {
+		rt := uniformRouting(9, nodes, 8, 256, 256, 8, 4)
+		for r := range rt.Experts {
+			for i := range rt.Experts[r] {
+				if tok := i / rt.TopK; tok%7 == 0 || (tok%5 == 0 && i%rt.TopK < 5) {
+					rt.Experts[r][i] = -1
+				}
+			}
+		}
+		rt.Experts[3] = nil // rank 3 sends nothing
+		s := setupRouting(t, "h800", nodes, rt)
+		res := s.combine(t, dispatch.DefaultCombineConfig(nodes*8, 24), dispatch.Options{Verify: true})
+		if res.RankFinish[3] != 0 {
+			t.Errorf("EP%d: idle rank 3 finished at %v, want 0", nodes*8, res.RankFinish[3])
 		}
 	}
 }

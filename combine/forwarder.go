@@ -109,7 +109,7 @@ func (f *forwarder) step(now sim.Time, n int) {
 	g.busy = true
 	finish := k.sm(f.rank, 2*f.c+1).Reserve(now, k.reduceBytes(rows))
 	k.eng.At(finish, f, pack(evFwdReduced, n, 0))
-	k.trace(now, "fwd_reduce", f.rank, f.c, g.src, "sm", int64(rows)*k.rec, tokens)
+	k.trace(now, finish, "fwd_reduce", "forward", f.rank, f.c, -1, "sm", int64(rows)*k.rec, tokens)
 }
 
 // finishBatch returns the NVL slots of group n's summed batch to their
@@ -151,13 +151,13 @@ func (f *forwarder) post(now sim.Time, n int) {
 	bytes := int64(rows) * k.rec
 	if n == myNode {
 		k.eng.At(now, recv, pack(evArrive, myNode, rows))
-		k.trace(now, "rdma_put", f.rank, f.c, g.src, "local", bytes, rows)
+		k.trace(now, now, "rdma_put", "forward", f.rank, f.c, n, "local", bytes, rows)
 		return
 	}
 	r := &k.railRoutes[f.rank*k.nodes+n]
 	arrive := sim.Transfer(now, bytes, r.Latency, r.Ports...)
 	k.eng.At(arrive, recv, pack(evArrive, myNode, rows))
-	k.trace(now, "rdma_put", f.rank, f.c, g.src, "ib", bytes, rows)
+	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, n, "ib", bytes, rows)
 }
 
 // waiting describes the groups with tokens left and what they wait for.

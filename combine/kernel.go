@@ -90,7 +90,7 @@ func (k *kernel) reduceBytes(rows int) int64 {
 // described by h, on cluster cl (whose ports accumulate this run's
 // traffic: callers pass a fresh or Reset cluster). f is the combine's wire
 // format (BF16 in DeepEP). cfg.Mode AllToAll runs the plain reverse
-// all-to-allv baseline instead.
+// all-to-allv baseline instead, and LowLatency DeepEP's low-latency combine.
 func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispatch.Format, hidden int, opt dispatch.Options) (*dispatch.Result, error) {
 	if err := cfg.Validate(cl.Config.GPU.SMs); err != nil {
 		return nil, err
@@ -106,8 +106,17 @@ func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispat
 	if hidden < 1 || hidden > 1<<20 {
 		return nil, fmt.Errorf("combine: model.hidden = %d, want 1..%d", hidden, 1<<20)
 	}
-	if cfg.Mode == dispatch.AllToAll {
-		res, err := runAllToAll(cl, lay, f, hidden, opt)
+	switch cfg.Mode {
+	case dispatch.AllToAll, dispatch.LowLatency:
+		run := runAllToAll
+		if cfg.Mode == dispatch.LowLatency {
+			// One BF16 row per (token, expert) back to the token's GPU,
+			// summed there: the low-latency kernel run in reverse.
+			run = func(cl *topology.Cluster, lay *dispatch.Layout, f dispatch.Format, hidden int, opt dispatch.Options) (*dispatch.Result, error) {
+				return dispatch.RunLowLatency(cl, lay, f, hidden, true, opt)
+			}
+		}
+		res, err := run(cl, lay, f, hidden, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +294,7 @@ func (k *kernel) checkFinished() error {
 	if got == want {
 		return nil
 	}
-	return fmt.Errorf("%w: combine at %v with %d of %d tokens summed: %s", dispatch.ErrStall, k.eng.Now(), got, want, k.diagnose())
+	return fmt.Errorf("combine: %w at %v with %d of %d tokens summed: %s", dispatch.ErrStall, k.eng.Now(), got, want, k.diagnose())
 }
 
 // diagnose names the first waiting warps found, senders first (a stall
@@ -336,10 +345,12 @@ func (k *kernel) result() *dispatch.Result {
 	return res
 }
 
-// trace emits one record when tracing is on.
-func (k *kernel) trace(now sim.Time, ev string, gpu, c, peer int, link string, bytes int64, tokens int) {
+// trace emits one span when tracing is on. Peer is a GPU for NVLink, a
+// node for RDMA, -1 for a reduction.
+func (k *kernel) trace(start, end sim.Time, ev, role string, gpu, c, peer int, link string, bytes int64, tokens int) {
 	if k.tracer == nil {
 		return
 	}
-	k.tracer.Trace(sim.Record{At: now, Event: ev, GPU: gpu, Channel: c, Peer: peer, Link: link, Bytes: bytes, Tokens: tokens})
+	k.tracer.Trace(sim.Record{At: start, Dur: end - start, Event: ev, Role: role, GPU: gpu, Channel: c, Peer: peer,
+		Link: link, Bytes: bytes, Tokens: tokens})
 }

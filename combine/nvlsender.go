@@ -94,7 +94,7 @@ func (s *nvlSender) step(now sim.Time, w int) {
 		// carried the round; the rows land a link latency after both.
 		finish = max(finish, done)
 		arrive = finish + r.Latency
-		link = "nvl"
+		link = "nvlink"
 	}
 	s.warps[w].busy = true
 	k.eng.At(finish, s, pack(evSent, w, 0))
@@ -110,7 +110,7 @@ func (s *nvlSender) step(now sim.Time, w int) {
 			k.eng.At(arrive, k.recv(dst, s.c), pack(evArrive, srcLocal, n))
 		}
 	}
-	k.trace(now, "nvl_send", s.rank, s.c, dst, link, bytes, rows)
+	k.trace(now, arrive, "nvl_send", "nvl-send", s.rank, s.c, dst, link, bytes, rows)
 }
 
 // waiting describes the warps that have rows left but cannot send them.
@@ -133,8 +133,13 @@ func (s *nvlSender) waiting() []string {
 				need = k.cfg.NVLChunk
 				ring = fmt.Sprintf("its NVL ring partition for node %d on rank %d (nvl_buffer/nodes = %d slots)", p, dst, k.nvlSlots)
 			}
-			out = append(out, fmt.Sprintf("channel %d rank %d: NVL sender warp for rank %d waits for %d free slots in %s, %d held, %d of %d rows sent",
-				s.c, s.rank, dst, need, ring, s.sent[j]-s.freed[j], s.sent[j], s.total[j]))
+			msg := fmt.Sprintf("channel %d rank %d: NVL sender warp for rank %d waits for %d free slots in %s, %d held, %d of %d rows sent",
+				s.c, s.rank, dst, need, ring, s.sent[j]-s.freed[j], s.sent[j], s.total[j])
+			if need > k.nvlSlots {
+				msg += fmt.Sprintf(" (the ring can never hold a chunk: DeepEP asserts nvl_buffer/nodes > nvl_chunk, want nvl_buffer >= %d)",
+					(k.cfg.NVLChunk+1)*k.parts)
+			}
+			out = append(out, msg)
 		}
 	}
 	return out

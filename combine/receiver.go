@@ -89,7 +89,11 @@ func (r *receiver) step(now sim.Time) {
 		finish = k.sm(r.rank, r.smIndex()).Reserve(now, k.reduceBytes(rows))
 	}
 	k.eng.At(finish, r, pack(evReceived, 0, 0))
-	k.trace(now, "recv_reduce", r.rank, r.c, -1, "sm", int64(rows)*k.rec, tokens)
+	role := "nvl-recv"
+	if k.internode {
+		role = "rdma-recv"
+	}
+	k.trace(now, finish, "recv_reduce", role, r.rank, r.c, -1, "sm", int64(rows)*k.rec, tokens)
 }
 
 // finishBatch marks the batch summed and returns the slots it read.

@@ -116,43 +116,53 @@ func (v *verifier) arrived(rank, c, s, n int) {
 	v.arrivedNVL(rank, c, s, 0, n)
 }
 
-// read takes token tok's row from ring r.
-func (v *verifier) read(r *vring, tok int, where string) {
-	switch {
-	case r.read >= r.arrived:
-		v.fail("%s: token %d summed before its row arrived (%d rows arrived)", where, tok, r.arrived)
-	case int(r.toks[r.read]) != tok:
-		v.fail("%s: next row is token %d's, token %d was summed", where, r.toks[r.read], tok)
-	}
+// read takes token tok's row from ring r. It returns "" or what went
+// wrong, for the caller to place; building context strings on every row
+// would cost more than the check.
+func (v *verifier) read(r *vring, tok int) string {
 	r.read++
+	switch {
+	case r.read > r.arrived:
+		return fmt.Sprintf("token %d summed before its row arrived (%d rows arrived)", tok, r.arrived)
+	case r.read > len(r.toks):
+		return fmt.Sprintf("token %d summed from a row that was never due (%d rows due)", tok, len(r.toks))
+	case int(r.toks[r.read-1]) != tok:
+		return fmt.Sprintf("next row is token %d's, token %d was summed", r.toks[r.read-1], tok)
+	}
+	return ""
 }
 
-// pair counts one sum of token tok of src's row from rank d.
-func (v *verifier) pair(src, tok, d int, where string) {
+// pair counts one sum of token tok of src's row from rank d; it returns ""
+// or what went wrong.
+func (v *verifier) pair(src, tok, d int) string {
 	targets := v.k.lay.Targets(src, tok)
 	j, ok := slices.BinarySearch(targets, int32(d))
 	if !ok {
-		v.fail("%s: summed a row of token %d of rank %d from rank %d, which the token does not target", where, tok, src, d)
-		return
+		return fmt.Sprintf("summed a row of token %d of rank %d from rank %d, which the token does not target", tok, src, d)
 	}
 	i := int(v.start[src][tok]) + j
 	v.pairs[src][i]++
 	if v.pairs[src][i] > 1 {
-		v.fail("%s: token %d of rank %d: the row from rank %d was summed %d times", where, tok, src, d, v.pairs[src][i])
+		return fmt.Sprintf("token %d of rank %d: the row from rank %d was summed %d times", tok, src, d, v.pairs[src][i])
 	}
+	return ""
 }
 
 // forwarded: forwarder f summed token tok of src from its node's GPUs
 // locals.
 func (v *verifier) forwarded(f, c, src, tok int, locals []uint16) {
 	g := v.k.gpn
-	where := fmt.Sprintf("channel %d forwarder rank %d", c, f)
 	if f%g != src%g {
-		v.fail("%s: forwards token %d of rank %d, which is on another rail", where, tok, src)
+		v.fail("channel %d forwarder rank %d: forwards token %d of rank %d, which is on another rail", c, f, tok, src)
 	}
 	for _, d := range locals {
-		v.read(&v.nvl[v.nvlRing(f, c, int(d), src/g)], tok, fmt.Sprintf("%s, NVL ring from rank %d", where, f-f%g+int(d)))
-		v.pair(src, tok, f-f%g+int(d), where)
+		from := f - f%g + int(d)
+		if msg := v.read(&v.nvl[v.nvlRing(f, c, int(d), src/g)], tok); msg != "" {
+			v.fail("channel %d forwarder rank %d, NVL ring from rank %d: %s", c, f, from, msg)
+		}
+		if msg := v.pair(src, tok, from); msg != "" {
+			v.fail("channel %d forwarder rank %d: %s", c, f, msg)
+		}
 	}
 }
 
@@ -175,16 +185,22 @@ func (v *verifier) posted(f, c, src int, toks []int32) {
 
 // received: the source summed token tok's rows from streams.
 func (v *verifier) received(src, c, tok int, streams []uint16) {
-	where := fmt.Sprintf("channel %d receiver rank %d", c, src)
 	if !v.k.internode {
 		for _, d := range streams {
-			v.read(&v.nvl[v.nvlRing(src, c, int(d), 0)], tok, fmt.Sprintf("%s, NVL ring from rank %d", where, d))
-			v.pair(src, tok, src-src%v.k.gpn+int(d), where)
+			from := src - src%v.k.gpn + int(d)
+			if msg := v.read(&v.nvl[v.nvlRing(src, c, int(d), 0)], tok); msg != "" {
+				v.fail("channel %d receiver rank %d, NVL ring from rank %d: %s", c, src, from, msg)
+			}
+			if msg := v.pair(src, tok, from); msg != "" {
+				v.fail("channel %d receiver rank %d: %s", c, src, msg)
+			}
 		}
 		return
 	}
 	for _, m := range streams {
-		v.read(&v.rdma[v.rdmaRing(src, c, int(m))], tok, fmt.Sprintf("%s, RDMA ring from node %d", where, m))
+		if msg := v.read(&v.rdma[v.rdmaRing(src, c, int(m))], tok); msg != "" {
+			v.fail("channel %d receiver rank %d, RDMA ring from node %d: %s", c, src, m, msg)
+		}
 		v.nodeRows[src][tok]++
 	}
 }

@@ -17,6 +17,10 @@ const (
 	// do not forward: one message per (source GPU, target GPU), inter-node
 	// pairs straight NIC to NIC, no per-node deduplication.
 	AllToAll Mode = "alltoall"
+	// LowLatency is DeepEP's low-latency (decode) kernel: one RDMA message
+	// per (token, selected expert), latency-bound rather than
+	// bandwidth-bound.
+	LowLatency Mode = "low-latency"
 )
 
 // Config is the kernel configuration: DeepEP's
@@ -97,9 +101,9 @@ const (
 // time, and an NVL ring must be larger than its chunk.
 func (c Config) Validate(deviceSMs int) error {
 	switch c.Mode {
-	case Normal, AllToAll:
+	case Normal, AllToAll, LowLatency:
 	default:
-		return fmt.Errorf("dispatch: kernel.mode = %q, want one of %s", c.Mode, strings.Join([]string{string(Normal), string(AllToAll)}, ", "))
+		return fmt.Errorf("dispatch: kernel.mode = %q, want one of %s", c.Mode, strings.Join([]string{string(Normal), string(AllToAll), string(LowLatency)}, ", "))
 	}
 	if c.NumSMs < 2 || c.NumSMs%2 != 0 || c.NumSMs > deviceSMs-2 {
 		return fmt.Errorf("dispatch: kernel.num_sms = %d, want an even number in 2..%d (the GPU has %d SMs; each channel takes 2)",

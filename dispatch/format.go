@@ -18,6 +18,9 @@ var formats = []Format{
 	// elements (fp8_factor = (1 + 4/128)/2 in DeepEP's tests).
 	{Name: "fp8", ElemBits: 8, ScaleBlock: 128, ScaleBytes: 4},
 	{Name: "bf16", ElemBits: 16},
+	// Plain FP8 with no scales: the 1 byte per element that back-of-the-
+	// envelope figures (the ISCA'25 DeepSeek paper's §2.3.2) count.
+	{Name: "e4m3", ElemBits: 8},
 	// OCP MX spec: 8-bit E8M0 scale per 32 elements.
 	{Name: "mxfp8", ElemBits: 8, ScaleBlock: 32, ScaleBytes: 1},
 	// NVIDIA NVFP4: 4-bit E2M1 values, an FP8 E4M3 scale per 16 elements
@@ -32,7 +35,7 @@ func FormatNamed(field, name string) (Format, error) {
 			return f, nil
 		}
 	}
-	return Format{}, fmt.Errorf("dispatch: %s = %q, want one of fp8, bf16, mxfp8, nvfp4", field, name)
+	return Format{}, fmt.Errorf("dispatch: %s = %q, want one of fp8, bf16, e4m3, mxfp8, nvfp4", field, name)
 }
 
 // PayloadBytes is the hidden vector plus its scales: what DeepEP's

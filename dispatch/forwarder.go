@@ -107,11 +107,12 @@ func (f *forwarder) round(now sim.Time, d int) {
 		finish := k.sm(f.rank, 2*f.c).Reserve(now, bytes)
 		arrive := finish
 		if dst != f.rank {
+			// Records land when both the SM has copied them and the link
+			// has carried them, plus the link's latency.
 			r := k.route(f.rank, dst)
-			arrive = sim.Transfer(now, bytes, r.Latency, r.Ports...)
-			if t := arrive - r.Latency; t > finish {
-				finish = t
-			}
+			linkDone := sim.Transfer(now, bytes, 0, r.Ports...)
+			finish = max(finish, linkDone)
+			arrive = finish + r.Latency
 		}
 		k.eng.At(finish, f, pack(evFwdDone, d, 0))
 		if tr := k.eng.Tracer(); tr != nil {

@@ -22,7 +22,8 @@ type Options struct {
 
 // ErrStall wraps the error of a run that stopped with work left: a
 // configuration that cannot make progress. The message names what waits.
-var ErrStall = errors.New("dispatch: stalled")
+// Package combine wraps it too.
+var ErrStall = errors.New("stalled with work left")
 
 type kernel struct {
 	eng    *sim.Engine
@@ -79,8 +80,11 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 		return nil, fmt.Errorf("dispatch: layout is for %d ranks of %d per node, cluster has %d of %d",
 			lay.Ranks, lay.GPUsPerNode, cl.Config.GPUs(), cl.Config.GPUsPerNode)
 	}
-	if cfg.Mode == AllToAll {
+	switch cfg.Mode {
+	case AllToAll:
 		return runAllToAll(cl, lay, cfg, f, hidden, opt)
+	case LowLatency:
+		return RunLowLatency(cl, lay, f, hidden, false, opt)
 	}
 	k := newKernel(cl, lay, cfg, f, hidden, opt)
 	if err := k.eng.Run(); err != nil {
@@ -237,7 +241,7 @@ func (k *kernel) checkFinished() error {
 	if got == want {
 		return nil
 	}
-	return fmt.Errorf("%w at %v with %d of %d records delivered: %s", ErrStall, k.eng.Now(), got, want, k.diagnose())
+	return fmt.Errorf("dispatch: %w at %v with %d of %d records delivered: %s", ErrStall, k.eng.Now(), got, want, k.diagnose())
 }
 
 // diagnose names the first waiting warps found, in rank and channel order.

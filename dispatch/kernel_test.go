@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
 )
 
 func TestConservationEveryPairArrivesOnce(t *testing.T) {
@@ -216,5 +217,45 @@ func TestAllToAllBaselineSendsMoreIB(t *testing.T) {
 	ratio := float64(a2a.IBBytes) / float64(normal.IBBytes)
 	if ratio < 1.5 || a2a.Time <= normal.Time {
 		t.Fatalf("alltoall moves %.2fx the IB bytes in %v vs normal %v; want more bytes and more time", ratio, a2a.Time, normal.Time)
+	}
+}
+
+// TestLowLatencyClosedForm: with no latency, full-efficiency links and
+// every message crossing the NIC, the low-latency kernel's time is the
+// bytes one NIC sends over its bandwidth, as the ISCA'25 arithmetic has it.
+func TestLowLatencyClosedForm(t *testing.T) {
+	const ranks, tokens, topk, hidden = 16, 32, 9, 7000
+	cfg, err := topology.Preset("h800")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Nodes, cfg.GPUsPerNode = ranks, 1
+	cfg.IBLatency, cfg.NVLinkLatency, cfg.KernelLaunch = 0, 0, 0
+	cfg.NICEfficiency = 1
+	cl := topology.Build(cfg)
+	// Token t of rank r picks the single expert of ranks r+1..r+9: never
+	// its own rank, every NIC equally loaded.
+	rt := Routing{TopK: topk, Experts: make([][]int32, ranks)}
+	for r := range ranks {
+		for range tokens {
+			for j := 1; j <= topk; j++ {
+				rt.Experts[r] = append(rt.Experts[r], int32((r+j)%ranks))
+			}
+		}
+	}
+	p, _ := ContiguousPlacement(ranks, ranks)
+	lay, err := NewLayout(rt, p, ranks, 1, ranks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e4m3, _ := FormatNamed("", "e4m3")
+	res, err := RunLowLatency(cl, lay, e4m3, hidden, false, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Messages carry a 16 B header; staging adds a few ns per token.
+	want := sim.TransferTime(tokens*topk*(hidden+16), 50e9)
+	if d := res.Time - want; d < 0 || d > 200*sim.Nanosecond {
+		t.Fatalf("low-latency dispatch %v, want %v (+ staging)", res.Time, want)
 	}
 }

@@ -18,7 +18,7 @@ type GPU struct {
 	// held to. Communication kernels scale with SMs until links saturate.
 	SMCopyBytesPerSec float64
 	// SMReduceBytesPerSec is the rate one SM sums BF16 rows (combine's
-	// reductions), counted in bytes of output row.
+	// reductions), counted in bytes of input rows read.
 	SMReduceBytesPerSec float64
 	FP8FLOPS            float64
 	BF16FLOPS           float64

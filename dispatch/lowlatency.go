@@ -1,0 +1,97 @@
+package dispatch
+
+import (
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+// llHeaderBytes is the 16 B header (source token index) in front of every
+// low-latency message (DeepEP internode_ll.cu: 7408 B per FP8 message at
+// hidden 7168).
+const llHeaderBytes = 16
+
+// llSource issues one rank's messages: one per (token, selected expert),
+// never deduplicated, token by token at the rate its SMs cast and stage
+// them.
+type llSource struct {
+	k    *llKernel
+	rank int
+	next int
+}
+
+type llKernel struct {
+	eng     *sim.Engine
+	cl      *topology.Cluster
+	lay     *Layout
+	reverse bool
+	msg     int64    // bytes per message
+	perTok  sim.Time // SM time to stage one token
+	last    []sim.Time
+	msgs    int64
+}
+
+// Handle sends the messages of the source's next token, then schedules
+// the token after it.
+func (s *llSource) Handle(now sim.Time, arg int64) {
+	k := s.k
+	t := s.next
+	s.next++
+	for i, dst := range k.lay.Targets(s.rank, t) {
+		from, to := s.rank, int(dst)
+		if k.reverse {
+			from, to = to, from
+		}
+		n := int64(k.lay.Slots(s.rank, t)[i])
+		arrive := now
+		if from != to {
+			r := k.cl.Route(from, to)
+			for range n {
+				arrive = sim.Transfer(now, k.msg, r.Latency, r.Ports...)
+			}
+		}
+		k.msgs += n
+		k.last[to] = max(k.last[to], arrive)
+	}
+	if s.next < k.lay.Tokens[s.rank] {
+		k.eng.At(now+k.perTok, s, 0)
+	}
+}
+
+// RunLowLatency simulates DeepEP's low-latency kernels (decode): every
+// (token, selected expert) pair is one RDMA message straight to the
+// expert's GPU (NVLink inside the node, as DeepEP does since mid-2025),
+// with no per-node or per-GPU deduplication. reverse runs combine: one
+// message per pair from the expert's GPU back to the token's. The kernels
+// use all SMs, so staging a token (a cast and a copy) costs hidden bytes at
+// the whole GPU's copy rate, bounded by HBM. Per-expert completion flags
+// travel behind the data on the same queue and add nothing but their
+// latency, which the last message already pays.
+func RunLowLatency(cl *topology.Cluster, lay *Layout, f Format, hidden int, reverse bool, opt Options) (*Result, error) {
+	g := cl.Config.GPU
+	rate := min(float64(g.SMs)*g.SMCopyBytesPerSec, g.HBMBytesPerSec)
+	k := &llKernel{
+		eng: sim.NewEngine(defaultLimits(opt.Limits)), cl: cl, lay: lay, reverse: reverse,
+		msg:    int64(f.PayloadBytes(hidden) + llHeaderBytes),
+		perTok: sim.TransferTime(int64(f.PayloadBytes(hidden)), rate),
+		last:   make([]sim.Time, lay.Ranks),
+	}
+	if reverse {
+		k.msg = int64(f.PayloadBytes(hidden))
+	}
+	for r := range lay.Ranks {
+		if lay.Tokens[r] > 0 {
+			k.eng.At(0, &llSource{k: k, rank: r}, 0)
+		}
+	}
+	if err := k.eng.Run(); err != nil {
+		return nil, err
+	}
+	res := &Result{Mode: LowLatency, RecordBytes: int(k.msg), Events: k.eng.Steps(), RankFinish: k.last,
+		Handle: &Handle{Layout: lay, Config: Config{Mode: LowLatency}}}
+	var span sim.Time
+	for _, t := range k.last {
+		span = max(span, t)
+	}
+	Summarize(res, cl, lay, f.PayloadBytes(hidden), span, nil)
+	return res, nil
+}

@@ -1,0 +1,266 @@
+package scenarios
+
+import (
+	_ "embed"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+//go:embed validation/cases.yaml
+var casesYAML []byte
+
+// Case is one published figure the model is checked against.
+type Case struct {
+	ID           string  `yaml:"id" json:"id"`
+	Source       string  `yaml:"source" json:"source"`
+	What         string  `yaml:"what" json:"what"`
+	Kind         string  `yaml:"kind" json:"kind"`
+	Preset       string  `yaml:"preset" json:"-"`
+	Metric       string  `yaml:"metric" json:"-"`
+	Unit         string  `yaml:"unit" json:"unit"`
+	Published    float64 `yaml:"published" json:"published"`
+	TolerancePct float64 `yaml:"tolerance_pct" json:"tolerance_pct"`
+	// Calibration marks the cases a constant was fitted to; the rest are
+	// predictions.
+	Calibration bool   `yaml:"calibration" json:"calibration"`
+	Reason      string `yaml:"reason" json:"-"`
+}
+
+// CaseResult is a case's outcome. Predicted, ErrorPct and Pass are nil for
+// a case the model does not cover; Note then says why.
+type CaseResult struct {
+	Case
+	Predicted *float64 `json:"predicted"`
+	ErrorPct  *float64 `json:"error_pct"`
+	Pass      *bool    `json:"pass"`
+	Note      string   `json:"note,omitempty"`
+}
+
+// ValidationCases are the embedded cases, in file order.
+func ValidationCases() []Case {
+	var cs []Case
+	if err := yaml.Unmarshal(casesYAML, &cs); err != nil {
+		panic("scenarios: embedded validation cases: " + err.Error())
+	}
+	return cs
+}
+
+// Validate runs the cases, independent runs in parallel, and returns their
+// results in case order.
+func Validate(cases []Case) []CaseResult {
+	v := &validator{runs: map[string]*runOnce{}}
+	out := make([]CaseResult, len(cases))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = v.run(c)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+type runOnce struct {
+	once sync.Once
+	res  *Result
+	err  error
+}
+
+// validator shares runs between cases that read the same preset.
+type validator struct {
+	mu   sync.Mutex
+	runs map[string]*runOnce
+	knee runOnce
+}
+
+func (v *validator) preset(name string) (*Result, error) {
+	v.mu.Lock()
+	r, ok := v.runs[name]
+	if !ok {
+		r = &runOnce{}
+		v.runs[name] = r
+	}
+	v.mu.Unlock()
+	r.once.Do(func() {
+		s, err := LoadPreset(name)
+		if err != nil {
+			r.err = err
+			return
+		}
+		r.res, r.err = Run(s, RunOptions{})
+	})
+	return r.res, r.err
+}
+
+func (v *validator) run(c Case) CaseResult {
+	cr := CaseResult{Case: c}
+	if c.Kind == "not-modelled" {
+		cr.Note = "not modelled: " + c.Reason
+		return cr
+	}
+	p, err := v.predict(c)
+	if err != nil {
+		cr.Note = "error: " + err.Error()
+		f := false
+		cr.Pass = &f
+		return cr
+	}
+	e := 100 * (p - c.Published) / c.Published
+	pass := math.Abs(e) <= c.TolerancePct
+	cr.Predicted, cr.ErrorPct, cr.Pass = &p, &e, &pass
+	return cr
+}
+
+func (v *validator) predict(c Case) (float64, error) {
+	switch c.Kind {
+	case "deepep":
+		res, err := v.preset(c.Preset)
+		if err != nil {
+			return 0, err
+		}
+		return metric(res, c.Metric)
+	case "saturate":
+		res, err := v.preset(c.Preset)
+		if err != nil {
+			return 0, err
+		}
+		return res.Dispatch.IBUtil.Max, nil
+	case "knee", "max-experts":
+		v.knee.once.Do(func() {
+			k, err := Knee(c.Preset, nil)
+			v.knee.err = err
+			v.knee.res = &Result{Routing: RoutingSummary{GPUsPerNodeVisit: k}}
+		})
+		if v.knee.err != nil {
+			return 0, v.knee.err
+		}
+		k := v.knee.res.Routing.GPUsPerNodeVisit
+		if c.Kind == "max-experts" {
+			return 4 * k, nil
+		}
+		return k, nil
+	case "isca-comm", "isca-layer", "isca-tpot":
+		comm, err := iscaComm(c.Preset)
+		if err != nil {
+			return 0, err
+		}
+		switch c.Kind {
+		case "isca-comm":
+			return comm.Microseconds(), nil
+		}
+		// Two micro-batches with negligible compute: the comm stream
+		// runs both micro-batches' dispatch and combine back to back.
+		sr, err := RunSchedule(ScheduleTwoMicroBatch, Phases{Dispatch: comm / 2, Combine: comm - comm/2})
+		if err != nil {
+			return 0, err
+		}
+		if c.Kind == "isca-layer" {
+			return sr.Layer.Microseconds(), nil
+		}
+		return 61 * sr.Layer.Microseconds() / 1000, nil
+	}
+	return 0, fmt.Errorf("unknown case kind %q", c.Kind)
+}
+
+func metric(r *Result, name string) (float64, error) {
+	switch name {
+	case "dispatch.nvl_GBps":
+		return r.Dispatch.NVLGBps, nil
+	case "dispatch.rdma_GBps":
+		return r.Dispatch.RDMAGBps, nil
+	case "combine.nvl_GBps":
+		return r.Combine.NVLGBps, nil
+	case "combine.rdma_GBps":
+		return r.Combine.RDMAGBps, nil
+	}
+	return 0, fmt.Errorf("unknown metric %q", name)
+}
+
+// iscaComm replays the ISCA'25 paper's decode arithmetic as low-latency
+// runs: each device sends 32 tokens to 9 experts (8 routed + 1 shared), one
+// expert per device, hidden 7000, FP8 (1 B per element, no scales) out and
+// BF16 back, at the link's full rate with latency excluded, as the paper
+// counts it. Token t of rank r picks the experts of the next 9 ranks, so
+// every message crosses the network and every link carries the same load.
+func iscaComm(preset string) (sim.Time, error) {
+	const tokens, experts, hidden = 32, 9, 7000
+	hw, err := topology.Preset(preset)
+	if err != nil {
+		return 0, err
+	}
+	ranks := 16
+	if preset == "gb200-nvl72" {
+		ranks = hw.GPUsPerNode
+		hw.GPU.NVLinkBytesPerSec = 900 * topology.GBps // the paper's figure
+	} else {
+		hw.Nodes, hw.GPUsPerNode = ranks, 1
+	}
+	hw.NVLinkEfficiency, hw.NICEfficiency = 1, 1
+	hw.NVLinkLatency, hw.IBLatency, hw.KernelLaunch = 0, 0, 0
+	if err := hw.Validate(); err != nil {
+		return 0, err
+	}
+	rt := dispatch.Routing{TopK: experts, Experts: make([][]int32, ranks)}
+	for r := range ranks {
+		for range tokens {
+			for j := 1; j <= experts; j++ {
+				rt.Experts[r] = append(rt.Experts[r], int32((r+j)%ranks))
+			}
+		}
+	}
+	place, err := dispatch.ContiguousPlacement(ranks, ranks)
+	if err != nil {
+		return 0, err
+	}
+	lay, err := dispatch.NewLayout(rt, place, hw.Nodes, hw.GPUsPerNode, ranks)
+	if err != nil {
+		return 0, err
+	}
+	e4m3, _ := dispatch.FormatNamed("", "e4m3")
+	bf16, _ := dispatch.FormatNamed("", "bf16")
+	cl := topology.Build(hw)
+	d, err := dispatch.RunLowLatency(cl, lay, e4m3, hidden, false, dispatch.Options{})
+	if err != nil {
+		return 0, err
+	}
+	cl.Reset()
+	cb, err := dispatch.RunLowLatency(cl, lay, bf16, hidden, true, dispatch.Options{})
+	if err != nil {
+		return 0, err
+	}
+	return d.Time + cb.Time, nil
+}
+
+// MedianDeepEPError is the median |error| in percent over the DeepEP
+// normal-kernel rows that were run (kind deepep).
+func MedianDeepEPError(rs []CaseResult) float64 {
+	var errs []float64
+	for _, r := range rs {
+		if r.Kind == "deepep" && r.ErrorPct != nil {
+			errs = append(errs, math.Abs(*r.ErrorPct))
+		}
+	}
+	if len(errs) == 0 {
+		return 0
+	}
+	slices.Sort(errs)
+	n := len(errs)
+	if n%2 == 1 {
+		return errs[n/2]
+	}
+	return (errs[n/2-1] + errs[n/2]) / 2
+}
