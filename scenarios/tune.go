@@ -74,30 +74,27 @@ func tunePoint(s Scenario, sms int, opt RunOptions) (TunePoint, error) {
 		ComputeUs: res.Overlap.ComputeUs, Slowdown: res.Compute.Slowdown, Bottleneck: res.Dispatch.Bottleneck}, nil
 }
 
-// Recommend picks the point that minimizes the objective. Points within
-// 0.5% of the best count as ties, and a tie goes to the fewest SMs: the
-// split that leaves computation the most for the same result.
+// Recommend picks the point that minimizes the objective; among equal
+// points, the fewest SMs, which leave computation the most. For exposed
+// communication a microsecond counts as equal: many splits hide it all, and
+// the cheapest of them is the answer.
 func Recommend(pts []TunePoint, objective string) (TunePoint, error) {
 	if len(pts) == 0 {
 		return TunePoint{}, fmt.Errorf("scenario: nothing to recommend from an empty sweep")
 	}
 	val := func(p TunePoint) float64 { return p.LayerUs }
+	slack := 0.0
 	switch objective {
 	case ObjectiveLayer:
 	case ObjectiveExposed:
 		val = func(p TunePoint) float64 { return p.ExposedCommUs }
+		slack = 1
 	default:
 		return TunePoint{}, fmt.Errorf("scenario: --objective = %q, want %s or %s", objective, ObjectiveLayer, ObjectiveExposed)
 	}
 	best := val(pts[0])
 	for _, p := range pts[1:] {
 		best = min(best, val(p))
-	}
-	// For exposed communication, zero is common to many splits; a
-	// microsecond of slack keeps "0.0" and "0.2" together.
-	slack := max(best*0.005, 1)
-	if objective == ObjectiveLayer {
-		slack = best * 0.005
 	}
 	for _, p := range pts {
 		if val(p) <= best+slack {

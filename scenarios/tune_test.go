@@ -58,7 +58,7 @@ func TestRecommendPrefersFewerSMsOnTies(t *testing.T) {
 	for _, tc := range []struct {
 		obj  string
 		want int
-	}{{ObjectiveLayer, 8}, {ObjectiveExposed, 8}} {
+	}{{ObjectiveLayer, 12}, {ObjectiveExposed, 8}} {
 		got, err := Recommend(pts, tc.obj)
 		if err != nil || got.NumSMs != tc.want {
 			t.Errorf("Recommend(%s) = %d, %v; want %d", tc.obj, got.NumSMs, err, tc.want)
