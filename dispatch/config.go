@@ -105,7 +105,10 @@ func (c Config) Validate(deviceSMs int) error {
 	default:
 		return fmt.Errorf("dispatch: kernel.mode = %q, want one of %s", c.Mode, strings.Join([]string{string(Normal), string(AllToAll), string(LowLatency)}, ", "))
 	}
-	if c.NumSMs < 2 || c.NumSMs%2 != 0 || c.NumSMs > deviceSMs-2 {
+	if c.NumSMs%2 != 0 {
+		return fmt.Errorf("dispatch: kernel.num_sms = %d is odd; each channel takes 2 SMs", c.NumSMs)
+	}
+	if c.NumSMs < 2 || c.NumSMs > deviceSMs-2 {
 		return fmt.Errorf("dispatch: kernel.num_sms = %d, want an even number in 2..%d (the GPU has %d SMs; each channel takes 2)",
 			c.NumSMs, (deviceSMs-2)&^1, deviceSMs)
 	}

@@ -259,3 +259,42 @@ func TestLowLatencyClosedForm(t *testing.T) {
 		t.Fatalf("low-latency dispatch %v, want %v (+ staging)", res.Time, want)
 	}
 }
+
+// TestAllToAllEvenIsAtTheBandwidthBound: on an even all-to-all the baseline
+// lands within 2% of the busiest NIC's bytes over its bandwidth, plus
+// latency, at 64 and 512 GPUs.
+func TestAllToAllEvenIsAtTheBandwidthBound(t *testing.T) {
+	for _, nodes := range []int{8, 64} {
+		cfg, _ := topology.Preset("h800")
+		cfg.Nodes = nodes
+		cl := topology.Build(cfg)
+		ranks := cfg.GPUs()
+		tokens := 4 * ranks
+		rt := Routing{TopK: 1, Experts: make([][]int32, ranks)}
+		for r := range ranks {
+			for tok := range tokens {
+				rt.Experts[r] = append(rt.Experts[r], int32((r+tok)%ranks))
+			}
+		}
+		p, _ := ContiguousPlacement(ranks, ranks)
+		lay, err := NewLayout(rt, p, nodes, 8, ranks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(cl, lay, Config{Mode: AllToAll, NumSMs: 20, NVLChunk: 1, NVLBuffer: 2, RDMAChunk: 1, RDMABuffer: 2}, fp8(t), 7168, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bound sim.Time
+		for _, d := range cl.Devices {
+			for _, p := range []*sim.Port{d.NICOut, d.NICIn, d.NVLinkOut, d.NVLinkIn} {
+				bound = max(bound, sim.TransferTime(p.Bytes(), p.BytesPerSec))
+			}
+		}
+		bound += cfg.IBLatency
+		span := res.Time - cfg.KernelLaunch
+		if span < bound || float64(span) > 1.02*float64(bound) {
+			t.Errorf("%d GPUs: all-to-all took %v, want within 2%% above the bound %v", ranks, span, bound)
+		}
+	}
+}

@@ -23,6 +23,14 @@ type RunOptions struct {
 	Tracer sim.Tracer
 }
 
+// InputError marks an error in what the user gave (a scenario value, a
+// trace file) found while running, as opposed to a model failure such as a
+// stall: the command line exits 2 for it.
+type InputError struct{ Err error }
+
+func (e InputError) Error() string { return e.Err.Error() }
+func (e InputError) Unwrap() error { return e.Err }
+
 // Routing builds the scenario's routing: generated from the workload, or
 // read from the trace.
 func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
@@ -61,7 +69,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	}
 	rt, err := Routing(s, opt)
 	if err != nil {
-		return nil, err
+		return nil, InputError{err}
 	}
 	ranks := hw.GPUs()
 	place, err := Placement(s.Model, ranks)
@@ -86,12 +94,14 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	dports := portUtil(cl, dres)
 	cl.Reset()
 	kopt.Tracer = nil
 	cres, err := combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt)
 	if err != nil {
 		return nil, err
 	}
+	cports := portUtil(cl, cres)
 
 	res := &Result{
 		Meta:     Meta{Version: Version, Name: s.Name, Seed: s.Seed},
@@ -99,6 +109,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		Combine:  summarizeKernel(cres, s.CombineConfig()),
 		Scenario: s,
 	}
+	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
 	st := lay.Stats()
 	res.Routing = RoutingSummary{Tokens: st.Tokens, TargetNodesPerToken: st.TargetNodesPerToken,
 		TargetGPUsPerToken: st.TargetGPUsPerToken, GPUsPerNodeVisit: st.GPUsPerNodeVisit,

@@ -206,8 +206,11 @@ func (s Scenario) Validate() error {
 			return err
 		}
 	}
-	if m.MaxNodesPerToken < 0 {
-		return fmt.Errorf("scenario: model.max_nodes_per_token = %d, want 0 (no limit) or a positive number", m.MaxNodesPerToken)
+	if m.MaxNodesPerToken < 0 || m.MaxNodesPerToken > hw.Nodes {
+		return fmt.Errorf("scenario: model.max_nodes_per_token = %d, want 0 (no limit) or 1..%d (cluster.nodes)", m.MaxNodesPerToken, hw.Nodes)
+	}
+	if m.TopK > m.Experts {
+		return fmt.Errorf("scenario: model.topk = %d is above model.experts = %d", m.TopK, m.Experts)
 	}
 	if m.RedundantExperts < 0 || m.RedundantExperts > m.Experts {
 		return fmt.Errorf("scenario: model.redundant_experts = %d, want 0..%d (model.experts)", m.RedundantExperts, m.Experts)
@@ -230,6 +233,18 @@ func (s Scenario) Validate() error {
 	}
 	if err := s.Compute.Validate(); err != nil {
 		return err
+	}
+	if s.Workload.Routing != RoutingTrace {
+		// A one-token draw runs every check the generator makes on the
+		// workload and model, without the cost of a full routing.
+		w := s.Workload
+		w.TokensPerGPU = 1
+		if w.HotRankFactor > 1 {
+			w.HotRankFactor = 1
+		}
+		if _, err := GenerateRouting(w, s.Model, hw.Nodes, hw.GPUsPerNode, s.Seed); err != nil {
+			return err
+		}
 	}
 	return s.Schedule.Kind.Validate()
 }

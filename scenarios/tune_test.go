@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -66,5 +67,29 @@ func TestRecommendPrefersFewerSMsOnTies(t *testing.T) {
 	}
 	if _, err := Recommend(pts, "fastest"); err == nil {
 		t.Error("unknown objective accepted")
+	}
+}
+
+// TestTwentySMsReachNinetyPercentOfThirtyTwo: DeepSeek-V3 reports 20 SMs
+// suffice to saturate IB and NVLink; on the h800 preset dispatch at 20 SMs
+// reaches at least 90% of its bandwidth at 32.
+func TestTwentySMsReachNinetyPercentOfThirtyTwo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-size EP64 runs")
+	}
+	bw := map[int]float64{}
+	for _, sms := range []int{20, 32} {
+		s, err := LoadPreset("deepseek-v3-train", Override{"kernel.num_sms", strconv.Itoa(sms)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := RunDispatch(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bw[sms] = res.RDMAGBps
+	}
+	if bw[20] < 0.9*bw[32] {
+		t.Fatalf("20 SMs: %.1f GB/s, under 90%% of 32 SMs' %.1f", bw[20], bw[32])
 	}
 }

@@ -43,7 +43,9 @@ type CaseResult struct {
 	Predicted *float64 `json:"predicted"`
 	ErrorPct  *float64 `json:"error_pct"`
 	Pass      *bool    `json:"pass"`
-	Note      string   `json:"note,omitempty"`
+	// Bound is the bottleneck the model finds for a kernel case.
+	Bound string `json:"bound,omitempty"`
+	Note  string `json:"note,omitempty"`
 }
 
 // ValidationCases are the embedded cases, in file order.
@@ -113,7 +115,8 @@ func (v *validator) run(c Case) CaseResult {
 		cr.Note = "not modelled: " + c.Reason
 		return cr
 	}
-	p, err := v.predict(c)
+	p, bound, err := v.predict(c)
+	cr.Bound = bound
 	if err != nil {
 		cr.Note = "error: " + err.Error()
 		f := false
@@ -126,20 +129,32 @@ func (v *validator) run(c Case) CaseResult {
 	return cr
 }
 
-func (v *validator) predict(c Case) (float64, error) {
+func (v *validator) predict(c Case) (float64, string, error) {
 	switch c.Kind {
 	case "deepep":
 		res, err := v.preset(c.Preset)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
-		return metric(res, c.Metric)
+		bound := res.Dispatch.Bottleneck
+		if strings.HasPrefix(c.Metric, "combine.") {
+			bound = res.Combine.Bottleneck
+		}
+		m, err := metric(res, c.Metric)
+		return m, bound, err
 	case "saturate":
 		res, err := v.preset(c.Preset)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
-		return res.Dispatch.IBUtil.Max, nil
+		return res.Dispatch.IBUtil.Max, res.Dispatch.Bottleneck, nil
+	}
+	p, err := v.predictOther(c)
+	return p, "", err
+}
+
+func (v *validator) predictOther(c Case) (float64, error) {
+	switch c.Kind {
 	case "knee", "max-experts":
 		v.knee.once.Do(func() {
 			k, err := Knee(c.Preset, nil)

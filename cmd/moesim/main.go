@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/moesim/moesim/scenarios"
 )
 
 type command struct {
@@ -54,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errHelp):
 		return 0
-	case errors.As(err, new(usageError)):
+	case errors.As(err, new(usageError)), errors.As(err, new(scenarios.InputError)):
 		fmt.Fprintf(stderr, "moesim %s: %v\n", args[0], err)
 		return 2
 	default:

@@ -56,7 +56,7 @@ func validationTable(w io.Writer, results []scenarios.CaseResult) error {
 	t := tablewriter.NewTable(w,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
 		tablewriter.WithHeaderAutoFormat(tw.Off))
-	t.Header("case", "unit", "published", "predicted", "error", "tolerance", "result")
+	t.Header("case", "unit", "published", "predicted", "error", "tolerance", "bound", "result")
 	var errs []float64
 	worst := ""
 	var worstErr float64
@@ -90,7 +90,7 @@ func validationTable(w io.Writer, results []scenarios.CaseResult) error {
 		if r.Pass != nil {
 			tol = fmt.Sprintf("±%g%%", r.TolerancePct)
 		}
-		if err := t.Append(r.ID, r.Unit, fmt.Sprintf("%g", r.Published), pred, e, tol, res); err != nil {
+		if err := t.Append(r.ID, r.Unit, fmt.Sprintf("%g", r.Published), pred, e, tol, r.Bound, res); err != nil {
 			return err
 		}
 	}
