@@ -3,6 +3,7 @@ package scenarios
 import (
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
 )
 
 // Version is moesim's version, printed in every report.
@@ -64,8 +65,20 @@ type KernelSummary struct {
 	RecordBytes  int         `json:"record_bytes"`
 	Events       int64       `json:"events"`
 	RankFinishUs []float64   `json:"rank_finish_us"`
-	NumSMs       int         `json:"num_sms"`
-	Chunks       Chunks      `json:"chunks"`
+	// PortUtil is each GPU's link utilization over the kernel span.
+	PortUtil PortUtil `json:"port_util"`
+	NumSMs   int      `json:"num_sms"`
+	Chunks   Chunks   `json:"chunks"`
+}
+
+// PortUtil is the busy share of each GPU's link ports over a kernel's span
+// (kernel start to the last row landed), indexed by rank: its NIC out and
+// in (IB) and its NVSwitch links out and in.
+type PortUtil struct {
+	IBOut     []float64 `json:"ib_out"`
+	IBIn      []float64 `json:"ib_in"`
+	NVLinkOut []float64 `json:"nvlink_out"`
+	NVLinkIn  []float64 `json:"nvlink_in"`
 }
 
 // UtilSummary is the mean and peak utilization over a class of ports.
@@ -125,6 +138,26 @@ func summarizeKernel(r *dispatch.Result, cfg dispatch.Config) KernelSummary {
 		k.RankFinishUs = append(k.RankFinishUs, t.Microseconds())
 	}
 	return k
+}
+
+// portUtil reads each GPU's port utilization from the cluster a kernel just
+// ran on, over that kernel's span (its last rank's finish).
+func portUtil(cl *topology.Cluster, r *dispatch.Result) PortUtil {
+	var span sim.Time
+	for _, t := range r.RankFinish {
+		span = max(span, t)
+	}
+	n := len(cl.Devices)
+	u := PortUtil{IBOut: make([]float64, n), IBIn: make([]float64, n),
+		NVLinkOut: make([]float64, n), NVLinkIn: make([]float64, n)}
+	for i := range cl.Devices {
+		d := &cl.Devices[i]
+		u.IBOut[i] = d.NICOut.Utilization(span)
+		u.IBIn[i] = d.NICIn.Utilization(span)
+		u.NVLinkOut[i] = d.NVLinkOut.Utilization(span)
+		u.NVLinkIn[i] = d.NVLinkIn.Utilization(span)
+	}
+	return u
 }
 
 func us(t sim.Time) float64 { return t.Microseconds() }
