@@ -52,7 +52,7 @@ func Decode(r io.Reader, overrides ...Override) (Scenario, error) {
 		return Scenario{}, errors.New("scenario: the file must be a YAML mapping (cluster:, model:, workload:, ...)")
 	}
 	for _, o := range overrides {
-		if err := checkPath(o.Path); err != nil {
+		if err := checkPath("--set", o.Path); err != nil {
 			return Scenario{}, err
 		}
 		setNode(root.Content[0], strings.Split(o.Path, "."), o.Value)
@@ -126,7 +126,9 @@ func Paths() []string {
 	return out
 }
 
-func checkPath(path string) error {
+// checkPath reports a path that is not settable, naming the flag that gave
+// it and the settable paths nearby.
+func checkPath(flag, path string) error {
 	paths := Paths()
 	if _, ok := slices.BinarySearch(paths, path); ok {
 		return nil
@@ -141,7 +143,7 @@ func checkPath(path string) error {
 	if len(near) == 0 {
 		near = paths
 	}
-	return fmt.Errorf("scenario: --set %s: no such field; settable fields there: %s", path, strings.Join(near, ", "))
+	return fmt.Errorf("scenario: %s %s: no such field; settable fields there: %s", flag, path, strings.Join(near, ", "))
 }
 
 // Encode writes the scenario as YAML, in field order.

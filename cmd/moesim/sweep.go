@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/report"
+)
+
+func init() {
+	commands["sweep"] = command{"run the cartesian product of --vary values in parallel, appending each point to a JSON-lines file", cmdSweep}
+}
+
+func cmdSweep(args []string, stdout, stderr io.Writer) error {
+	job, err := parseSweep(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return job.run(ctx, stderr, nil)
+}
+
+// parseSweep reads the flags and loads every point.
+func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
+	fs := newFlagSet("sweep", "sweep --vary path=v1,v2,... [--vary ...] [--preset NAME | --scenario FILE] [--set path=value ...] [--seed N] --out FILE.jsonl [--resume] [--jobs N]", stderr)
+	var sf scenarioFlags
+	sf.register(fs)
+	var varies multiFlag
+	fs.Var(&varies, "vary", "a scenario path and its values, path=v1,v2,... (repeatable; the sweep runs every combination), e.g. --vary kernel.num_sms=8,16,24")
+	out := fs.String("out", "", "append each finished point to `FILE.jsonl` (required; render it with moesim report)")
+	resume := fs.Bool("resume", false, "continue a sweep: skip the points --out already holds and append the rest")
+	jobs := fs.Int("jobs", 0, "points run at once (default: GOMAXPROCS, all cores)")
+	verify := fs.Bool("verify", false, "check conservation of every (token, GPU) record end to end (slower)")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" || *out == "-" {
+		return nil, usagef("--out FILE.jsonl is required: the sweep appends one JSON line per finished point to it")
+	}
+	if *jobs < 0 {
+		return nil, usagef("--jobs = %d, want 0 (all cores) or more", *jobs)
+	}
+	if len(varies) == 0 {
+		return nil, usagef("give at least one --vary path=v1,v2,... (for example --vary kernel.num_sms=8,16,24)")
+	}
+	var vs []scenarios.Vary
+	for _, v := range varies {
+		pv, err := scenarios.ParseVary(v)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		vs = append(vs, pv)
+	}
+	points, err := scenarios.Expand(vs)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	ps, err := loadPoints(&sf, points, *verify)
+	if err != nil {
+		return nil, err
+	}
+	job := &sweepJob{out: *out, resume: *resume, jobs: *jobs, points: points, ps: ps}
+	for _, v := range vs {
+		job.vary = append(job.vary, v.Path)
+	}
+	return job, nil
+}
+
+// pointScenarios are a sweep's points loaded and validated up front, so a
+// bad value fails before anything runs.
+type pointScenarios struct {
+	scens []scenarios.Scenario
+	opts  []scenarios.RunOptions
+}
+
+func loadPoints(sf *scenarioFlags, points []scenarios.Point, verify bool) (*pointScenarios, error) {
+	ps := &pointScenarios{}
+	traces := map[string][]byte{} // share each routing trace's bytes
+	for _, p := range points {
+		s, opt, err := sf.load(p.Values...)
+		if err != nil {
+			return nil, usagef("point %s: %v", p, err)
+		}
+		if opt.Trace != nil {
+			if b, ok := traces[opt.TraceName]; ok {
+				opt.Trace = b
+			} else {
+				traces[opt.TraceName] = opt.Trace
+			}
+		}
+		opt.Verify = verify
+		ps.scens = append(ps.scens, s)
+		ps.opts = append(ps.opts, opt)
+	}
+	return ps, nil
+}
+
+func (ps *pointScenarios) run(p scenarios.Point) (*scenarios.Result, error) {
+	return runPoint(ps.scens[p.Index], ps.opts[p.Index])
+}
+
+// sweepJob is one sweep into one file.
+type sweepJob struct {
+	out    string
+	resume bool
+	jobs   int
+	vary   []string
+	points []scenarios.Point
+	ps     *pointScenarios
+}
+
+// run appends the points the file lacks. afterLine, when set, is called
+// after each line is written with the count so far; an error from it stops
+// the sweep (tests interrupt with it).
+func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n int) error) error {
+	done, prefix, err := j.existing(stderr)
+	if err != nil {
+		return err
+	}
+	pending := scenarios.Pending(j.points, done)
+	f, err := os.OpenFile(j.out, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return usagef("--out %s: %v", j.out, err)
+	}
+	defer f.Close()
+	if prefix != nil {
+		if _, err := f.Write(prefix); err != nil {
+			return err
+		}
+	}
+	bar := progressBar(stderr, len(pending))
+	written := 0
+	err = scenarios.RunPoints(ctx, pending, j.jobs, j.ps.run, func(p scenarios.Point, r *scenarios.Result) error {
+		line, err := report.MarshalLine(p, r)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(line); err != nil {
+			return fmt.Errorf("--out %s: %w", j.out, err)
+		}
+		written++
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+		if afterLine != nil {
+			return afterLine(written)
+		}
+		return nil
+	})
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	skipped := len(j.points) - len(pending)
+	if err != nil {
+		return fmt.Errorf("%w; %s holds %d of %d points: run the same command with --resume to finish", err, j.out, skipped+written, len(j.points))
+	}
+	fmt.Fprintf(stderr, "moesim sweep: %s: %d points run, %d already there, %d in all\n", j.out, written, skipped, len(j.points))
+	return nil
+}
+
+// existing reads what the file already holds: the keys of its points, and
+// bytes to write before the first new line (a newline the last line
+// lacks). Without --resume the file must be absent or empty.
+func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
+	f, err := os.Open(j.out)
+	if os.IsNotExist(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, usagef("--out %s: %v", j.out, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Size() == 0 {
+		return nil, nil, nil
+	}
+	if !j.resume {
+		return nil, nil, usagef("--out %s already holds %d bytes: add --resume to continue that sweep, or choose another file", j.out, st.Size())
+	}
+	sw, err := report.ReadSweep(f, j.out)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	if sw.TornLine > 0 {
+		if err := os.Truncate(j.out, sw.Complete); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(stderr, "moesim sweep: %s:%d: dropped a cut-off last line (an interrupted write); its point runs again\n", j.out, sw.TornLine)
+	}
+	var prefix []byte
+	if sw.Unterminated {
+		prefix = []byte("\n")
+	}
+	if len(sw.Set.Rows) > 0 && !slices.Equal(sw.Set.Vary, j.vary) {
+		return nil, nil, usagef("--resume: %s varies [%s], this sweep varies [%s]: one file holds one sweep",
+			j.out, strings.Join(sw.Set.Vary, " "), strings.Join(j.vary, " "))
+	}
+	byKey := map[string]int{}
+	for i, p := range j.points {
+		byKey[p.Key()] = i
+	}
+	done := map[string]bool{}
+	others := 0
+	for _, row := range sw.Set.Rows {
+		key := row.Point.Key()
+		i, ok := byKey[key]
+		if !ok {
+			others++
+			continue
+		}
+		if want := runID(j.ps.scens[i]); row.Result.Meta.RunID != want {
+			return nil, nil, usagef("--resume: %s has point %s with run_id %s, this sweep's is %s: the base scenario (--preset, --scenario, --set, --seed) differs from the one the file was started with",
+				j.out, row.Point, row.Result.Meta.RunID, want)
+		}
+		done[key] = true
+	}
+	if others > 0 {
+		fmt.Fprintf(stderr, "moesim sweep: %s holds %d points outside this sweep's values; kept as they are\n", j.out, others)
+	}
+	return done, prefix, nil
+}
+
+// progressBar draws on stderr only when it is a terminal.
+func progressBar(stderr io.Writer, n int) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || n == 0 || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("sweep"),
+		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
+}
