@@ -1,0 +1,207 @@
+package scenarios
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/moesim/moesim/dispatch"
+)
+
+// TestEveryPresetRuns runs each preset, small, end to end with the
+// conservation checks on.
+func TestEveryPresetRuns(t *testing.T) {
+	for _, name := range PresetNames() {
+		t.Run(name, func(t *testing.T) {
+			s, err := LoadPreset(name, Override{"workload.tokens_per_gpu", "64"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Run(s, RunOptions{Verify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Dispatch.TimeUs <= 0 || res.Combine.TimeUs <= 0 || res.Overlap.LayerUs <= 0 {
+				t.Fatalf("empty result: %+v", res.Overlap)
+			}
+			if s.Description == "" {
+				t.Error("preset has no description")
+			}
+		})
+	}
+}
+
+// TestSameBytesAtAnyGOMAXPROCS: a scenario and seed give byte-identical
+// JSON across runs and with one or two threads.
+func TestSameBytesAtAnyGOMAXPROCS(t *testing.T) {
+	render := func() []byte {
+		s, err := LoadPreset("deepep-internode-ep16", Override{"workload.tokens_per_gpu", "256"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(s, RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	prev := runtime.GOMAXPROCS(1)
+	one := render()
+	runtime.GOMAXPROCS(2)
+	two := render()
+	again := render()
+	runtime.GOMAXPROCS(prev)
+	if !bytes.Equal(one, two) || !bytes.Equal(two, again) {
+		t.Fatal("JSON differs between runs or GOMAXPROCS settings")
+	}
+}
+
+// TestNumpyFixturesRoundTrip reads .npy files numpy 1.24 wrote with
+// np.save (int64 and int32, 16 tokens × top-8, two empty slots) and the same
+// ids with np.savetxt as CSV.
+func TestNumpyFixturesRoundTrip(t *testing.T) {
+	var first []int32
+	for _, f := range []string{"testdata/routing_int64.npy", "testdata/routing_int32.npy", "testdata/routing.csv"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tokens, topk int
+		var ids []int32
+		if strings.HasSuffix(f, ".csv") {
+			tokens, topk, ids, err = ReadRoutingCSV(bytes.NewReader(data))
+		} else {
+			tokens, topk, ids, err = ReadRoutingNPY(bytes.NewReader(data))
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if tokens != 16 || topk != 8 || ids[0] != 197 || ids[3*8+7] != -1 || ids[10*8] != -1 {
+			t.Fatalf("%s: %d×%d, ids %v", f, tokens, topk, ids[:8])
+		}
+		if first == nil {
+			first = ids
+		} else if !slicesEqual(first, ids) {
+			t.Fatalf("%s differs from the int64 file", f)
+		}
+	}
+	s, err := LoadPreset("deepep-intranode-ep8", Override{"workload.routing", "trace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile("testdata/routing_int64.npy")
+	res, err := Run(s, RunOptions{Trace: data, TraceName: "routing_int64.npy", Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Routing.Tokens != 16 {
+		t.Fatalf("replayed %d tokens, want 16", res.Routing.Tokens)
+	}
+}
+
+func slicesEqual(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestTraceWithBadIDsIsAnInputError(t *testing.T) {
+	s, err := LoadPreset("deepep-intranode-ep8", Override{"workload.routing", "trace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := strings.Repeat("1,2,3,4,5,6,7,8\n", 7) + "1,2,3,4,5,6,7,300\n"
+	_, err = Run(s, RunOptions{Trace: []byte(trace), TraceName: "t.csv"})
+	if !errors.As(err, new(InputError)) || !strings.Contains(err.Error(), "300") {
+		t.Fatalf("err = %v, want an InputError naming the id 300", err)
+	}
+}
+
+func TestDecodeErrorsNameThePath(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		sets []Override
+		want string
+	}{
+		{"cluster: {nodes: 2, bogus: 1}\n", nil, "bogus"},
+		{"cluster: [1, 2\n", nil, "yaml"},
+		{"kernel: {num_sms: 21}\n", nil, "kernel.num_sms = 21 is odd"},
+		{"", []Override{{"kernel.num_sms", "132"}}, "kernel.num_sms = 132"},
+		{"", []Override{{"model.topk", "300"}}, "model.topk"},
+		{"cluster: {nodes: 2}\nmodel: {max_nodes_per_token: 3}\n", nil, "model.max_nodes_per_token = 3"},
+		{"cluster: {nodes: 3}\n", nil, "multiple of the 24 GPUs"},
+		{"model: {dispatch_dtype: fp6}\n", nil, `model.dispatch_dtype = "fp6"`},
+		{"workload: {routing: balanced, gpus_per_node_visit: 9}\n", nil, "workload.gpus_per_node_visit = 9"},
+		{"schedule: {kind: 1f1b}\n", nil, `schedule.kind = "1f1b"`},
+		{"", []Override{{"cluster.nvlink_GBps", "fast"}}, "fast"},
+		{"- 1\n- 2\n", nil, "mapping"},
+	} {
+		_, err := Decode(strings.NewReader(tc.yaml), tc.sets...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Decode(%q, %v) = %v, want an error containing %q", tc.yaml, tc.sets, err, tc.want)
+		}
+	}
+}
+
+// FuzzDecode: no scenario file, however malformed, panics the decoder or
+// the validation behind it.
+func FuzzDecode(f *testing.F) {
+	for _, name := range PresetNames() {
+		data, _ := PresetYAML(name)
+		f.Add(data)
+	}
+	f.Add([]byte("cluster: {nodes: -1}\n"))
+	f.Add([]byte("kernel: {num_sms: 1e99}\n"))
+	f.Add([]byte("{{{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Decode(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		// A scenario that validates must produce a valid routing layout.
+		if _, err := s.Topology(); err != nil {
+			t.Fatalf("validated scenario has a bad topology: %v", err)
+		}
+		if s.Workload.TokensPerGPU*s.Cluster.Nodes*s.Cluster.GPUsPerNode <= 1<<14 && s.Workload.Routing != RoutingTrace {
+			rt, err := Routing(s, RunOptions{})
+			if err != nil {
+				t.Fatalf("validated scenario fails to route: %v", err)
+			}
+			place, err := Placement(s.Model, s.Cluster.Nodes*s.Cluster.GPUsPerNode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dispatch.NewLayout(rt, place, s.Cluster.Nodes, s.Cluster.GPUsPerNode, s.Model.Experts); err != nil {
+				t.Fatalf("validated scenario's routing has no layout: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzReadRoutingCSV: the CSV trace reader never panics and what it
+// accepts is rectangular.
+func FuzzReadRoutingCSV(f *testing.F) {
+	f.Add([]byte("1,2,3\n4,5,6\n"))
+	f.Add([]byte("a,b\n1,-1\n"))
+	f.Add([]byte("\n\n7\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tokens, topk, ids, err := ReadRoutingCSV(bytes.NewReader(data))
+		if err == nil && len(ids) != tokens*topk {
+			t.Fatalf("%d ids for %d×%d", len(ids), tokens, topk)
+		}
+	})
+}
