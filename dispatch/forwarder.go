@@ -29,6 +29,27 @@ type fwdWarp struct {
 	lastQ   int // queue of the round in flight
 	lastEnd int // head of lastQ once the round in flight completes
 	waitNVL bool
+	// credits the receiver has sent that may not have landed yet, in
+	// landing order (one receiver SM sends them, first come first
+	// served). They are applied when the warp next looks, so a credit
+	// costs an event only when the warp is waiting for it.
+	pending []nvlCredit
+	woken   bool // a wake-up event is scheduled
+}
+
+type nvlCredit struct {
+	at sim.Time
+	n  int
+}
+
+// credit records that n slots of warp d's ring come free at time at.
+func (f *forwarder) credit(d int, at sim.Time, n int) {
+	w := &f.warps[d]
+	w.pending = append(w.pending, nvlCredit{at, n})
+	if w.waitNVL && !w.woken {
+		w.woken = true
+		f.k.eng.At(at, f, pack(evNVLCredit, d, 0))
+	}
 }
 
 const (
@@ -53,9 +74,9 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 		q.done[a] = w.lastEnd
 		f.returnCredit(now, w.lastQ)
 		f.round(now, a)
-	case evNVLCredit:
+	case evNVLCredit: // a wake-up: a credit has landed, or the first kick
 		w := &f.warps[a]
-		w.credit += b
+		w.woken = false
 		w.waitNVL = false
 		f.round(now, a)
 	}
@@ -68,9 +89,20 @@ func (f *forwarder) round(now sim.Time, d int) {
 		return
 	}
 	k := f.k
+	i := 0
+	for ; i < len(w.pending) && w.pending[i].at <= now; i++ {
+		w.credit += w.pending[i].n
+	}
+	if i > 0 {
+		w.pending = append(w.pending[:0], w.pending[i:]...)
+	}
 	need := min(k.cfg.NVLChunk, w.total-w.sent)
 	if k.cfg.NVLBuffer-(w.sent-w.credit) < need {
 		w.waitNVL = true
+		if len(w.pending) > 0 && !w.woken {
+			w.woken = true
+			k.eng.At(w.pending[0].at, f, pack(evNVLCredit, d, 0))
+		}
 		return
 	}
 	for range f.queues {
@@ -100,6 +132,9 @@ func (f *forwarder) round(now sim.Time, d int) {
 			continue
 		}
 		w.sent += n
+		if w.sent-w.credit > k.cfg.NVLBuffer {
+			panic("dispatch: NVL ring overflow: a forwarder wrote past its credits")
+		}
 		w.busy = true
 		w.lastQ, w.lastEnd = qi, h
 		dst := f.rank - f.rank%k.gpn + d

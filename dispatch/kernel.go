@@ -164,7 +164,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 				fw.warps[d].next = (d + c) % nq // start rotated by channel
 			}
 			k.forwards[r*k.ch+c] = fw
-			k.receivers[r*k.ch+c] = &receiver{k: k, rank: r, c: c, rings: make([]nvlRing, gpn)}
+			k.receivers[r*k.ch+c] = &receiver{k: k, rank: r, c: c}
 		}
 	}
 	// Fill every forwarder's queues with the records it will see, in the

@@ -10,58 +10,36 @@ type receiver struct {
 	k     *kernel
 	rank  int
 	c     int
-	rings []nvlRing // indexed by source local GPU
-	last  sim.Time  // when the last row landed
-	rows  int
+	last sim.Time // when the last row landed
+	rows int
 }
 
-// nvlRing is the ring one source's forwarder fills on this GPU.
-//
-// Invariants: head <= tail; tail-head <= NVLBuffer.
-type nvlRing struct {
-	tail, head int
-	busy       bool
-	n          int // rows in the copy in flight
-}
+const evNVLArrive = 5
 
-const (
-	evNVLArrive = iota + 5
-	evRecvDone
-)
-
+// Handle takes a chunk that landed in the ring of source GPU src: the
+// receiver warp copies it to its output rows on the channel's odd SM and,
+// once copied, returns the slots to the forwarder. The SM port serializes
+// the copies, so a chunk that lands while the previous one is still being
+// copied waits for it, as it would for the warp; the credit reaches the
+// forwarder one NVLink latency after the copy (none for the own GPU).
 func (r *receiver) Handle(now sim.Time, arg int64) {
-	kind, src, n := unpack(arg)
-	ring := &r.rings[src]
-	switch kind {
-	case evNVLArrive:
-		ring.tail += n
-		if ring.tail-ring.head > r.k.cfg.NVLBuffer {
-			panic("dispatch: NVL ring overflow: a forwarder wrote past its credits")
-		}
-	case evRecvDone:
-		ring.busy = false
-		ring.head += ring.n
-		r.rows += ring.n
-		r.last = now
-		if r.k.verify != nil {
-			r.k.verify.received(r.rank, r.c, src, ring.n)
-		}
-		fwd := r.rank - r.rank%r.k.gpn + src
-		at := now
-		if fwd != r.rank {
-			at += r.k.cl.Config.NVLinkLatency
-		}
-		r.k.eng.At(at, r.k.fwd(fwd, r.c), pack(evNVLCredit, r.rank%r.k.gpn, ring.n))
+	_, src, n := unpack(arg)
+	k := r.k
+	bytes := int64(n) * k.rec
+	finish := k.sm(r.rank, 2*r.c+1).Reserve(now, bytes)
+	r.rows += n
+	r.last = max(r.last, finish)
+	if k.verify != nil {
+		k.verify.received(r.rank, r.c, src, n)
 	}
-	if !ring.busy && ring.tail > ring.head {
-		ring.n = ring.tail - ring.head
-		ring.busy = true
-		bytes := int64(ring.n) * r.k.rec
-		finish := r.k.sm(r.rank, 2*r.c+1).Reserve(now, bytes)
-		r.k.eng.At(finish, r, pack(evRecvDone, src, 0))
-		if tr := r.k.eng.Tracer(); tr != nil {
-			tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "nvl_recv", Role: "nvl-recv", GPU: r.rank, Channel: r.c,
-				Peer: r.rank - r.rank%r.k.gpn + src, Link: "sm", Bytes: bytes, Tokens: ring.n})
-		}
+	fwd := r.rank - r.rank%k.gpn + src
+	at := finish
+	if fwd != r.rank {
+		at += k.cl.Config.NVLinkLatency
+	}
+	k.fwd(fwd, r.c).credit(r.rank%k.gpn, at, n)
+	if tr := k.eng.Tracer(); tr != nil {
+		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "nvl_recv", Role: "nvl-recv", GPU: r.rank, Channel: r.c,
+			Peer: fwd, Link: "sm", Bytes: bytes, Tokens: n})
 	}
 }
