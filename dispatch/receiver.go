@@ -7,9 +7,9 @@ import "github.com/moesim/moesim/sim"
 // arrive in its NVL ring into their final rows and returning the freed
 // slots to that source's forwarder warp.
 type receiver struct {
-	k     *kernel
-	rank  int
-	c     int
+	k    *kernel
+	rank int
+	c    int
 	last sim.Time // when the last row landed
 	rows int
 }
