@@ -28,6 +28,44 @@ func BenchmarkEngine(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+// spreader keeps many events in flight at spread-out times, like dispatch's
+// RDMA arrivals queued far ahead behind FIFO port reservations: most delays
+// between 0.1 and 8 µs, one in sixteen at the current time.
+type spreader struct {
+	e *Engine
+	x uint64 // xorshift state
+}
+
+func (s *spreader) Handle(now Time, arg int64) {
+	s.x ^= s.x << 13
+	s.x ^= s.x >> 7
+	s.x ^= s.x << 17
+	var d Time
+	if s.x&15 != 0 {
+		d = 100*Nanosecond + Time(s.x>>8)%(8*Microsecond)
+	}
+	s.e.After(d, s, arg)
+}
+
+// BenchmarkEngineManyPending measures the cost per event with 100k events
+// pending, most of them far in the future.
+func BenchmarkEngineManyPending(b *testing.B) {
+	e := NewEngine(Limits{})
+	s := &spreader{e: e, x: 88172645463325252}
+	for i := range 100_000 {
+		e.At(Time(i)*80, s, int64(i))
+	}
+	for range 1_000_000 { // warm up: reach the steady-state spread
+		e.Step()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		e.Step()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 func TestEngineSteadyStateAllocatesNothing(t *testing.T) {
 	e := NewEngine(Limits{})
 	p := &pinger{e: e}

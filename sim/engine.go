@@ -33,24 +33,24 @@ var (
 	ErrTimeLimit  = errors.New("sim: simulated time limit reached")
 )
 
-// Engine runs events in (time, sequence) order. It is single-threaded and
-// deterministic: the same schedule calls give the same run.
+// Engine runs events in (time, sequence) order: earlier time first, and
+// events at the same time in the order they were scheduled. It is
+// single-threaded and deterministic: the same schedule calls give the same
+// run.
 type Engine struct {
-	now    Time
-	seq    uint64
 	steps  int64
-	q      queue
+	q      queue // q.last, the time of the last event run, is the clock
 	limits Limits
 	tracer Tracer
 }
 
 // NewEngine returns an engine at time zero with the given limits.
 func NewEngine(l Limits) *Engine {
-	return &Engine{limits: l, q: queue{items: make([]event, 0, 1024)}}
+	return &Engine{limits: l, q: newQueue(1024)}
 }
 
 // Now is the time of the event being run, or of the last one run.
-func (e *Engine) Now() Time { return e.now }
+func (e *Engine) Now() Time { return e.q.last }
 
 // Steps is the number of events run so far.
 func (e *Engine) Steps() int64 { return e.steps }
@@ -61,15 +61,11 @@ func (e *Engine) Pending() int { return e.q.len() }
 // At schedules h.Handle(t, arg). Scheduling in the past is a model bug and
 // panics: no event may happen before its cause.
 func (e *Engine) At(t Time, h Handler, arg int64) {
-	if t < e.now {
-		panic(fmt.Sprintf("sim: event scheduled at %v, before now %v", t, e.now))
-	}
-	e.seq++
-	e.q.push(event{at: t, seq: e.seq, h: h, arg: arg})
+	e.q.push(event{at: t, h: h, arg: arg}) // small enough to inline
 }
 
 // After schedules h.Handle(now+d, arg).
-func (e *Engine) After(d Time, h Handler, arg int64) { e.At(e.now+d, h, arg) }
+func (e *Engine) After(d Time, h Handler, arg int64) { e.At(e.q.last+d, h, arg) }
 
 // Step runs the earliest event. It reports false when there was none.
 // Step does not check limits; Run and RunUntil do.
@@ -78,7 +74,6 @@ func (e *Engine) Step() bool {
 		return false
 	}
 	ev := e.q.pop()
-	e.now = ev.at
 	e.steps++
 	ev.h.Handle(ev.at, ev.arg)
 	return true
@@ -92,7 +87,7 @@ func (e *Engine) Run() error { return e.RunUntil(Forever) }
 // limit stops the run first.
 func (e *Engine) RunUntil(t Time) error {
 	for e.q.len() > 0 {
-		next := e.q.peek().at
+		next := e.q.minTime()
 		if next > t {
 			return nil
 		}
@@ -102,9 +97,12 @@ func (e *Engine) RunUntil(t Time) error {
 		}
 		if e.limits.MaxEvents > 0 && e.steps >= e.limits.MaxEvents {
 			return fmt.Errorf("%w: %d events run, limit %d, at %v",
-				ErrEventLimit, e.steps, e.limits.MaxEvents, e.now)
+				ErrEventLimit, e.steps, e.limits.MaxEvents, e.Now())
 		}
-		e.Step()
+		// Step's body, saving a call per event.
+		ev := e.q.pop()
+		e.steps++
+		ev.h.Handle(ev.at, ev.arg)
 	}
 	return nil
 }
