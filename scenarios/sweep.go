@@ -87,7 +87,7 @@ func (p Point) String() string {
 // order. Paths must be distinct and the product at most MaxSweepPoints.
 func Expand(vs []Vary) ([]Point, error) {
 	if len(vs) == 0 {
-		return nil, fmt.Errorf("scenario: a sweep needs at least one --vary path=v1,v2,...")
+		return nil, fmt.Errorf("scenario: a sweep needs at least one --vary path=v1,v2")
 	}
 	n := 1
 	for i, v := range vs {

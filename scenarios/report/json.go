@@ -130,7 +130,7 @@ func writeSetJSON(w io.Writer, s *Set) error {
 	v.Sweep.Points = len(s.Rows)
 	v.SeedStats = []seedGroupJSON{}
 	for _, g := range seedGroups(s) {
-		v.SeedStats = append(v.SeedStats, seedGroupJSON{Group: g.Group, Seeds: g.Seeds, Metrics: g.Metrics})
+		v.SeedStats = append(v.SeedStats, seedGroupJSON(g))
 	}
 	for _, r := range s.Rows {
 		v.Points = append(v.Points, lineOf(r))
