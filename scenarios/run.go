@@ -19,7 +19,8 @@ type RunOptions struct {
 	TraceName string
 	// Verify turns on the kernels' end-to-end conservation checks.
 	Verify bool
-	// Tracer receives the dispatch kernel's event trace.
+	// Tracer receives the kernels' event trace: dispatch from time zero,
+	// combine after it.
 	Tracer sim.Tracer
 }
 
@@ -89,14 +90,20 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		return nil, err
 	}
 	cl := topology.Build(hw)
-	kopt := dispatch.Options{Verify: opt.Verify, Tracer: opt.Tracer}
+	kopt := dispatch.Options{Verify: opt.Verify}
+	if opt.Tracer != nil {
+		kopt.Tracer = kernelTracer{opt.Tracer, 0, "dispatch "}
+	}
 	dres, err := dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt)
 	if err != nil {
 		return nil, err
 	}
 	dports := portUtil(cl, dres)
 	cl.Reset()
-	kopt.Tracer = nil
+	if opt.Tracer != nil {
+		// Combine follows dispatch on one timeline.
+		kopt.Tracer = kernelTracer{opt.Tracer, dres.Time, "combine "}
+	}
 	cres, err := combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt)
 	if err != nil {
 		return nil, err
@@ -147,4 +154,18 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		res.Overlap.Ops = append(res.Overlap.Ops, OpSummary{Name: op.Name, Stream: op.Stream, StartUs: us(op.Start), EndUs: us(op.End)})
 	}
 	return res, nil
+}
+
+// kernelTracer names the kernel in each record's warp role ("dispatch
+// forward", "combine forward") and moves its records later on the timeline.
+type kernelTracer struct {
+	t      sim.Tracer
+	off    sim.Time
+	prefix string
+}
+
+func (k kernelTracer) Trace(r sim.Record) {
+	r.At += k.off
+	r.Role = k.prefix + r.Role
+	k.t.Trace(r)
 }

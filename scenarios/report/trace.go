@@ -60,7 +60,11 @@ const (
 
 // Warp roles and their thread numbers within a channel; roles not listed
 // get 5..8 in order of appearance, then 9.
-var traceRoles = map[string]int{"rdma-send": 1, "rdma-coord": 2, "forward": 3, "nvl-recv": 4}
+var traceRoles = map[string]int{
+	"rdma-send": 1, "rdma-coord": 2, "forward": 3, "nvl-recv": 4,
+	"dispatch rdma-send": 1, "dispatch rdma-coord": 2, "dispatch forward": 3, "dispatch nvl-recv": 4,
+	"combine nvl-send": 11, "combine forward": 12, "combine rdma-recv": 13, "combine nvl-recv": 14,
+}
 
 type traceEvent struct {
 	at, dur            sim.Time
@@ -165,13 +169,16 @@ func (t *Trace) tid(ch int, role string) int {
 	if !ok {
 		if n, ok = t.roles[role]; !ok {
 			n = min(5+len(t.roles), 9)
+			if strings.HasPrefix(role, "combine ") {
+				n = min(15+len(t.roles), 19)
+			}
 			t.roles[role] = n
 		}
 	}
 	if ch < 0 {
 		return 100000 + n
 	}
-	return 10*ch + n
+	return 20*ch + n
 }
 
 // WriteJSON writes the trace; res gives the run's identity for otherData.
@@ -180,7 +187,7 @@ func (t *Trace) WriteJSON(w io.Writer, res *scenarios.Result) error {
 	dropped := t.seen - len(t.events)
 	other := []kv{
 		{"generator", "moesim " + res.Meta.Version}, {"run_id", res.Meta.RunID}, {"scenario", res.Meta.Name},
-		{"seed", res.Meta.Seed}, {"kernel", "dispatch"}, {"time_unit", "µs"},
+		{"seed", res.Meta.Seed}, {"kernel", "dispatch, then combine"}, {"time_unit", "µs"},
 		{"ranks_total", t.ranks}, {"ranks_kept", rankList(t.opt.Ranks)},
 		{"max_events", t.opt.MaxEvents}, {"records_total", t.records}, {"records_kept_ranks", t.seen},
 		{"events_kept", len(t.events)}, {"events_dropped", dropped},
@@ -208,7 +215,7 @@ func (t *Trace) WriteJSON(w io.Writer, res *scenarios.Result) error {
 		th := thread{e.gpu, e.tid, e.ch}
 		if _, ok := names[th]; !ok {
 			role := e.role
-			if e.tid%10 == 9 {
+			if n := e.tid % 20; n == 9 || n == 19 {
 				role = "other"
 			}
 			names[th] = role
