@@ -129,7 +129,14 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		maxSlots = max(maxSlots, n)
 	}
 	local := (s.Model.Experts + s.Model.RedundantExperts) / ranks
-	lc, err := LayerTimes(hw.GPU, s.Kernel.NumSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
+	commSMs := s.Kernel.NumSMs
+	if s.Kernel.Mode == dispatch.LowLatency {
+		// The low-latency kernels post their RDMA writes and free every SM
+		// (DeepEP's receive hook; profile-data's decode trace), so compute
+		// keeps the whole GPU.
+		commSMs = 0
+	}
+	lc, err := LayerTimes(hw.GPU, commSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
 	if err != nil {
 		return nil, err
 	}
