@@ -17,6 +17,10 @@ type RunOptions struct {
 	// TraceName (its file name) picks the format: .npy or .csv.
 	Trace     []byte
 	TraceName string
+	// Routing, when set, is the scenario's routing already built (by
+	// Routing): runs that differ only in kernel or compute settings, such
+	// as a tune's SM points, share it instead of drawing it again.
+	Routing *dispatch.Routing
 	// Verify turns on the kernels' end-to-end conservation checks.
 	Verify bool
 	// Tracer receives the kernels' event trace: dispatch from time zero,
@@ -68,8 +72,10 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := Routing(s, opt)
-	if err != nil {
+	var rt dispatch.Routing
+	if opt.Routing != nil {
+		rt = *opt.Routing
+	} else if rt, err = Routing(s, opt); err != nil {
 		return nil, InputError{err}
 	}
 	ranks := hw.GPUs()

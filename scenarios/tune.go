@@ -36,6 +36,12 @@ func Tune(s Scenario, from, to int, opt RunOptions) ([]TunePoint, error) {
 	for n := from + from%2; n <= to; n += 2 {
 		sms = append(sms, n)
 	}
+	// Every point routes the same tokens: draw them once.
+	rt, err := Routing(s, opt)
+	if err != nil {
+		return nil, InputError{err}
+	}
+	opt.Routing = &rt
 	pts := make([]TunePoint, len(sms))
 	errs := make([]error, len(sms))
 	var wg sync.WaitGroup
