@@ -17,7 +17,7 @@ const (
 	evFreed        // a = warp*parts + partition, b = slots the consumer freed
 
 	// forwarder
-	evNVLArrive  // a = source node*gpn + sender local GPU, b = rows
+	evNVLRound   // a = sender local GPU: its oldest round in flight has landed
 	evFwdReduced // a = source node: the group's batch is summed
 	evRDMACredit // a = source node, b = RDMA slots returned
 

@@ -21,18 +21,27 @@ import (
 // The freed NVL slots go back to each sender as the tokens are summed (the
 // forwarder SM's coordinator publishes heads as soon as they advance).
 type forwarder struct {
-	k       *kernel
-	rank, c int
-	groups  []fwdGroup // indexed by source node
-	counts  []int      // scratch: rows per local GPU of a finished batch
+	k                 *kernel
+	rank, c           int
+	base, local, node int        // the node's first rank, this GPU's index in it, the node
+	groups            []fwdGroup // indexed by source node
+	// peers[d] is local GPU d's NVL sender warp for this GPU: its rounds
+	// land here, and the groups return NVL slots to it.
+	peers []*sendWarp
 }
 
-// fwdGroup is the large warp for one source node.
+// fwdGroup is the large warp for one source node. Its queue's streams are
+// the node's local GPUs; a stream's freed count is the NVL slots the group
+// has returned to that GPU.
 //
 // Invariants:
 //   - credit <= posted <= chunkEnd <= q.len(); done <= q.pos <= chunkEnd;
 //   - posted - credit <= RDMABuffer (the source's ring);
-//   - q.tail[d] - freed[d] <= nvlSlots (each NVL partition).
+//   - q.st[d].tail - q.st[d].freed <= nvlSlots (each NVL partition);
+//   - wait is waitAny before the group's first step; after it, while the
+//     group is idle, wait is the stream whose row the next token lacks,
+//     or waitNone when rows would not move it on (it waits for RDMA
+//     credit, or has finished).
 type fwdGroup struct {
 	q        reduceQueue
 	src      int // the source rank these tokens return to
@@ -41,31 +50,45 @@ type fwdGroup struct {
 	posted   int // tokens written to the source by RDMA (chunk starts)
 	credit   int // slots the source's receivers have returned
 	busy     bool
-	freed    []int // NVL slots freed per local GPU
+	until    sim.Time // when the batch being summed is done, while busy
+	wait     int
 }
 
-func newForwarder(k *kernel, rank, c int) *forwarder {
-	f := &forwarder{k: k, rank: rank, c: c, groups: make([]fwdGroup, k.nodes), counts: make([]int, k.gpn)}
+// Values of fwdGroup.wait and receiver.wait besides a stream.
+const (
+	waitNone = -1
+	waitAny  = -2
+)
+
+func (f *forwarder) init(k *kernel, rank, c int, groups []fwdGroup, peers []*sendWarp, st []streamState) {
+	*f = forwarder{k: k, rank: rank, c: c, base: rank - rank%k.gpn, local: rank % k.gpn, node: rank / k.gpn,
+		groups: groups, peers: peers}
 	for n := range f.groups {
-		f.groups[n] = fwdGroup{q: newReduceQueue(k.gpn), src: n*k.gpn + rank%k.gpn, freed: make([]int, k.gpn)}
+		g := &f.groups[n]
+		g.src = n*k.gpn + f.local
+		g.wait = waitAny
+		g.q.setStreams(slab(st, n, k.gpn))
 	}
-	return f
 }
 
 func (f *forwarder) Handle(now sim.Time, arg int64) {
 	kind, a, b := unpack(arg)
 	switch kind {
-	case evNVLArrive:
-		n, d := a/f.k.gpn, a%f.k.gpn
-		g := &f.groups[n]
-		g.q.tail[d] += b
-		if f.k.verify != nil {
-			f.k.verify.arrivedNVL(f.rank, f.c, d, n, b)
+	case evNVLRound:
+		// A round of NVL sender warp a's rows has landed.
+		for n, rows := range f.peers[a].fly.pop(len(f.groups)) {
+			if rows == 0 {
+				continue
+			}
+			g := &f.groups[n]
+			f.land(n, a, int(rows))
+			// Rows from a stream the group does not wait for leave it
+			// where it is: busy, waiting for RDMA credit, or waiting for
+			// another stream (the next token's first missing row).
+			if g.wait == a || g.wait == waitAny {
+				f.step(now, n)
+			}
 		}
-		if g.q.tail[d]-g.freed[d] > f.k.nvlSlots {
-			panic("combine: NVL ring overflow: a sender wrote past its credits")
-		}
-		f.step(now, n)
 	case evFwdReduced:
 		f.finishBatch(now, a)
 		f.step(now, a)
@@ -73,6 +96,31 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 		f.groups[a].credit += b
 		f.step(now, a)
 	}
+}
+
+// land puts rows from local GPU d into group n's NVL ring partition.
+func (f *forwarder) land(n, d, rows int) {
+	g := &f.groups[n]
+	st := &g.q.st[d]
+	st.tail += int32(rows)
+	if f.k.verify != nil {
+		f.k.verify.arrivedNVL(f.rank, f.c, d, n, rows)
+	}
+	if int(st.tail-st.freed) > f.k.nvlSlots {
+		panic("combine: NVL ring overflow: a sender wrote past its credits")
+	}
+}
+
+// rdmaCredit returns n slots of source node m's RDMA ring, landing at
+// time at. The group looks at its credit only when it is not busy and has
+// tokens left to post: a credit that lands before its batch is done, or
+// after it has posted every token, is counted now, without an event.
+func (f *forwarder) rdmaCredit(m int, at sim.Time, n int) {
+	if g := &f.groups[m]; (g.busy && at < g.until) || g.posted == g.q.len() {
+		g.credit += n
+		return
+	}
+	f.k.eng.At(at, f, pack(evRDMACredit, m, n))
 }
 
 // step moves group n on: post a finished chunk, open the next one when the
@@ -83,6 +131,7 @@ func (f *forwarder) step(now sim.Time, n int) {
 		return
 	}
 	k := f.k
+	g.wait = waitNone
 	if g.done == g.chunkEnd {
 		if g.chunkEnd > g.posted {
 			f.post(now, n)
@@ -96,43 +145,46 @@ func (f *forwarder) step(now sim.Time, n int) {
 		}
 		g.chunkEnd = g.posted + m
 	}
-	lo := g.q.pos
-	tokens, rows := g.q.take(min(k.fwdWarps, g.chunkEnd-lo))
+	lo, off := g.q.pos, g.q.off
+	tokens, rows, blocked := g.q.take(min(k.fwdWarps, g.chunkEnd-lo))
 	if tokens == 0 {
-		return // wait for NVL rows
+		g.wait = blocked // wait for NVL rows
+		return
 	}
 	if k.verify != nil {
 		for i := lo; i < g.q.pos; i++ {
-			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), g.q.needs(i))
+			var from []uint16
+			from, off = g.q.needsAt(off)
+			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), from)
 		}
 	}
-	g.busy = true
 	finish := k.sm(f.rank, 2*f.c+1).Reserve(now, k.reduceBytes(rows))
+	g.busy, g.until = true, finish
 	k.eng.At(finish, f, pack(evFwdReduced, n, 0))
 	k.trace(now, finish, "fwd_reduce", "forward", f.rank, f.c, -1, "sm", int64(rows)*k.rec, tokens)
 }
 
 // finishBatch returns the NVL slots of group n's summed batch to their
-// senders.
+// senders: per local GPU, the rows taken from it since the last batch.
 func (f *forwarder) finishBatch(now sim.Time, n int) {
 	k := f.k
 	g := &f.groups[n]
 	g.busy = false
-	clear(f.counts)
-	g.q.count(g.done, g.q.pos, f.counts)
 	g.done = g.q.pos
-	base := f.rank - f.rank%k.gpn
-	for d, cnt := range f.counts {
+	lo, hi := g.q.batch()
+	for d := lo; d < hi; d++ {
+		st := &g.q.st[d]
+		cnt := int(st.taken - st.freed)
 		if cnt == 0 {
 			continue
 		}
-		g.freed[d] += cnt
+		st.freed = st.taken
 		at := now
-		if base+d != f.rank {
+		if d != f.local {
 			at += k.cl.Config.NVLinkLatency
 		}
 		// The sender's warp for this forwarder, partition n.
-		k.eng.At(at, k.sender(base+d, f.c), pack(evFreed, (f.rank%k.gpn)*k.parts+n, cnt))
+		f.peers[d].credit(n, at, cnt)
 	}
 }
 
@@ -146,17 +198,17 @@ func (f *forwarder) post(now sim.Time, n int) {
 		k.verify.posted(f.rank, f.c, g.src, g.q.tok[g.posted:g.chunkEnd])
 	}
 	g.posted = g.chunkEnd
-	myNode := k.nodeOf(f.rank)
+	myNode := f.node
 	recv := k.recv(g.src, f.c)
 	bytes := int64(rows) * k.rec
 	if n == myNode {
-		k.eng.At(now, recv, pack(evArrive, myNode, rows))
+		recv.arrive(now, myNode, rows)
 		k.trace(now, now, "rdma_put", "forward", f.rank, f.c, n, "local", bytes, rows)
 		return
 	}
 	r := &k.railRoutes[f.rank*k.nodes+n]
 	arrive := sim.Transfer(now, bytes, r.Latency, r.Ports...)
-	k.eng.At(arrive, recv, pack(evArrive, myNode, rows))
+	recv.arrive(arrive, myNode, rows)
 	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, n, "ib", bytes, rows)
 }
 
@@ -176,9 +228,9 @@ func (f *forwarder) waiting() []string {
 			continue
 		}
 		if d := g.q.waitsOn(); d >= 0 {
-			from := f.rank - f.rank%k.gpn + d
+			from := f.base + d
 			out = append(out, fmt.Sprintf("%s waits for token %d's row in rank %d's NVL ring partition (%d rows arrived)",
-				head, g.q.tok[g.q.pos], from, g.q.tail[d]))
+				head, g.q.tok[g.q.pos], from, g.q.st[d].tail))
 		}
 	}
 	return out

@@ -59,7 +59,10 @@ type kernel struct {
 	reduceScale float64
 	smPs        [][]*sim.Port // [rank][sm]
 
-	senders   []*nvlSender // [rank*ch+c]
+	senders []*nvlSender // [rank*ch+c]
+	// sendParts holds every sender's per (warp, partition) counts:
+	// [((rank*ch+c)*gpn+warp)*parts+partition].
+	sendParts []sendPart
 	forwards  []*forwarder // [rank*ch+c], internode only
 	receivers []*receiver  // [rank*ch+c]
 
@@ -74,7 +77,9 @@ func (k *kernel) sender(rank, c int) *nvlSender { return k.senders[rank*k.ch+c] 
 func (k *kernel) fwd(rank, c int) *forwarder    { return k.forwards[rank*k.ch+c] }
 func (k *kernel) recv(rank, c int) *receiver    { return k.receivers[rank*k.ch+c] }
 func (k *kernel) sm(rank, i int) *sim.Port      { return k.smPs[rank][i] }
-func (k *kernel) nodeOf(rank int) int           { return rank / k.gpn }
+
+// slab is the i-th of the n-long pieces s is cut into.
+func slab[T any](s []T, i, n int) []T { return s[i*n : (i+1)*n : (i+1)*n] }
 
 // reduceBytes is the SM port time of summing rows records, in bytes at the
 // SM's copy rate.
@@ -192,10 +197,13 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	}
 
 	k.smPs = make([][]*sim.Port, ranks)
+	smSlab, smPorts := make([]*sim.Port, ranks*cfg.NumSMs), make([]sim.Port, ranks*cfg.NumSMs)
 	for r := range ranks {
-		k.smPs[r] = make([]*sim.Port, cfg.NumSMs)
+		k.smPs[r] = slab(smSlab, r, cfg.NumSMs)
 		for i := range cfg.NumSMs {
-			k.smPs[r][i] = sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), gpu.SMCopyBytesPerSec)
+			p := &smPorts[r*cfg.NumSMs+i]
+			*p = *sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), gpu.SMCopyBytesPerSec)
+			k.smPs[r][i] = p
 		}
 	}
 	k.nvlRoutes = make([]topology.Route, ranks*gpn)
@@ -210,22 +218,45 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 		}
 	}
 
-	k.senders = make([]*nvlSender, ranks*k.ch)
-	k.receivers = make([]*receiver, ranks*k.ch)
-	if k.internode {
-		k.forwards = make([]*forwarder, ranks*k.ch)
-	}
-	streams := gpn
+	// The warp roles and their state are carved out of a few slabs, so a
+	// run allocates little and each role's state sits together.
+	n := ranks * k.ch
+	streams := gpn // per receiver
 	if k.internode {
 		streams = nodes
 	}
-	for r := range ranks {
-		for c := range k.ch {
-			k.senders[r*k.ch+c] = newNVLSender(k, r, c)
-			k.receivers[r*k.ch+c] = newReceiver(k, r, c, streams)
-			if k.internode {
-				k.forwards[r*k.ch+c] = newForwarder(k, r, c)
-			}
+	k.senders = make([]*nvlSender, n)
+	k.receivers = make([]*receiver, n)
+	k.sendParts = make([]sendPart, n*gpn*k.parts)
+	sendSlab, warpSlab, roundSlab := make([]nvlSender, n), make([]sendWarp, n*gpn), make([]int, n*k.parts)
+	recvSlab, recvSt := make([]receiver, n), make([]streamState, n*streams)
+	peerSlab := make([]*sendWarp, n*gpn)
+	var flySlab []int32
+	var fwdSlab []forwarder
+	var groupSlab []fwdGroup
+	var fwdSt []streamState
+	if k.internode {
+		flySlab = make([]int32, n*gpn*flyRounds*k.parts)
+		k.forwards = make([]*forwarder, n)
+		fwdSlab, groupSlab, fwdSt = make([]forwarder, n), make([]fwdGroup, n*nodes), make([]streamState, n*nodes*gpn)
+	}
+	for i := range n {
+		sendSlab[i].init(k, i/k.ch, i%k.ch, slab(warpSlab, i, gpn), slab(k.sendParts, i, gpn*k.parts),
+			slab(roundSlab, i, k.parts), slab(flySlab, i, len(flySlab)/n))
+		k.senders[i] = &sendSlab[i]
+	}
+	for i := range n {
+		r, c := i/k.ch, i%k.ch
+		// peers[d]: local GPU d's sender warp for r in channel c.
+		peers := slab(peerSlab, i, gpn)
+		for d := range gpn {
+			peers[d] = &k.sender(r-r%gpn+d, c).warps[r%gpn]
+		}
+		recvSlab[i].init(k, r, c, peers, slab(recvSt, i, streams))
+		k.receivers[i] = &recvSlab[i]
+		if k.internode {
+			fwdSlab[i].init(k, r, c, slab(groupSlab, i, nodes), peers, slab(fwdSt, i, nodes*gpn))
+			k.forwards[i] = &fwdSlab[i]
 		}
 	}
 	k.fill()
@@ -244,40 +275,96 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 }
 
 // fill gives every warp role its work: each source rank's channel slice,
-// in token order, as DeepEP's prefix matrices lay it out.
+// in token order, as DeepEP's prefix matrices lay it out. A channel slice
+// of a source feeds that source's receiver and one forwarder group per
+// node, and nothing else, so fill builds those queues in scratch buffers
+// and then copies them into two slabs sized by the layout's totals.
 func (k *kernel) fill() {
-	lay, gpn := k.lay, k.gpn
-	var locals, nodes []uint16
+	lay, gpn, nodes := k.lay, k.gpn, k.nodes
+	// node[r] is rank r's node: a table, as integer division is slow.
+	node := make([]int32, lay.Ranks)
+	for r := range lay.Ranks {
+		node[r] = int32(r / gpn)
+	}
+	// Every queue holds, per token, a count and then its streams.
+	var tokens, pairs, visits int
 	for src := range lay.Ranks {
-		srcNode, srcLocal := k.nodeOf(src), src%gpn
+		tokens += lay.Tokens[src]
+		for _, n := range lay.RankTokens[src] {
+			pairs += n
+		}
+		for _, n := range lay.NodeTokens[src] {
+			visits += n
+		}
+	}
+	tokSlab, needSlab := tokens, tokens+pairs
+	if k.internode {
+		// Receivers need one row per target node; forwarder groups hold
+		// one token per (token, node) with one row per target GPU.
+		tokSlab, needSlab = tokens+visits, tokens+visits+visits+pairs
+	}
+	tok, need := make([]int32, tokSlab), make([]uint16, needSlab)
+	place := func(q *reduceQueue, t []int32, n []uint16) {
+		// The totals are exact for a layout made by NewLayout; should
+		// they fall short, the rest gets its own memory.
+		if len(t) > len(tok) {
+			tok = make([]int32, len(t))
+		}
+		if len(n) > len(need) {
+			need = make([]uint16, len(n))
+		}
+		q.tok, q.need = tok[:copy(tok, t):len(t)], need[:copy(need, n):len(n)]
+		tok, need = tok[len(t):], need[len(n):]
+	}
+	parts := k.sendParts
+	// Scratch: the receiver's queue, then each node's forwarder group's.
+	scratch := make([]reduceQueue, 1+nodes)
+	for src := range lay.Ranks {
+		srcNode, srcLocal := int(node[src]), src%gpn
 		for c := range k.ch {
 			lo, hi := dispatch.ChannelSlice(lay.Tokens[src], k.ch, c)
-			recv := k.recv(src, c)
+			for i := range scratch {
+				scratch[i].tok, scratch[i].need = scratch[i].tok[:0], scratch[i].need[:0]
+			}
+			recv := &scratch[0]
 			for t := lo; t < hi; t++ {
 				targets := lay.Targets(src, t)
+				recv.tok = append(recv.tok, int32(t))
 				if !k.internode {
-					locals = locals[:0]
+					recv.need = append(recv.need, uint16(len(targets)))
 					for _, d := range targets {
-						locals = append(locals, uint16(d))
-						k.sender(int(d), c).total[srcLocal]++
+						recv.need = append(recv.need, uint16(d))
+						// d's warp for src, the one partition.
+						parts[(int(d)*k.ch+c)*gpn+srcLocal].total++
 					}
-					recv.q.push(t, locals...)
 					continue
 				}
-				nodes = nodes[:0]
+				count := len(recv.need)
+				recv.need = append(recv.need, 0)
 				for i := 0; i < len(targets); {
-					m := int(targets[i]) / gpn
-					nodes = append(nodes, uint16(m))
-					locals = locals[:0]
-					for ; i < len(targets) && int(targets[i])/gpn == m; i++ {
-						d := int(targets[i])
-						locals = append(locals, uint16(d%gpn))
-						// d's warp for forwarder (m, srcLocal), partition srcNode.
-						k.sender(d, c).total[srcLocal*k.parts+srcNode]++
+					m := node[targets[i]]
+					recv.need = append(recv.need, uint16(m))
+					q := &scratch[1+m]
+					q.tok = append(q.tok, int32(t))
+					fc := len(q.need)
+					q.need = append(q.need, 0)
+					base := m * int32(gpn)
+					for ; i < len(targets) && node[targets[i]] == m; i++ {
+						q.need = append(q.need, uint16(targets[i]-base))
+						// d's warp for forwarder (m, srcLocal), partition
+						// srcNode.
+						parts[((int(targets[i])*k.ch+c)*gpn+srcLocal)*nodes+srcNode].total++
 					}
-					k.fwd(m*gpn+srcLocal, c).groups[srcNode].q.push(t, locals...)
+					q.need[fc] = uint16(len(q.need) - fc - 1)
 				}
-				recv.q.push(t, nodes...)
+				recv.need[count] = uint16(len(recv.need) - count - 1)
+			}
+			place(&k.recv(src, c).q, recv.tok, recv.need)
+			if k.internode {
+				for m := range nodes {
+					q := &scratch[1+m]
+					place(&k.fwd(m*gpn+srcLocal, c).groups[srcNode].q, q.tok, q.need)
+				}
 			}
 		}
 	}

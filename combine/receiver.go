@@ -17,23 +17,29 @@ import (
 // GPU), the warps sit on the odd SM, and the head is published as soon as
 // it advances.
 //
-// Invariants: done <= q.pos <= q.len(); credited[s] <= consumed[s] <=
-// q.tail[s]; q.tail[s] - credited[s] fits the ring.
+// Invariants: done <= q.pos <= q.len(); for each stream s,
+// q.st[s].credited <= q.st[s].freed (rows read) <= q.st[s].tail, and
+// q.st[s].tail - q.st[s].credited fits the ring. While the receiver is
+// idle, wait is the stream whose row the next token lacks (waitNone when
+// it has finished or not started); while it is busy, waitNone.
 type receiver struct {
-	k        *kernel
-	rank, c  int
-	q        reduceQueue
-	done     int // tokens summed into the output
-	busy     bool
-	consumed []int // rows read, per stream
-	credited []int // rows returned to the producer, per stream
-	counts   []int // scratch
-	last     sim.Time
+	k           *kernel
+	rank, c     int
+	local, node int // this GPU's index in its node, and the node
+	// Within a node, per local GPU: its sender warp for this GPU, which
+	// the receiver returns NVL slots to.
+	peers []*sendWarp
+	q     reduceQueue
+	done  int // tokens summed into the output
+	busy  bool
+	until sim.Time // when the batch being summed is done, while busy
+	wait  int
+	last  sim.Time
 }
 
-func newReceiver(k *kernel, rank, c, streams int) *receiver {
-	return &receiver{k: k, rank: rank, c: c, q: newReduceQueue(streams),
-		consumed: make([]int, streams), credited: make([]int, streams), counts: make([]int, streams)}
+func (r *receiver) init(k *kernel, rank, c int, peers []*sendWarp, st []streamState) {
+	*r = receiver{k: k, rank: rank, c: c, local: rank % k.gpn, node: rank / k.gpn, wait: waitNone, peers: peers}
+	r.q.setStreams(st)
 }
 
 func (r *receiver) smIndex() int {
@@ -54,17 +60,39 @@ func (r *receiver) Handle(now sim.Time, arg int64) {
 	kind, a, b := unpack(arg)
 	switch kind {
 	case evArrive:
-		r.q.tail[a] += b
-		if r.k.verify != nil {
-			r.k.verify.arrived(r.rank, r.c, a, b)
-		}
-		if r.q.tail[a]-r.credited[a] > r.ringSlots() {
-			panic("combine: receive ring overflow: a producer wrote past its credits")
+		r.land(a, b)
+		// Rows from a stream other than the one the next token waits for
+		// (its first missing row) leave it waiting for that one, and a
+		// busy receiver looks again when its batch is done.
+		if r.wait != a {
+			return
 		}
 	case evReceived:
 		r.finishBatch(now)
 	}
 	r.step(now)
+}
+
+// arrive delivers n rows of stream s at time at. A busy receiver looks at
+// its rings only when its batch is done, so rows that land before then
+// are the same landed now, without an event.
+func (r *receiver) arrive(at sim.Time, s, n int) {
+	if r.busy && at < r.until {
+		r.land(s, n)
+		return
+	}
+	r.k.eng.At(at, r, pack(evArrive, s, n))
+}
+
+func (r *receiver) land(s, n int) {
+	st := &r.q.st[s]
+	st.tail += int32(n)
+	if r.k.verify != nil {
+		r.k.verify.arrived(r.rank, r.c, s, n)
+	}
+	if int(st.tail-st.credited) > r.ringSlots() {
+		panic("combine: receive ring overflow: a producer wrote past its credits")
+	}
 }
 
 // step sums the next ready tokens, as many as there are warps.
@@ -73,21 +101,25 @@ func (r *receiver) step(now sim.Time) {
 		return
 	}
 	k := r.k
-	lo := r.q.pos
-	tokens, rows := r.q.take(k.recvWarps)
+	lo, off := r.q.pos, r.q.off
+	tokens, rows, blocked := r.q.take(k.recvWarps)
 	if tokens == 0 {
+		r.wait = blocked
 		return
 	}
+	r.wait = waitNone
 	if k.verify != nil {
 		for i := lo; i < r.q.pos; i++ {
-			k.verify.received(r.rank, r.c, int(r.q.tok[i]), r.q.needs(i))
+			var from []uint16
+			from, off = r.q.needsAt(off)
+			k.verify.received(r.rank, r.c, int(r.q.tok[i]), from)
 		}
 	}
-	r.busy = true
 	finish := now
 	if rows > 0 { // a token with no expert has nothing to sum
 		finish = k.sm(r.rank, r.smIndex()).Reserve(now, k.reduceBytes(rows))
 	}
+	r.busy, r.until = true, finish
 	k.eng.At(finish, r, pack(evReceived, 0, 0))
 	role := "nvl-recv"
 	if k.internode {
@@ -96,38 +128,40 @@ func (r *receiver) step(now sim.Time) {
 	k.trace(now, finish, "recv_reduce", role, r.rank, r.c, -1, "sm", int64(rows)*k.rec, tokens)
 }
 
-// finishBatch marks the batch summed and returns the slots it read.
+// finishBatch marks the batch summed and returns the slots it read: per
+// stream, the rows taken from it since the last batch.
 func (r *receiver) finishBatch(now sim.Time) {
 	k := r.k
 	r.busy = false
-	clear(r.counts)
-	r.q.count(r.done, r.q.pos, r.counts)
 	r.done = r.q.pos
 	r.last = now
-	local, node := r.rank%k.gpn, k.nodeOf(r.rank)
-	for s, n := range r.counts {
+	local, node := r.local, r.node
+	lo, hi := r.q.batch()
+	for s := lo; s < hi; s++ {
+		st := &r.q.st[s]
+		n := int(st.taken - st.freed)
 		if n == 0 {
 			continue
 		}
-		r.consumed[s] += n
+		st.freed = st.taken
 		if !k.internode {
-			r.credited[s] += n
+			st.credited = st.freed
 			at := now
 			if s != local {
 				at += k.cl.Config.NVLinkLatency
 			}
-			k.eng.At(at, k.sender(r.rank-local+s, r.c), pack(evFreed, local, n))
+			r.peers[s].credit(0, at, n)
 			continue
 		}
 		// The RDMA coordinator returns heads by atomic once they have
 		// advanced by a chunk.
-		if back := r.consumed[s] - r.credited[s]; back >= k.cfg.RDMAChunk {
-			r.credited[s] = r.consumed[s]
+		if back := int(st.freed - st.credited); back >= k.cfg.RDMAChunk {
+			st.credited = st.freed
 			at := now
 			if s != node {
 				at += k.cl.Config.IBLatency
 			}
-			k.eng.At(at, k.fwd(s*k.gpn+local, r.c), pack(evRDMACredit, node, back))
+			k.fwd(s*k.gpn+local, r.c).rdmaCredit(node, at, back)
 		}
 	}
 }
@@ -144,8 +178,8 @@ func (r *receiver) waiting() string {
 	tok := r.q.tok[r.q.pos]
 	if r.k.internode {
 		return fmt.Sprintf("channel %d rank %d: RDMA receiver waits for token %d's row in its RDMA ring from node %d (%d rows arrived)",
-			r.c, r.rank, tok, s, r.q.tail[s])
+			r.c, r.rank, tok, s, r.q.st[s].tail)
 	}
 	return fmt.Sprintf("channel %d rank %d: receiver waits for token %d's row in its NVL ring from rank %d (%d rows arrived)",
-		r.c, r.rank, tok, s, r.q.tail[s])
+		r.c, r.rank, tok, s, r.q.st[s].tail)
 }
