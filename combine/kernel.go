@@ -118,7 +118,7 @@ func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispat
 			// One BF16 row per (token, expert) back to the token's GPU,
 			// summed there: the low-latency kernel run in reverse.
 			run = func(cl *topology.Cluster, lay *dispatch.Layout, f dispatch.Format, hidden int, opt dispatch.Options) (*dispatch.Result, error) {
-				return dispatch.RunLowLatency(cl, lay, f, hidden, true, opt)
+				return dispatch.RunLowLatency(cl, lay, cfg, f, hidden, true, opt)
 			}
 		}
 		res, err := run(cl, lay, f, hidden, opt)

@@ -37,6 +37,10 @@ type Config struct {
 	// node) ring.
 	RDMAChunk  int `yaml:"rdma_chunk"`
 	RDMABuffer int `yaml:"rdma_buffer"`
+	// LLRDMAOnly sends the low-latency kernels' same-node messages through
+	// the NICs as well, as DeepEP did before PR #173 (June 2025) and as its
+	// README's low-latency table was measured; by default they use NVLink.
+	LLRDMAOnly bool `yaml:"ll_rdma_only,omitempty"`
 }
 
 // Channels is NumSMs/2: each channel is a pair of SMs.

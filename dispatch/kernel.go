@@ -84,7 +84,7 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 	case AllToAll:
 		return runAllToAll(cl, lay, cfg, f, hidden, opt)
 	case LowLatency:
-		return RunLowLatency(cl, lay, f, hidden, false, opt)
+		return RunLowLatency(cl, lay, cfg, f, hidden, false, opt)
 	}
 	k := newKernel(cl, lay, cfg, f, hidden, opt)
 	if err := k.eng.Run(); err != nil {

@@ -249,7 +249,7 @@ func TestLowLatencyClosedForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	e4m3, _ := FormatNamed("", "e4m3")
-	res, err := RunLowLatency(cl, lay, e4m3, hidden, false, Options{})
+	res, err := RunLowLatency(cl, lay, Config{Mode: LowLatency}, e4m3, hidden, false, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

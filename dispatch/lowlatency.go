@@ -24,6 +24,7 @@ type llKernel struct {
 	cl      *topology.Cluster
 	lay     *Layout
 	reverse bool
+	rdma    bool     // every message through the NICs, same node or not
 	msg     int64    // bytes per message
 	perTok  sim.Time // SM time to stage one token
 	last    []sim.Time
@@ -45,6 +46,12 @@ func (s *llSource) Handle(now sim.Time, arg int64) {
 		arrive := now
 		if from != to {
 			r := k.cl.Route(from, to)
+			if k.rdma && r.Kind == topology.NVLink {
+				// Before DeepEP's PR #173 a same-node message went NIC to
+				// NIC like any other.
+				r = topology.Route{Kind: topology.IB, Latency: k.cl.Config.IBLatency,
+					Ports: []*sim.Port{k.cl.Devices[from].NICOut, k.cl.Devices[to].NICIn}}
+			}
 			for range n {
 				arrive = sim.Transfer(now, k.msg, r.Latency, r.Ports...)
 			}
@@ -60,17 +67,18 @@ func (s *llSource) Handle(now sim.Time, arg int64) {
 // RunLowLatency simulates DeepEP's low-latency kernels (decode): every
 // (token, selected expert) pair is one RDMA message straight to the
 // expert's GPU (NVLink inside the node, as DeepEP does since mid-2025),
-// with no per-node or per-GPU deduplication. reverse runs combine: one
+// with no per-node or per-GPU deduplication (all through the NICs with
+// cfg.LLRDMAOnly). reverse runs combine: one
 // message per pair from the expert's GPU back to the token's. The kernels
 // use all SMs, so staging a token (a cast and a copy) costs hidden bytes at
 // the whole GPU's copy rate, bounded by HBM. Per-expert completion flags
 // travel behind the data on the same queue and add nothing but their
 // latency, which the last message already pays.
-func RunLowLatency(cl *topology.Cluster, lay *Layout, f Format, hidden int, reverse bool, opt Options) (*Result, error) {
+func RunLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, reverse bool, opt Options) (*Result, error) {
 	g := cl.Config.GPU
 	rate := min(float64(g.SMs)*g.SMCopyBytesPerSec, g.HBMBytesPerSec)
 	k := &llKernel{
-		eng: sim.NewEngine(defaultLimits(opt.Limits)), cl: cl, lay: lay, reverse: reverse,
+		eng: sim.NewEngine(defaultLimits(opt.Limits)), cl: cl, lay: lay, reverse: reverse, rdma: cfg.LLRDMAOnly,
 		msg:    int64(f.PayloadBytes(hidden) + llHeaderBytes),
 		perTok: sim.TransferTime(int64(f.PayloadBytes(hidden)), rate),
 		last:   make([]sim.Time, lay.Ranks),
@@ -87,7 +95,7 @@ func RunLowLatency(cl *topology.Cluster, lay *Layout, f Format, hidden int, reve
 		return nil, err
 	}
 	res := &Result{Mode: LowLatency, RecordBytes: int(k.msg), Events: k.eng.Steps(), RankFinish: k.last,
-		Handle: &Handle{Layout: lay, Config: Config{Mode: LowLatency}}}
+		Handle: &Handle{Layout: lay, Config: cfg}}
 	var span sim.Time
 	for _, t := range k.last {
 		span = max(span, t)

@@ -53,6 +53,9 @@ type Kernel struct {
 	NumSMs   int           `yaml:"num_sms"` // kernel.num_sms: even; num_sms/2 channels
 	Dispatch Chunks        `yaml:"dispatch,omitempty"`
 	Combine  Chunks        `yaml:"combine,omitempty"`
+	// LLRDMAOnly (kernel.ll_rdma_only) sends low-latency messages between
+	// GPUs of one node through the NICs, as DeepEP did before mid-2025.
+	LLRDMAOnly bool `yaml:"ll_rdma_only,omitempty"`
 }
 
 // Chunks are one kernel's chunk and ring sizes, in tokens.
@@ -178,7 +181,7 @@ func (s Scenario) CombineConfig() dispatch.Config { return s.Kernel.config(s.Ker
 
 func (k Kernel) config(ch Chunks) dispatch.Config {
 	return dispatch.Config{Mode: k.Mode, NumSMs: k.NumSMs, NVLChunk: ch.NVLChunk, NVLBuffer: ch.NVLBuffer,
-		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer}
+		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer, LLRDMAOnly: k.LLRDMAOnly}
 }
 
 // Validate checks a scenario after WithDefaults. Every error names the
