@@ -102,10 +102,10 @@ func RunLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidd
 	}
 	Summarize(res, cl, lay, f.PayloadBytes(hidden), span, nil)
 	// DeepEP's low-latency test counts every (token, expert) message,
-	// same-GPU ones included, over the kernel's time, and reports no
-	// NVLink figure.
+	// same-GPU ones included, over the kernel's duration as a profiler sees
+	// it (no launch gap), and reports no NVLink figure.
 	res.LogicalRDMABytes = float64(k.msgs) * float64(k.msg) / float64(lay.Ranks)
-	res.RDMAGBps = res.LogicalRDMABytes / res.Time.Seconds() / 1e9
+	res.RDMAGBps = res.LogicalRDMABytes / span.Seconds() / 1e9
 	res.LogicalNVLBytes, res.NVLGBps = 0, 0
 	return res, nil
 }
