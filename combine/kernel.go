@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/moesim/moesim/dispatch"
@@ -113,17 +114,17 @@ func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispat
 	}
 	switch cfg.Mode {
 	case dispatch.AllToAll, dispatch.LowLatency:
-		run := runAllToAll
-		if cfg.Mode == dispatch.LowLatency {
+		var res *dispatch.Result
+		var err error
+		if cfg.Mode == dispatch.AllToAll {
+			res, err = dispatch.RunAllToAll(cl, lay, f, hidden, true, opt)
+		} else {
 			// One BF16 row per (token, expert) back to the token's GPU,
 			// summed there: the low-latency kernel run in reverse.
-			run = func(cl *topology.Cluster, lay *dispatch.Layout, f dispatch.Format, hidden int, opt dispatch.Options) (*dispatch.Result, error) {
-				return dispatch.RunLowLatency(cl, lay, cfg, f, hidden, true, opt)
-			}
+			res, err = dispatch.RunLowLatency(cl, lay, cfg, f, hidden, true, opt)
 		}
-		res, err := run(cl, lay, f, hidden, opt)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("combine: %w", err)
 		}
 		res.Handle = h
 		return res, nil
@@ -158,21 +159,11 @@ func (k *kernel) run() (*dispatch.Result, error) {
 	return k.result(), nil
 }
 
-func defaultLimits(l sim.Limits) sim.Limits {
-	if l.MaxEvents == 0 {
-		l.MaxEvents = 1 << 31
-	}
-	if l.MaxTime == 0 {
-		l.MaxTime = 60 * sim.Second
-	}
-	return l
-}
-
 func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, f dispatch.Format, hidden int, opt dispatch.Options) *kernel {
 	ranks, gpn, nodes := lay.Ranks, lay.GPUsPerNode, lay.Nodes
 	gpu := cl.Config.GPU
 	k := &kernel{
-		eng: sim.NewEngine(defaultLimits(opt.Limits)),
+		eng: sim.NewEngine(opt.EngineLimits()),
 		cl:  cl, lay: lay, cfg: cfg,
 		rec:     int64(f.CombineRecordBytes(hidden, lay.TopK)),
 		payload: f.PayloadBytes(hidden),
@@ -419,16 +410,10 @@ func (k *kernel) diagnose() string {
 func (k *kernel) result() *dispatch.Result {
 	res := &dispatch.Result{Mode: dispatch.Normal, RecordBytes: int(k.rec), Events: k.eng.Steps(),
 		RankFinish: make([]sim.Time, k.lay.Ranks)}
-	var span sim.Time
 	for _, r := range k.receivers {
 		res.RankFinish[r.rank] = max(res.RankFinish[r.rank], r.last)
-		span = max(span, r.last)
 	}
-	var sms []*sim.Port
-	for _, ps := range k.smPs {
-		sms = append(sms, ps...)
-	}
-	dispatch.Summarize(res, k.cl, k.lay, k.payload, span, sms)
+	dispatch.Summarize(res, k.cl, k.lay, k.payload, slices.Concat(k.smPs...))
 	return res
 }
 

@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"fmt"
+
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -10,24 +12,24 @@ import (
 // (NCCL_P2P_NET_CHUNKSIZE defaults to 128 KiB).
 const a2aPieceBytes = 128 << 10
 
-// a2aFlow is one (source, target) message of the baseline.
+// a2aFlow is one (sending GPU, receiving GPU) message of the baseline.
 type a2aFlow struct {
 	k        *a2a
-	src, dst int
+	from, to int
 	left     int64
 }
 
 type a2a struct {
 	eng  *sim.Engine
 	cl   *topology.Cluster
-	last []sim.Time
+	last []sim.Time // per receiving GPU: when its last piece landed
 }
 
 // Handle sends the flow's next piece when the previous one has left the
 // sender: one piece in flight per flow, as a proxy with one buffer slot.
 func (f *a2aFlow) Handle(now sim.Time, arg int64) {
 	if arg == 1 { // a piece landed
-		f.k.last[f.dst] = max(f.k.last[f.dst], now)
+		f.k.last[f.to] = max(f.k.last[f.to], now)
 		return
 	}
 	if f.left == 0 {
@@ -35,7 +37,7 @@ func (f *a2aFlow) Handle(now sim.Time, arg int64) {
 	}
 	n := min(f.left, a2aPieceBytes)
 	f.left -= n
-	r := f.k.cl.Route(f.src, f.dst)
+	r := f.k.cl.Route(f.from, f.to)
 	arrive := now
 	if r.Kind != topology.Local {
 		arrive = sim.Transfer(now, n, r.Latency, r.Ports...)
@@ -44,37 +46,38 @@ func (f *a2aFlow) Handle(now sim.Time, arg int64) {
 	f.k.eng.At(arrive-r.Latency, f, 0)
 }
 
-// runAllToAll is the baseline: a plain all-to-allv with one message per
-// (source GPU, target GPU) and no forwarding, so a token with three
-// experts on one remote node crosses IB three times. Inter-node messages
-// go NIC to NIC whatever the rails; flows are driven by the engine in
-// pieces so that they share ports fairly. SMs are not modelled: NCCL's
-// kernels use their own few SMs and are rarely copy-bound.
-func runAllToAll(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, opt Options) (*Result, error) {
-	eng := sim.NewEngine(defaultLimits(opt.Limits))
+// RunAllToAll is the baseline a plain all-to-allv gives, as NCCL runs it
+// for token dispatchers that do not forward: one message per (source GPU,
+// target GPU) carrying the source's tokens for that GPU, so a token with
+// three target GPUs on one remote node crosses IB three times; inter-node
+// messages go NIC to NIC whatever the rails. reverse runs combine's
+// baseline: each target GPU returns the rows to the token's GPU, where
+// they are summed (the sum is not modelled). Flows are driven by the
+// engine in pieces so they share ports fairly. SMs are not modelled:
+// NCCL's kernels use their own few SMs and are rarely copy-bound.
+func RunAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, reverse bool, opt Options) (*Result, error) {
+	eng := sim.NewEngine(opt.EngineLimits())
 	k := &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks)}
 	rec := int64(f.PayloadBytes(hidden))
-	for src := range lay.Ranks {
-		// Start each source at a different peer so no target is hit by
-		// every source at once.
+	for from := range lay.Ranks {
+		// Start each sender at a different peer so no GPU is hit by every
+		// sender at once.
 		for i := range lay.Ranks {
-			dst := (src + i) % lay.Ranks
-			n := int64(lay.RankTokens[src][dst]) * rec
-			if n == 0 {
+			to := (from + i) % lay.Ranks
+			tokens := lay.RankTokens[from][to]
+			if reverse {
+				tokens = lay.RankTokens[to][from]
+			}
+			if tokens == 0 {
 				continue
 			}
-			eng.At(0, &a2aFlow{k: k, src: src, dst: dst, left: n}, 0)
+			eng.At(0, &a2aFlow{k: k, from: from, to: to, left: int64(tokens) * rec}, 0)
 		}
 	}
 	if err := eng.Run(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("all-to-all: %w", err)
 	}
-	res := &Result{Mode: AllToAll, RecordBytes: int(rec), Events: eng.Steps(), RankFinish: k.last,
-		Handle: &Handle{Layout: lay, Config: cfg}}
-	var span sim.Time
-	for _, t := range k.last {
-		span = max(span, t)
-	}
-	Summarize(res, cl, lay, f.PayloadBytes(hidden), span, nil)
+	res := &Result{Mode: AllToAll, RecordBytes: int(rec), Events: eng.Steps(), RankFinish: k.last}
+	Summarize(res, cl, lay, f.PayloadBytes(hidden), nil)
 	return res, nil
 }

@@ -82,7 +82,11 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 	}
 	switch cfg.Mode {
 	case AllToAll:
-		return runAllToAll(cl, lay, cfg, f, hidden, opt)
+		res, err := RunAllToAll(cl, lay, f, hidden, false, opt)
+		if err == nil {
+			res.Handle = &Handle{Layout: lay, Config: cfg}
+		}
+		return res, err
 	case LowLatency:
 		return RunLowLatency(cl, lay, cfg, f, hidden, false, opt)
 	}
@@ -101,7 +105,10 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 	return k.result(), nil
 }
 
-func defaultLimits(l sim.Limits) sim.Limits {
+// EngineLimits are the options' limits with generous defaults for the
+// fields left at zero: a run that needs more is spinning.
+func (o Options) EngineLimits() sim.Limits {
+	l := o.Limits
 	if l.MaxEvents == 0 {
 		l.MaxEvents = 1 << 31
 	}
@@ -114,7 +121,7 @@ func defaultLimits(l sim.Limits) sim.Limits {
 func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, opt Options) *kernel {
 	ranks, gpn, nodes := lay.Ranks, lay.GPUsPerNode, lay.Nodes
 	k := &kernel{
-		eng: sim.NewEngine(defaultLimits(opt.Limits)),
+		eng: sim.NewEngine(opt.EngineLimits()),
 		cl:  cl, lay: lay, cfg: cfg, fmt: f,
 		rec: int64(f.DispatchRecordBytes(hidden, lay.TopK)), hidden: hidden,
 		gpn: gpn, ch: cfg.Channels(),

@@ -78,7 +78,7 @@ func RunLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidd
 	g := cl.Config.GPU
 	rate := min(float64(g.SMs)*g.SMCopyBytesPerSec, g.HBMBytesPerSec)
 	k := &llKernel{
-		eng: sim.NewEngine(defaultLimits(opt.Limits)), cl: cl, lay: lay, reverse: reverse, rdma: cfg.LLRDMAOnly,
+		eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, reverse: reverse, rdma: cfg.LLRDMAOnly,
 		msg:    int64(f.PayloadBytes(hidden) + llHeaderBytes),
 		perTok: sim.TransferTime(int64(f.PayloadBytes(hidden)), rate),
 		last:   make([]sim.Time, lay.Ranks),
@@ -96,11 +96,7 @@ func RunLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidd
 	}
 	res := &Result{Mode: LowLatency, RecordBytes: int(k.msg), Events: k.eng.Steps(), RankFinish: k.last,
 		Handle: &Handle{Layout: lay, Config: cfg}}
-	var span sim.Time
-	for _, t := range k.last {
-		span = max(span, t)
-	}
-	Summarize(res, cl, lay, f.PayloadBytes(hidden), span, nil)
+	span := Summarize(res, cl, lay, f.PayloadBytes(hidden), nil)
 	// DeepEP's low-latency test counts every (token, expert) message,
 	// same-GPU ones included, over the kernel's duration as a profiler sees
 	// it (no launch gap), and reports no NVLink figure.

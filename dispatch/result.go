@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"slices"
+
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -98,11 +100,16 @@ func utilization(ports []*sim.Port, span sim.Time) Utilization {
 // (pipeline fill, credit round trips).
 const bottleneckThreshold = 0.7
 
-// Summarize fills the fields every kernel reports from the run's span (first
-// event to last row landed), the cluster's port counters and the SM ports
-// the kernel used: times, DeepEP's logical byte accounting at payloadBytes
-// per row, physical bytes, utilization and the bottleneck.
-func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int, span sim.Time, sms []*sim.Port) {
+// Summarize fills the fields every kernel reports from res.RankFinish (the
+// span is kernel start to the last rank's finish), the cluster's port
+// counters and the SM ports the kernel used: times, DeepEP's logical byte
+// accounting at payloadBytes per row, physical bytes, utilization and the
+// bottleneck. It returns the span.
+func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int, sms []*sim.Port) sim.Time {
+	var span sim.Time
+	for _, t := range res.RankFinish {
+		span = max(span, t)
+	}
 	res.Routing = lay.Stats()
 	res.NotifyTime, res.CachedNotifyTime = notifyTimes(cl)
 	res.Time = cl.Config.KernelLaunch + span
@@ -143,21 +150,16 @@ func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int,
 			best, res.Bottleneck = c.u, c.name
 		}
 	}
+	return span
 }
 
 func (k *kernel) result() *Result {
 	res := &Result{Mode: Normal, RecordBytes: int(k.rec), Events: k.eng.Steps(),
 		RankFinish: make([]sim.Time, k.lay.Ranks),
 		Handle:     &Handle{Layout: k.lay, Config: k.cfg}}
-	var span sim.Time
 	for _, r := range k.receivers {
 		res.RankFinish[r.rank] = max(res.RankFinish[r.rank], r.last)
-		span = max(span, r.last)
 	}
-	var sms []*sim.Port
-	for _, ps := range k.smPs {
-		sms = append(sms, ps...)
-	}
-	Summarize(res, k.cl, k.lay, k.fmt.PayloadBytes(k.hidden), span, sms)
+	Summarize(res, k.cl, k.lay, k.fmt.PayloadBytes(k.hidden), slices.Concat(k.smPs...))
 	return res
 }
