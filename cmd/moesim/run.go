@@ -26,7 +26,7 @@ type scenarioFlags struct {
 }
 
 func (sf *scenarioFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&sf.preset, "preset", "", "scenario preset to run (see `moesim presets`); default "+scenarios.DefaultPreset)
+	fs.StringVar(&sf.preset, "preset", "", "scenario preset to run (`NAME`, see moesim presets); default "+scenarios.DefaultPreset)
 	fs.StringVar(&sf.file, "scenario", "", "scenario YAML file")
 	fs.Var(&sf.sets, "set", "override a scenario field, path=value (repeatable), e.g. --set kernel.num_sms=24")
 	fs.Uint64Var(&sf.seed, "seed", 0, "random seed (overrides the scenario's seed)")
@@ -109,7 +109,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	verify := fs.Bool("verify", false, "check conservation of every (token, GPU) record end to end (slower)")
 	repeat := fs.Int("repeat", 1, "run seeds seed..seed+N-1 in parallel and report each headline figure's mean and 95% confidence interval")
 	jobs := fs.Int("jobs", 0, "runs at once with --repeat (default: GOMAXPROCS, all cores)")
-	traceOut := fs.String("trace", "", "write the dispatch kernel's timeline to `FILE.json` (Chrome trace-event format: open it in ui.perfetto.dev or chrome://tracing)")
+	traceOut := fs.String("trace", "", "write the dispatch and combine kernels' timeline to `FILE.json` (Chrome trace-event format: open it in ui.perfetto.dev or chrome://tracing)")
 	traceRanks := fs.String("trace-ranks", fmt.Sprintf("0-%d", report.DefaultTraceRanks-1), "GPUs the trace keeps: a list such as 0-7 or 0,3,8-11, or all")
 	traceMax := fs.Int("trace-max-events", report.DefaultTraceMaxEvents, "most complete events the trace keeps (the first ones)")
 	if err := parse(fs, args); err != nil {
