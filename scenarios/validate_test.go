@@ -71,4 +71,36 @@ func TestKneeMovesWithTheBandwidthRatio(t *testing.T) {
 	if r := wide / base; math.Abs(r-1.5) > 0.15 {
 		t.Errorf("NVLink 160→240 GB/s moved the knee %.2f→%.2f (×%.2f), want ×1.5", base, wide, r)
 	}
+	fastNIC, err := Knee("deepseek-v3-train", []Override{{"cluster.nic_GBps", "75"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := fastNIC / base; math.Abs(r-1/1.5) > 0.07 {
+		t.Errorf("NIC 50→75 GB/s moved the knee %.2f→%.2f (×%.2f), want ×0.67", base, fastNIC, r)
+	}
+}
+
+// TestCombineHasTheSameKnee: combine moves the same rows back, so it is
+// IB-bound below the knee and NVLink-bound above it, like dispatch.
+func TestCombineHasTheSameKnee(t *testing.T) {
+	if testing.Short() {
+		t.Skip("EP64 runs")
+	}
+	for _, tc := range []struct {
+		visit, want string
+	}{{"2", "IB"}, {"5", "NVLink"}} {
+		s, err := LoadPreset("deepseek-v3-train", Override{"workload.routing", "balanced"},
+			Override{"workload.gpus_per_node_visit", tc.visit}, Override{"workload.tokens_per_gpu", "1024"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(s, RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Combine.Bottleneck != tc.want || res.Dispatch.Bottleneck != tc.want {
+			t.Errorf("%s GPUs per node visit: dispatch %s, combine %s; want both %s",
+				tc.visit, res.Dispatch.Bottleneck, res.Combine.Bottleneck, tc.want)
+		}
+	}
 }
