@@ -78,6 +78,15 @@ func (p Placement) RankOf(e int32, src, t int) int {
 	return int(reps[(src+t)%len(reps)])
 }
 
+// Slots is the number of expert copies over all ranks.
+func (p Placement) Slots() int {
+	n := 0
+	for _, reps := range p.Replicas {
+		n += len(reps)
+	}
+	return n
+}
+
 // Validate checks every expert has at least one replica on a valid rank.
 func (p Placement) Validate(experts, ranks int) error {
 	if len(p.Replicas) != experts {

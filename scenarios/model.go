@@ -12,6 +12,11 @@ type Model struct {
 	// RedundantExperts are extra replicas of the most used experts
 	// (DeepSeek-V3 §3.4: 32 in prefill); they add to experts on the GPUs.
 	RedundantExperts int `yaml:"redundant_experts"`
+	// Placement (model.placement), when given, lists for each logical
+	// expert the ranks that hold a copy of it: an expert-parallel load
+	// balancer's map. It replaces the contiguous placement and
+	// redundant_experts.
+	Placement [][]int `yaml:"placement,omitempty"`
 	// MLA attention (DeepSeek-V3 §4.2).
 	Heads        int    `yaml:"heads"`          // 128
 	HeadDim      int    `yaml:"head_dim"`       // 128 (qk_nope and v)

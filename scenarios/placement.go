@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+
 	"github.com/moesim/moesim/dispatch"
 )
 
@@ -15,6 +17,9 @@ import (
 // have, so replicas are spread evenly, not chosen by load (DeepSeek-V3
 // §3.4 re-plans them from observed load).
 func Placement(m Model, ranks int) (dispatch.Placement, error) {
+	if len(m.Placement) > 0 {
+		return explicitPlacement(m, ranks)
+	}
 	per, err := primariesPerRank(m, ranks)
 	if err != nil {
 		return dispatch.Placement{}, err
@@ -38,4 +43,51 @@ func Placement(m Model, ranks int) (dispatch.Placement, error) {
 		p.Replicas[e] = append(p.Replicas[e], int32(rank))
 	}
 	return p, nil
+}
+
+// explicitPlacement is model.placement, checked.
+func explicitPlacement(m Model, ranks int) (dispatch.Placement, error) {
+	if len(m.Placement) != m.Experts {
+		return dispatch.Placement{}, fmt.Errorf("scenario: model.placement lists %d experts, model.experts = %d: want one list of ranks per expert", len(m.Placement), m.Experts)
+	}
+	if m.RedundantExperts != 0 {
+		return dispatch.Placement{}, fmt.Errorf("scenario: model.redundant_experts = %d with model.placement: give replicas in the placement instead", m.RedundantExperts)
+	}
+	p := dispatch.Placement{Replicas: make([][]int32, m.Experts)}
+	for e, rs := range m.Placement {
+		if len(rs) == 0 {
+			return dispatch.Placement{}, fmt.Errorf("scenario: model.placement[%d] is empty: every expert needs a rank", e)
+		}
+		for i, r := range rs {
+			if r < 0 || r >= ranks {
+				return dispatch.Placement{}, fmt.Errorf("scenario: model.placement[%d][%d] = %d, want a rank in 0..%d", e, i, r, ranks-1)
+			}
+			p.Replicas[e] = append(p.Replicas[e], int32(r))
+		}
+	}
+	return p, nil
+}
+
+// homeOrder maps the routing generators' contiguous expert numbering to an
+// explicit placement: generators place virtual expert v on rank
+// v/(experts/ranks), so v is the (v mod experts/ranks)-th expert whose first
+// replica is on that rank. It needs the same number of experts homed on
+// every rank; a trace routing needs nothing of the kind.
+func homeOrder(m Model, ranks int) ([]int32, error) {
+	per := m.Experts / ranks
+	byRank := make([][]int32, ranks)
+	for e, rs := range m.Placement {
+		byRank[rs[0]] = append(byRank[rs[0]], int32(e))
+	}
+	if m.Experts%ranks != 0 {
+		return nil, fmt.Errorf("scenario: generated routing with model.placement needs model.experts = %d to be a multiple of the %d GPUs (use workload.routing = trace otherwise)", m.Experts, ranks)
+	}
+	order := make([]int32, 0, m.Experts)
+	for r, es := range byRank {
+		if len(es) != per {
+			return nil, fmt.Errorf("scenario: generated routing with model.placement needs %d experts whose first replica is on each GPU; rank %d has %d (use workload.routing = trace otherwise)", per, r, len(es))
+		}
+		order = append(order, es...)
+	}
+	return order, nil
 }

@@ -41,7 +41,29 @@ func (e InputError) Unwrap() error { return e.Err }
 func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 	c := s.Cluster
 	if s.Workload.Routing != "trace" {
-		return GenerateRouting(s.Workload, s.Model, c.Nodes, c.GPUsPerNode, s.Seed)
+		if len(s.Model.Placement) == 0 {
+			return GenerateRouting(s.Workload, s.Model, c.Nodes, c.GPUsPerNode, s.Seed)
+		}
+		// Generators place experts contiguously; renumber their choices
+		// onto the explicit placement, each rank's homed experts in turn.
+		order, err := homeOrder(s.Model, c.Nodes*c.GPUsPerNode)
+		if err != nil {
+			return dispatch.Routing{}, err
+		}
+		m := s.Model
+		m.Placement = nil
+		rt, err := GenerateRouting(s.Workload, m, c.Nodes, c.GPUsPerNode, s.Seed)
+		if err != nil {
+			return dispatch.Routing{}, err
+		}
+		for _, ids := range rt.Experts {
+			for i, e := range ids {
+				if e >= 0 {
+					ids[i] = order[e]
+				}
+			}
+		}
+		return rt, nil
 	}
 	if opt.Trace == nil {
 		return dispatch.Routing{}, fmt.Errorf("scenario: workload.routing = trace needs a trace file (workload.trace_file or --trace-routing)")
@@ -134,7 +156,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	for _, n := range lay.ExpertSlots {
 		maxSlots = max(maxSlots, n)
 	}
-	local := (s.Model.Experts + s.Model.RedundantExperts) / ranks
+	local := max(1, place.Slots()/ranks)
 	commSMs := s.Kernel.NumSMs
 	if s.Kernel.Mode == dispatch.LowLatency {
 		// The low-latency kernels post their RDMA writes and free every SM

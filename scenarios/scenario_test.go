@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -204,4 +205,60 @@ func FuzzReadRoutingCSV(f *testing.F) {
 			t.Fatalf("%d ids for %d×%d", len(ids), tokens, topk)
 		}
 	})
+}
+
+// TestExplicitPlacement: model.placement puts experts where a load balancer
+// would, generated routing follows it, and its mistakes are named.
+func TestExplicitPlacement(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("cluster: {nodes: 2}\nmodel:\n  max_nodes_per_token: 2\n  placement:\n")
+	for e := range 256 {
+		// Reverse the contiguous placement, and give expert 0 a replica.
+		r := 15 - e/16
+		if e == 0 {
+			fmt.Fprintf(&b, "    - [%d, 3]\n", r)
+			continue
+		}
+		fmt.Fprintf(&b, "    - [%d]\n", r)
+	}
+	b.WriteString("workload: {tokens_per_gpu: 128}\n")
+	s, err := Decode(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Routing(s, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	place, err := Placement(s.Model, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if place.Slots() != 257 || place.Replicas[255][0] != 0 {
+		t.Fatalf("placement not taken: %d slots, expert 255 on %v", place.Slots(), place.Replicas[255])
+	}
+	// Every GPU homes 16 experts, so a uniform routing loads them evenly.
+	lay, err := dispatch.NewLayout(rt, place, 2, 8, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, n := range lay.ExpertSlots {
+		if n < 128*8*16/256/2 {
+			t.Errorf("rank %d serves only %d expert slots", r, n)
+		}
+	}
+	if _, err := Run(s, RunOptions{Verify: true, Routing: &rt}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"model: {placement: [[0]]}\n", "model.placement lists 1 experts"},
+		{"model: {experts: 8, topk: 2, placement: [[0],[1],[2],[3],[4],[5],[6],[99]]}\n", "model.placement[7][0] = 99"},
+		{"model: {experts: 8, topk: 2, redundant_experts: 1, placement: [[0],[1],[2],[3],[4],[5],[6],[7]]}\n", "redundant_experts"},
+		{"model: {experts: 8, topk: 2, placement: [[0],[0],[2],[3],[4],[5],[6],[7]]}\n", "rank 0 has 2"},
+	} {
+		_, err := Decode(strings.NewReader(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Decode(%q) = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
 }

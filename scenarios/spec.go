@@ -224,7 +224,11 @@ func (s Scenario) Validate() error {
 	if m.CombineType != "bf16" && m.CombineType != "fp8" {
 		return fmt.Errorf("scenario: model.combine_dtype = %q, want bf16 or fp8", m.CombineType)
 	}
-	if ranks := hw.GPUs(); (m.Experts+m.RedundantExperts)%ranks != 0 {
+	if len(m.Placement) > 0 {
+		if _, err := explicitPlacement(m, hw.GPUs()); err != nil {
+			return err
+		}
+	} else if ranks := hw.GPUs(); (m.Experts+m.RedundantExperts)%ranks != 0 {
 		return fmt.Errorf("scenario: model.experts + model.redundant_experts = %d must be a multiple of the %d GPUs (cluster.nodes × cluster.gpus_per_node) so every GPU holds the same number of experts",
 			m.Experts+m.RedundantExperts, ranks)
 	}
@@ -240,12 +244,12 @@ func (s Scenario) Validate() error {
 	if s.Workload.Routing != RoutingTrace {
 		// A one-token draw runs every check the generator makes on the
 		// workload and model, without the cost of a full routing.
-		w := s.Workload
-		w.TokensPerGPU = 1
-		if w.HotRankFactor > 1 {
-			w.HotRankFactor = 1
+		dry := s
+		dry.Workload.TokensPerGPU = 1
+		if dry.Workload.HotRankFactor > 1 {
+			dry.Workload.HotRankFactor = 1
 		}
-		if _, err := GenerateRouting(w, s.Model, hw.Nodes, hw.GPUsPerNode, s.Seed); err != nil {
+		if _, err := Routing(dry, RunOptions{}); err != nil {
 			return err
 		}
 	}
