@@ -73,6 +73,10 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 		q := f.queues[w.lastQ]
 		q.done[a] = w.lastEnd
 		f.returnCredit(now, w.lastQ)
+		if w.sent == w.total {
+			f.retire(now, a)
+			return
+		}
 		f.round(now, a, -1)
 	case evNVLCredit: // a wake-up: a credit has landed, or the first kick
 		w := &f.warps[a]
@@ -179,6 +183,17 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		}
 		k.eng.At(arrive, k.recv(dst, f.c), pack(evNVLArrive, f.rank%k.gpn, n))
 		return
+	}
+}
+
+// retire marks warp d as done with every queue: it has forwarded all its
+// records, and like DeepEP's forwarder warps, which walk every token of
+// every source to the end, it holds no ring slot back from the credits the
+// other warps return.
+func (f *forwarder) retire(now sim.Time, d int) {
+	for qi, q := range f.queues {
+		q.done[d] = len(q.tok)
+		f.returnCredit(now, qi)
 	}
 }
 

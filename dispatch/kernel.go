@@ -204,6 +204,16 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 			}
 		}
 	}
+	// A warp with nothing to forward never holds slots back.
+	for _, fw := range k.forwards {
+		for d := range fw.warps {
+			if fw.warps[d].total == 0 {
+				for _, q := range fw.queues {
+					q.done[d] = len(q.tok)
+				}
+			}
+		}
+	}
 	if !internode {
 		for _, fw := range k.forwards {
 			fw.queues[0].tail = len(fw.queues[0].tok)

@@ -298,3 +298,19 @@ func TestAllToAllEvenIsAtTheBandwidthBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallestRingsDoNotStall: the tightest rings DeepEP allows (two RDMA
+// chunks) must not deadlock. A forwarder warp that has forwarded all its
+// records has to stop holding slots back, or the sender waits forever for
+// credits behind it.
+func TestSmallestRingsDoNotStall(t *testing.T) {
+	s := setup(t, "h800", 4, 512, 8, 4, 5)
+	for _, c := range [][2]int{{1, 2}, {2, 4}} {
+		s.cl.Reset()
+		cfg := DefaultConfig(32, 24)
+		cfg.RDMAChunk, cfg.RDMABuffer = c[0], c[1]
+		if _, err := Run(s.cl, s.lay, cfg, fp8(t), 7168, Options{Verify: true}); err != nil {
+			t.Errorf("rdma chunk %d, buffer %d: %v", c[0], c[1], err)
+		}
+	}
+}
