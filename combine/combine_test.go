@@ -97,13 +97,19 @@ func TestDeterministic(t *testing.T) {
 }
 
 // TestStallIsDiagnosed: an NVL ring split into partitions smaller than a
-// chunk (DeepEP host-asserts against this) can never take a chunk; the run
-// must end with ErrStall naming the ring, not hang.
+// chunk can never take a chunk. CheckConfig rejects it up front, as
+// DeepEP's host asserts do; run anyway, it must end with ErrStall naming
+// the ring, not hang.
 func TestStallIsDiagnosed(t *testing.T) {
 	s := setup(t, "h800", 4, 256, 8, 4, 1)
 	// 8 slots over 4 source nodes: 2 per partition, chunk 4.
 	cfg := dispatch.Config{Mode: dispatch.Normal, NumSMs: 8, NVLChunk: 4, NVLBuffer: 8, RDMAChunk: 8, RDMABuffer: 128}
 	_, err := Run(s.cl, s.handle(cfg), cfg, format(t, "bf16"), 7168, dispatch.Options{})
+	if err == nil || errors.Is(err, dispatch.ErrStall) || !strings.Contains(err.Error(), "kernel.combine.nvl_buffer = 8") {
+		t.Fatalf("Run = %v, want the config rejected naming kernel.combine.nvl_buffer", err)
+	}
+	k := newKernel(s.cl, s.lay, cfg, format(t, "bf16"), 7168, dispatch.Options{})
+	_, err = k.run()
 	if !errors.Is(err, dispatch.ErrStall) {
 		t.Fatalf("err = %v, want ErrStall", err)
 	}

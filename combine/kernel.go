@@ -92,13 +92,28 @@ func (k *kernel) reduceBytes(rows int) int64 {
 	return int64(math.Ceil(float64(b) * k.reduceScale))
 }
 
+// CheckConfig checks a combine configuration for a cluster of nodes nodes
+// of GPUs with deviceSMs SMs. Beyond dispatch's checks, internode combine
+// splits each NVL ring into one partition per source node, and DeepEP
+// asserts each partition holds more than a chunk (internode.cu).
+func CheckConfig(cfg dispatch.Config, deviceSMs, nodes int) error {
+	if err := cfg.Validate(deviceSMs); err != nil {
+		return err
+	}
+	if cfg.Mode == dispatch.Normal && nodes > 1 && cfg.NVLBuffer/nodes <= cfg.NVLChunk {
+		return fmt.Errorf("combine: kernel.combine.nvl_buffer = %d gives %d slots per source node on %d nodes, not more than kernel.combine.nvl_chunk = %d; DeepEP asserts nvl_buffer/nodes > nvl_chunk: want nvl_buffer >= %d",
+			cfg.NVLBuffer, cfg.NVLBuffer/nodes, nodes, cfg.NVLChunk, (cfg.NVLChunk+1)*nodes)
+	}
+	return nil
+}
+
 // Run simulates one normal-mode combine that reverses the dispatch
 // described by h, on cluster cl (whose ports accumulate this run's
 // traffic: callers pass a fresh or Reset cluster). f is the combine's wire
 // format (BF16 in DeepEP). cfg.Mode AllToAll runs the plain reverse
 // all-to-allv baseline instead, and LowLatency DeepEP's low-latency combine.
 func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispatch.Format, hidden int, opt dispatch.Options) (*dispatch.Result, error) {
-	if err := cfg.Validate(cl.Config.GPU.SMs); err != nil {
+	if err := CheckConfig(cfg, cl.Config.GPU.SMs, cl.Config.Nodes); err != nil {
 		return nil, err
 	}
 	if h == nil || h.Layout == nil {

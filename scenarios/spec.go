@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 
+	"github.com/moesim/moesim/combine"
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
@@ -235,7 +236,7 @@ func (s Scenario) Validate() error {
 	if err := s.DispatchConfig().Validate(hw.GPU.SMs); err != nil {
 		return err
 	}
-	if err := s.CombineConfig().Validate(hw.GPU.SMs); err != nil {
+	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
 		return fmt.Errorf("%w (kernel.combine)", err)
 	}
 	if err := s.Compute.Validate(); err != nil {
