@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -83,12 +84,15 @@ func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
 // pointScenarios are a sweep's points loaded and validated up front, so a
 // bad value fails before anything runs.
 type pointScenarios struct {
-	scens []scenarios.Scenario
-	opts  []scenarios.RunOptions
+	scens  []scenarios.Scenario
+	opts   []scenarios.RunOptions
+	routes scenarios.RoutingCache
 }
 
 func loadPoints(sf *scenarioFlags, points []scenarios.Point, verify bool) (*pointScenarios, error) {
-	ps := &pointScenarios{}
+	// A few routings per worker: points that differ only in kernel or
+	// compute settings share theirs.
+	ps := &pointScenarios{routes: scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}}
 	traces := map[string][]byte{} // share each routing trace's bytes
 	for _, p := range points {
 		s, opt, err := sf.load(p.Values...)
@@ -110,7 +114,13 @@ func loadPoints(sf *scenarioFlags, points []scenarios.Point, verify bool) (*poin
 }
 
 func (ps *pointScenarios) run(p scenarios.Point) (*scenarios.Result, error) {
-	return runPoint(ps.scens[p.Index], ps.opts[p.Index])
+	s, opt := ps.scens[p.Index], ps.opts[p.Index]
+	rt, err := ps.routes.Routing(s, opt)
+	if err != nil {
+		return nil, scenarios.InputError{Err: err}
+	}
+	opt.Routing = &rt
+	return runPoint(s, opt)
 }
 
 // sweepJob is one sweep into one file.
