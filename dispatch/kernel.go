@@ -217,7 +217,12 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	if !internode {
 		for _, fw := range k.forwards {
 			fw.queues[0].tail = len(fw.queues[0].tok)
-			for d := range fw.warps {
+			// A GPU's sender warps run side by side; the model starts
+			// them one after another on their SM's queue, so start each
+			// GPU at its next peer: every receiver then gets its first
+			// chunks at once instead of GPU 0 first and the last GPU last.
+			for i := range fw.warps {
+				d := (fw.rank + 1 + i) % gpn
 				k.eng.At(0, fw, pack(evNVLCredit, d, 0))
 			}
 		}
