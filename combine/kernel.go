@@ -269,8 +269,12 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	if opt.Verify {
 		k.verify = newVerifier(k)
 	}
+	// A GPU's sender warps run side by side; the model starts them one
+	// after another on their SM's queue, so each GPU starts at its next
+	// peer and no GPU is everyone's first (or last) destination.
 	for _, s := range k.senders {
-		for w := range s.warps {
+		for i := range s.warps {
+			w := (s.rank + 1 + i) % len(s.warps)
 			k.eng.At(0, s, pack(evFreed, w*k.parts, 0))
 		}
 	}
