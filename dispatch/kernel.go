@@ -48,13 +48,14 @@ type kernel struct {
 	verify  *verifier
 }
 
-func (k *kernel) sm(rank, i int) *sim.Port           { return k.smPs[rank][i] }
-func (k *kernel) fwd(rank, c int) *forwarder         { return k.forwards[rank*k.ch+c] }
-func (k *kernel) recv(rank, c int) *receiver         { return k.receivers[rank*k.ch+c] }
-func (k *kernel) sender(rank, c int) *rdmaSender     { return k.senders[rank*k.ch+c] }
-func (k *kernel) route(src, dst int) *topology.Route { return k.routeOf(src, dst) }
+func (k *kernel) sm(rank, i int) *sim.Port       { return k.smPs[rank][i] }
+func (k *kernel) fwd(rank, c int) *forwarder     { return k.forwards[rank*k.ch+c] }
+func (k *kernel) recv(rank, c int) *receiver     { return k.receivers[rank*k.ch+c] }
+func (k *kernel) sender(rank, c int) *rdmaSender { return k.senders[rank*k.ch+c] }
 
-func (k *kernel) routeOf(src, dst int) *topology.Route {
+// route is the cached network path from src to dst: NVLink within the node,
+// or NIC to NIC on src's rail.
+func (k *kernel) route(src, dst int) *topology.Route {
 	if src/k.gpn == dst/k.gpn {
 		return &k.nvlRoutes[src*k.gpn+dst%k.gpn]
 	}
