@@ -55,6 +55,10 @@ type KernelSummary struct {
 	// plus the cached-notify barrier, as DeepEP's benchmarks print them.
 	RDMAGBps   float64 `json:"rdma_GBps"`
 	NVLGBps    float64 `json:"nvl_GBps"`
+	// LogicalRDMABytes and LogicalNVLBytes are the bytes behind those
+	// figures, per GPU (mean over GPUs), as DeepEP's tests count them.
+	LogicalRDMABytes float64 `json:"logical_rdma_bytes"`
+	LogicalNVLBytes  float64 `json:"logical_nvl_bytes"`
 	Bottleneck string  `json:"bottleneck"`
 	// Physical bytes over all GPUs and mean/peak port utilization.
 	IBBytes      int64       `json:"ib_bytes"`
@@ -126,6 +130,7 @@ func summarizeKernel(r *dispatch.Result, cfg dispatch.Config) KernelSummary {
 	k := KernelSummary{
 		Mode: string(r.Mode), TimeUs: r.Time.Microseconds(), NotifyUs: r.NotifyTime.Microseconds(),
 		RDMAGBps: r.RDMAGBps, NVLGBps: r.NVLGBps, Bottleneck: r.Bottleneck,
+		LogicalRDMABytes: r.LogicalRDMABytes, LogicalNVLBytes: r.LogicalNVLBytes,
 		IBBytes: r.IBBytes, NVLinkBytes: r.NVLinkBytes,
 		IBUtil:      UtilSummary(r.IB),
 		NVLinkUtil:  UtilSummary(r.NVLink),

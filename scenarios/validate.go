@@ -215,6 +215,12 @@ func metric(r *Result, name string) (float64, error) {
 		return r.Combine.NVLGBps, nil
 	case "combine.rdma_GBps":
 		return r.Combine.RDMAGBps, nil
+	case "dispatch.logical_nvl_MB":
+		return r.Dispatch.LogicalNVLBytes / 1e6, nil
+	case "dispatch.logical_rdma_MB":
+		return r.Dispatch.LogicalRDMABytes / 1e6, nil
+	case "combine.logical_nvl_MB":
+		return r.Combine.LogicalNVLBytes / 1e6, nil
 	case "dispatch.kernel_us", "combine.kernel_us":
 		// A profiler's kernel duration, as DeepEP's low-latency test
 		// reads it: without the host's launch gap.
