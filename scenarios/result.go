@@ -53,13 +53,13 @@ type KernelSummary struct {
 	NotifyUs float64 `json:"notify_us"`
 	// RDMAGBps and NVLGBps use DeepEP's logical accounting, over TimeUs
 	// plus the cached-notify barrier, as DeepEP's benchmarks print them.
-	RDMAGBps   float64 `json:"rdma_GBps"`
-	NVLGBps    float64 `json:"nvl_GBps"`
+	RDMAGBps float64 `json:"rdma_GBps"`
+	NVLGBps  float64 `json:"nvl_GBps"`
 	// LogicalRDMABytes and LogicalNVLBytes are the bytes behind those
 	// figures, per GPU (mean over GPUs), as DeepEP's tests count them.
 	LogicalRDMABytes float64 `json:"logical_rdma_bytes"`
 	LogicalNVLBytes  float64 `json:"logical_nvl_bytes"`
-	Bottleneck string  `json:"bottleneck"`
+	Bottleneck       string  `json:"bottleneck"`
 	// Physical bytes over all GPUs and mean/peak port utilization.
 	IBBytes      int64       `json:"ib_bytes"`
 	NVLinkBytes  int64       `json:"nvlink_bytes"`
