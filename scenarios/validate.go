@@ -293,13 +293,27 @@ func iscaComm(preset string) (sim.Time, error) {
 	return d.Time + cb.Time, nil
 }
 
+// MedianAbsError is the median |error| in percent over the cases that were
+// run (0 when none was).
+func MedianAbsError(rs []CaseResult) float64 {
+	return medianAbsError(rs, func(CaseResult) bool { return true })
+}
+
 // MedianDeepEPError is the median |error| in percent over the DeepEP README
 // normal-kernel rows that were run (the April 2025 table: its intranode rows
 // are the February ones, unchanged).
 func MedianDeepEPError(rs []CaseResult) float64 {
+	return medianAbsError(rs, func(r CaseResult) bool {
+		return r.Kind == "deepep" && strings.HasPrefix(r.ID, "deepep_readme_")
+	})
+}
+
+// medianAbsError is the median of |error| over the run cases keep accepts,
+// the mean of the middle two for an even count.
+func medianAbsError(rs []CaseResult, keep func(CaseResult) bool) float64 {
 	var errs []float64
 	for _, r := range rs {
-		if r.Kind == "deepep" && strings.HasPrefix(r.ID, "deepep_readme_") && r.ErrorPct != nil {
+		if r.ErrorPct != nil && keep(r) {
 			errs = append(errs, math.Abs(*r.ErrorPct))
 		}
 	}

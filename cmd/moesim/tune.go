@@ -2,16 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/report"
 )
 
 func init() {
@@ -64,36 +60,6 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 				Points      []scenarios.TunePoint `json:"points"`
 			}{s.Name, *objective, best.NumSMs, pts})
 		}
-		return tuneTable(w, s, pts, best, *objective)
+		return report.WriteTune(w, s, pts, best, *objective)
 	})
-}
-
-func tuneTable(w io.Writer, s scenarios.Scenario, pts []scenarios.TunePoint, best scenarios.TunePoint, objective string) error {
-	fmt.Fprintf(w, "%s: %s schedule, %d × %d %s, SMs given to communication out of %d\n\n",
-		s.Name, s.Schedule.Kind, s.Cluster.Nodes, s.Cluster.GPUsPerNode, s.Cluster.Preset, s.Cluster.SMs)
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
-		tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
-	t.Header("SMs", "layer µs", "exposed comm µs", "hidden", "dispatch µs", "combine µs", "compute µs", "compute slowdown", "dispatch bottleneck", "")
-	for _, p := range pts {
-		mark := ""
-		if p.NumSMs == best.NumSMs {
-			mark = "<- recommended"
-		}
-		if err := t.Append(strconv.Itoa(p.NumSMs), fmt.Sprintf("%.1f", p.LayerUs), fmt.Sprintf("%.1f", p.ExposedCommUs),
-			fmt.Sprintf("%.0f%%", 100*p.HiddenFraction), fmt.Sprintf("%.1f", p.DispatchUs), fmt.Sprintf("%.1f", p.CombineUs),
-			fmt.Sprintf("%.1f", p.ComputeUs), fmt.Sprintf("%.3f", p.Slowdown), p.Bottleneck, mark); err != nil {
-			return err
-		}
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	what := "layer time"
-	if objective == scenarios.ObjectiveExposed {
-		what = "exposed communication"
-	}
-	_, err := fmt.Fprintf(w, "\nRecommended: %d SMs for communication (%d channels), minimizing %s: layer %.1f µs, exposed %.1f µs, %.0f%% of communication hidden.\n",
-		best.NumSMs, best.NumSMs/2, what, best.LayerUs, best.ExposedCommUs, 100*best.HiddenFraction)
-	return err
 }

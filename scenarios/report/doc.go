@@ -1,5 +1,5 @@
 // Package report owns rendering: it turns scenarios.Result values, one run
-// or a Set of sweep points, into terminal tables, Markdown, CSV, JSON and
+// or a Set of sweep points (and validation and tune results), into terminal tables, Markdown, CSV, JSON and
 // one-file HTML with inline SVG plots (gonum/plot), with derived statistics
 // (gonum/stat: per-rank finish and per-port utilization distributions,
 // Student t intervals over seeds). It also reads and writes sweep files

@@ -11,13 +11,15 @@ import (
 	"github.com/moesim/moesim/scenarios"
 )
 
-func newTable(w io.Writer, markdown bool) *tablewriter.Table {
+// newTable is a table in ASCII (or Markdown) with headers as given and rows
+// aligned as asked: numbers right, names left.
+func newTable(w io.Writer, markdown bool, rows tw.Align) *tablewriter.Table {
 	var r tw.Renderer = renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})
 	if markdown {
 		r = renderer.NewMarkdown()
 	}
 	return tablewriter.NewTable(w, tablewriter.WithRenderer(r),
-		tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
+		tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(rows))
 }
 
 // writeGrids renders a heading and grids as terminal tables (ASCII) or
@@ -37,7 +39,7 @@ func writeGrids(w io.Writer, markdown bool, head, sub string, grids []grid) erro
 		if _, err := fmt.Fprintf(w, "\n%s\n", title); err != nil {
 			return err
 		}
-		t := newTable(w, markdown)
+		t := newTable(w, markdown, tw.AlignRight)
 		t.Header(g.Header)
 		for _, row := range g.Rows {
 			if err := t.Append(row); err != nil {
