@@ -57,16 +57,7 @@ func setup(t testing.TB, preset string, nodes, tokens, topk, maxNodes int, seed 
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	rt := uniformRouting(seed, nodes, cfg.GPUsPerNode, tokens, 256, topk, maxNodes)
-	p, err := dispatch.ContiguousPlacement(256, cfg.GPUs())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lay, err := dispatch.NewLayout(rt, p, nodes, cfg.GPUsPerNode, 256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testSetup{cl: topology.Build(cfg), lay: lay}
+	return setupRouting(t, preset, nodes, uniformRouting(seed, nodes, cfg.GPUsPerNode, tokens, 256, topk, maxNodes))
 }
 
 func format(t testing.TB, name string) dispatch.Format {

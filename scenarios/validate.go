@@ -89,7 +89,10 @@ type runOnce struct {
 type validator struct {
 	mu   sync.Mutex
 	runs map[string]*runOnce
-	knee runOnce
+	// The knee and the 13-experts case share one knee sweep.
+	kneeOnce sync.Once
+	knee     float64
+	kneeErr  error
 }
 
 // preset runs a preset with overrides once, however many cases read it.
@@ -169,15 +172,11 @@ func (v *validator) predict(c Case) (float64, string, error) {
 func (v *validator) predictOther(c Case) (float64, error) {
 	switch c.Kind {
 	case "knee", "max-experts":
-		v.knee.once.Do(func() {
-			k, err := Knee(c.Preset, nil)
-			v.knee.err = err
-			v.knee.res = &Result{Routing: RoutingSummary{GPUsPerNodeVisit: k}}
-		})
-		if v.knee.err != nil {
-			return 0, v.knee.err
+		v.kneeOnce.Do(func() { v.knee, v.kneeErr = Knee(c.Preset, nil) })
+		if v.kneeErr != nil {
+			return 0, v.kneeErr
 		}
-		k := v.knee.res.Routing.GPUsPerNodeVisit
+		k := v.knee
 		if c.Kind == "max-experts" {
 			return 4 * k, nil
 		}
