@@ -1,14 +1,7 @@
 package combine
 
 // Events carry a kind and two small integers packed into the engine's int64
-// argument, so scheduling allocates nothing: kind in the low 4 bits, a in
-// the next 30, b in the top 30.
-
-func pack(kind, a, b int) int64 { return int64(kind) | int64(a)<<4 | int64(b)<<34 }
-
-func unpack(arg int64) (kind, a, b int) {
-	return int(arg & 15), int(arg >> 4 & (1<<30 - 1)), int(arg >> 34)
-}
+// argument (sim.PackArg), so scheduling allocates nothing.
 
 // Event kinds. Each handler type receives its own subset.
 const (

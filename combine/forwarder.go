@@ -72,7 +72,7 @@ func (f *forwarder) init(k *kernel, rank, c int, groups []fwdGroup, peers []*sen
 }
 
 func (f *forwarder) Handle(now sim.Time, arg int64) {
-	kind, a, b := unpack(arg)
+	kind, a, b := sim.UnpackArg(arg)
 	switch kind {
 	case evNVLRound:
 		// A round of NVL sender warp a's rows has landed.
@@ -120,7 +120,7 @@ func (f *forwarder) rdmaCredit(m int, at sim.Time, n int) {
 		g.credit += n
 		return
 	}
-	f.k.eng.At(at, f, pack(evRDMACredit, m, n))
+	f.k.eng.At(at, f, sim.PackArg(evRDMACredit, m, n))
 }
 
 // step moves group n on: post a finished chunk, open the next one when the
@@ -160,7 +160,7 @@ func (f *forwarder) step(now sim.Time, n int) {
 	}
 	finish := k.sm(f.rank, 2*f.c+1).Reserve(now, k.reduceBytes(rows))
 	g.busy, g.until = true, finish
-	k.eng.At(finish, f, pack(evFwdReduced, n, 0))
+	k.eng.At(finish, f, sim.PackArg(evFwdReduced, n, 0))
 	k.trace(now, finish, "fwd_reduce", "forward", f.rank, f.c, -1, "sm", int64(rows)*k.rec, tokens)
 }
 

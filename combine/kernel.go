@@ -275,11 +275,11 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	for _, s := range k.senders {
 		for i := range s.warps {
 			w := (s.rank + 1 + i) % len(s.warps)
-			k.eng.At(0, s, pack(evFreed, w*k.parts, 0))
+			k.eng.At(0, s, sim.PackArg(evFreed, w*k.parts, 0))
 		}
 	}
 	for _, r := range k.receivers {
-		k.eng.At(0, r, pack(evKick, 0, 0))
+		k.eng.At(0, r, sim.PackArg(evKick, 0, 0))
 	}
 	return k
 }

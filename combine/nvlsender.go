@@ -108,7 +108,7 @@ func (q *roundRing) pop(parts int) []int32 {
 }
 
 func (s *nvlSender) Handle(now sim.Time, arg int64) {
-	kind, a, b := unpack(arg)
+	kind, a, b := sim.UnpackArg(arg)
 	switch kind {
 	case evSent:
 		s.warps[a].busy = false
@@ -140,7 +140,7 @@ func (w *sendWarp) credit(p int, at sim.Time, n int) {
 		return
 	}
 	s := w.s
-	s.k.eng.At(at, s, pack(evFreed, w.w*s.k.parts+p, n))
+	s.k.eng.At(at, s, sim.PackArg(evFreed, w.w*s.k.parts+p, n))
 }
 
 // step starts warp w's next round if some partition has room.
@@ -189,7 +189,7 @@ func (s *nvlSender) step(now sim.Time, w int) {
 		link = "nvlink"
 	}
 	warp.busy, warp.until = true, finish
-	k.eng.At(finish, s, pack(evSent, w, 0))
+	k.eng.At(finish, s, sim.PackArg(evSent, w, 0))
 	for p, n := range s.round {
 		parts[p].sent += int32(n)
 	}
@@ -198,7 +198,7 @@ func (s *nvlSender) step(now sim.Time, w int) {
 		// rows to the forwarder in partition order, as one event per
 		// partition scheduled back to back would.
 		warp.fly.push(s.round)
-		k.eng.At(arrive, k.fwd(dst, s.c), pack(evNVLRound, s.local, 0))
+		k.eng.At(arrive, k.fwd(dst, s.c), sim.PackArg(evNVLRound, s.local, 0))
 	} else {
 		k.recv(dst, s.c).arrive(arrive, s.local, s.round[0])
 	}

@@ -57,7 +57,7 @@ func (r *receiver) ringSlots() int {
 }
 
 func (r *receiver) Handle(now sim.Time, arg int64) {
-	kind, a, b := unpack(arg)
+	kind, a, b := sim.UnpackArg(arg)
 	switch kind {
 	case evArrive:
 		r.land(a, b)
@@ -81,7 +81,7 @@ func (r *receiver) arrive(at sim.Time, s, n int) {
 		r.land(s, n)
 		return
 	}
-	r.k.eng.At(at, r, pack(evArrive, s, n))
+	r.k.eng.At(at, r, sim.PackArg(evArrive, s, n))
 }
 
 func (r *receiver) land(s, n int) {
@@ -120,7 +120,7 @@ func (r *receiver) step(now sim.Time) {
 		finish = k.sm(r.rank, r.smIndex()).Reserve(now, k.reduceBytes(rows))
 	}
 	r.busy, r.until = true, finish
-	k.eng.At(finish, r, pack(evReceived, 0, 0))
+	k.eng.At(finish, r, sim.PackArg(evReceived, 0, 0))
 	role := "nvl-recv"
 	if k.internode {
 		role = "rdma-recv"

@@ -48,7 +48,7 @@ func (f *forwarder) credit(d int, at sim.Time, n int) {
 	w.pending = append(w.pending, nvlCredit{at, n})
 	if w.waitNVL && !w.woken {
 		w.woken = true
-		f.k.eng.At(at, f, pack(evNVLCredit, d, 0))
+		f.k.eng.At(at, f, sim.PackArg(evNVLCredit, d, 0))
 	}
 }
 
@@ -59,7 +59,7 @@ const (
 )
 
 func (f *forwarder) Handle(now sim.Time, arg int64) {
-	kind, a, b := unpack(arg)
+	kind, a, b := sim.UnpackArg(arg)
 	switch kind {
 	case evRDMAArrive:
 		q := f.queues[a]
@@ -111,7 +111,7 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		w.waitNVL = true
 		if len(w.pending) > 0 && !w.woken {
 			w.woken = true
-			k.eng.At(w.pending[0].at, f, pack(evNVLCredit, d, 0))
+			k.eng.At(w.pending[0].at, f, sim.PackArg(evNVLCredit, d, 0))
 		}
 		return
 	}
@@ -172,7 +172,7 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 			finish = max(finish, linkDone)
 			arrive = finish + r.Latency
 		}
-		k.eng.At(finish, f, pack(evFwdDone, d, 0))
+		k.eng.At(finish, f, sim.PackArg(evFwdDone, d, 0))
 		if tr := k.eng.Tracer(); tr != nil {
 			link := "nvlink"
 			if dst == f.rank {
@@ -181,7 +181,7 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 			tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "nvl_forward", Role: "forward", GPU: f.rank, Channel: f.c,
 				Peer: dst, Link: link, Bytes: bytes, Tokens: n})
 		}
-		k.eng.At(arrive, k.recv(dst, f.c), pack(evNVLArrive, f.rank%k.gpn, n))
+		k.eng.At(arrive, k.recv(dst, f.c), sim.PackArg(evNVLArrive, f.rank%k.gpn, n))
 		return
 	}
 }
@@ -217,5 +217,5 @@ func (f *forwarder) returnCredit(now sim.Time, qi int) {
 	if q.srcRank/k.gpn != f.rank/k.gpn {
 		at += k.cl.Config.IBLatency
 	}
-	k.eng.At(at, s, pack(evRDMACredit, f.rank/k.gpn, n))
+	k.eng.At(at, s, sim.PackArg(evRDMACredit, f.rank/k.gpn, n))
 }

@@ -224,7 +224,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 			// chunks at once instead of GPU 0 first and the last GPU last.
 			for i := range fw.warps {
 				d := (fw.rank + 1 + i) % gpn
-				k.eng.At(0, fw, pack(evNVLCredit, d, 0))
+				k.eng.At(0, fw, sim.PackArg(evNVLCredit, d, 0))
 			}
 		}
 		return k
@@ -246,7 +246,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 				s.order = append(s.order, (c+node+i)%nodes)
 			}
 			k.senders[r*k.ch+c] = s
-			k.eng.At(0, s, pack(evRDMACredit, 0, 0))
+			k.eng.At(0, s, sim.PackArg(evRDMACredit, 0, 0))
 		}
 	}
 	return k

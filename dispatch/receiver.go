@@ -23,7 +23,7 @@ const evNVLArrive = 5
 // copied waits for it, as it would for the warp; the credit reaches the
 // forwarder one NVLink latency after the copy (none for the own GPU).
 func (r *receiver) Handle(now sim.Time, arg int64) {
-	_, src, n := unpack(arg)
+	_, src, n := sim.UnpackArg(arg)
 	k := r.k
 	bytes := int64(n) * k.rec
 	finish := k.sm(r.rank, 2*r.c+1).Reserve(now, bytes)

@@ -43,7 +43,7 @@ const (
 )
 
 func (s *rdmaSender) Handle(now sim.Time, arg int64) {
-	kind, a, b := unpack(arg)
+	kind, a, b := sim.UnpackArg(arg)
 	switch kind {
 	case evSendBatch:
 		s.busy = false
@@ -95,7 +95,7 @@ func (s *rdmaSender) step(now sim.Time) {
 	s.pos0, s.pos = s.pos, end
 	s.busy = true
 	finish := k.sm(s.rank, 2*s.c+1).Reserve(now, bytes)
-	k.eng.At(finish, s, pack(evSendBatch, 0, 0))
+	k.eng.At(finish, s, sim.PackArg(evSendBatch, 0, 0))
 	if tr := k.eng.Tracer(); tr != nil {
 		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "rdma_copy", Role: "rdma-send", GPU: s.rank, Channel: s.c,
 			Peer: -1, Link: "sm", Bytes: bytes, Tokens: end - s.pos0})
@@ -119,12 +119,12 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			f := k.fwd(fwd, s.c)
 			if m == s.node {
 				// Own node: a fence and a local tail add, no NIC.
-				k.eng.At(now, f, pack(evRDMAArrive, s.node, n))
+				k.eng.At(now, f, sim.PackArg(evRDMAArrive, s.node, n))
 				continue
 			}
 			r := k.route(s.rank, fwd)
 			arrive := sim.Transfer(now, int64(n)*k.rec, r.Latency, r.Ports...)
-			k.eng.At(arrive, f, pack(evRDMAArrive, s.node, n))
+			k.eng.At(arrive, f, sim.PackArg(evRDMAArrive, s.node, n))
 			if tr := k.eng.Tracer(); tr != nil {
 				tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "rdma_put", Role: "rdma-coord", GPU: s.rank, Channel: s.c,
 					Peer: m, Link: "ib", Bytes: int64(n) * k.rec, Tokens: n})
@@ -134,10 +134,4 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 	if allWritten && s.done == 0 {
 		s.done = now
 	}
-}
-
-func pack(kind, a, b int) int64 { return int64(kind) | int64(a)<<4 | int64(b)<<34 }
-
-func unpack(arg int64) (kind, a, b int) {
-	return int(arg & 15), int(arg >> 4 & (1<<30 - 1)), int(arg >> 34)
 }
