@@ -98,25 +98,9 @@ func fitLine(xs, ys []float64) (a, b float64) {
 // RunDispatch runs only the scenario's dispatch: what sweeps of the
 // network side need, at half the cost of Run.
 func RunDispatch(s Scenario) (*dispatch.Result, error) {
-	hw, err := s.Topology()
+	b, err := build(s, RunOptions{})
 	if err != nil {
 		return nil, err
 	}
-	rt, err := Routing(s, RunOptions{})
-	if err != nil {
-		return nil, err
-	}
-	place, err := Placement(s.Model, hw.GPUs())
-	if err != nil {
-		return nil, err
-	}
-	lay, err := dispatch.NewLayout(rt, place, hw.Nodes, hw.GPUsPerNode, s.Model.Experts)
-	if err != nil {
-		return nil, err
-	}
-	f, err := dispatch.FormatNamed("model.dispatch_dtype", s.Model.DispatchType)
-	if err != nil {
-		return nil, err
-	}
-	return dispatch.Run(topology.Build(hw), lay, s.DispatchConfig(), f, s.Model.Hidden, dispatch.Options{})
+	return dispatch.Run(topology.Build(b.hw), b.lay, s.DispatchConfig(), b.dfmt, s.Model.Hidden, dispatch.Options{})
 }

@@ -90,33 +90,12 @@ func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 // Run simulates a validated scenario: dispatch and combine of one MoE
 // layer, the compute model at the SMs left, and the layer schedule.
 func Run(s Scenario, opt RunOptions) (*Result, error) {
-	hw, err := s.Topology()
+	b, err := build(s, opt)
 	if err != nil {
 		return nil, err
 	}
-	var rt dispatch.Routing
-	if opt.Routing != nil {
-		rt = *opt.Routing
-	} else if rt, err = Routing(s, opt); err != nil {
-		return nil, InputError{err}
-	}
+	hw, lay, dfmt, cfmt := b.hw, b.lay, b.dfmt, b.cfmt
 	ranks := hw.GPUs()
-	place, err := Placement(s.Model, ranks)
-	if err != nil {
-		return nil, err
-	}
-	lay, err := dispatch.NewLayout(rt, place, hw.Nodes, hw.GPUsPerNode, s.Model.Experts)
-	if err != nil {
-		return nil, err
-	}
-	dfmt, err := dispatch.FormatNamed("model.dispatch_dtype", s.Model.DispatchType)
-	if err != nil {
-		return nil, err
-	}
-	cfmt, err := dispatch.FormatNamed("model.combine_dtype", s.Model.CombineType)
-	if err != nil {
-		return nil, err
-	}
 	cl := topology.Build(hw)
 	kopt := dispatch.Options{Verify: opt.Verify}
 	if opt.Tracer != nil {
@@ -156,7 +135,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	for _, n := range lay.ExpertSlots {
 		maxSlots = max(maxSlots, n)
 	}
-	local := max(1, place.Slots()/ranks)
+	local := max(1, b.place.Slots()/ranks)
 	commSMs := s.Kernel.NumSMs
 	if s.Kernel.Mode == dispatch.LowLatency {
 		// The low-latency kernels post their RDMA writes and free every SM

@@ -2,9 +2,7 @@ package scenarios
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
-	"sync"
 )
 
 // TunePoint is one run of an SM-split sweep.
@@ -44,18 +42,7 @@ func Tune(s Scenario, from, to int, opt RunOptions) ([]TunePoint, error) {
 	opt.Routing = &rt
 	pts := make([]TunePoint, len(sms))
 	errs := make([]error, len(sms))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, n := range sms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			pts[i], errs[i] = tunePoint(s, n, opt)
-		}()
-	}
-	wg.Wait()
+	parallel(len(sms), func(i int) { pts[i], errs[i] = tunePoint(s, sms[i], opt) })
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -64,18 +63,7 @@ func ValidationCases() []Case {
 func Validate(cases []Case) []CaseResult {
 	v := &validator{runs: map[string]*runOnce{}}
 	out := make([]CaseResult, len(cases))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, c := range cases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i] = v.run(c)
-		}()
-	}
-	wg.Wait()
+	parallel(len(cases), func(i int) { out[i] = v.run(cases[i]) })
 	return out
 }
 

@@ -1,0 +1,62 @@
+package scenarios
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/topology"
+)
+
+// built is a validated scenario turned into what the kernels take.
+type built struct {
+	hw         topology.Config
+	place      dispatch.Placement
+	lay        *dispatch.Layout
+	dfmt, cfmt dispatch.Format
+}
+
+// build derives the cluster, routing, placement, layout and wire formats of
+// a scenario. The routing comes from opt.Routing when set; a routing that
+// cannot be made from the user's input is an InputError.
+func build(s Scenario, opt RunOptions) (built, error) {
+	var b built
+	var err error
+	if b.hw, err = s.Topology(); err != nil {
+		return b, err
+	}
+	var rt dispatch.Routing
+	if opt.Routing != nil {
+		rt = *opt.Routing
+	} else if rt, err = Routing(s, opt); err != nil {
+		return b, InputError{err}
+	}
+	if b.place, err = Placement(s.Model, b.hw.GPUs()); err != nil {
+		return b, err
+	}
+	if b.lay, err = dispatch.NewLayout(rt, b.place, b.hw.Nodes, b.hw.GPUsPerNode, s.Model.Experts); err != nil {
+		return b, err
+	}
+	if b.dfmt, err = dispatch.FormatNamed("model.dispatch_dtype", s.Model.DispatchType); err != nil {
+		return b, err
+	}
+	b.cfmt, err = dispatch.FormatNamed("model.combine_dtype", s.Model.CombineType)
+	return b, err
+}
+
+// parallel calls f(0), ..., f(n-1), GOMAXPROCS at a time: independent
+// runs, each on its own engine, so results do not depend on the order.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
