@@ -20,7 +20,19 @@ type GPU struct {
 	// SMReduceBytesPerSec is the rate one SM sums BF16 rows (combine's
 	// reductions), counted in bytes of input rows read.
 	SMReduceBytesPerSec float64
-	FP8FLOPS            float64
+	// WarpCopyBytesPerSec is one warp's streaming copy rate once its
+	// per-record latency is paid: a role with few warps is held to it, so
+	// it cannot take a whole SM's rate.
+	WarpCopyBytesPerSec float64
+	// RecordOverhead is a warp's fixed time per record (token row) it
+	// copies: the load-store-wait round trip of its copy loop, paid
+	// whatever the record's size.
+	RecordOverhead sim.Time
+	// ChunkHandshake is what a producer pays per chunk: a system-scope
+	// fence and the release store of the ring's tail, until a polling
+	// consumer can see it (the link's latency comes on top).
+	ChunkHandshake sim.Time
+	FP8FLOPS       float64
 	BF16FLOPS           float64
 	HBMBytesPerSec      float64
 	// NVLinkBytesPerSec is achievable NVLink bandwidth per direction per
@@ -55,6 +67,9 @@ type Config struct {
 	// efficiency.
 	NVLinkEfficiency float64
 	NICEfficiency    float64
+	// NICMessageRate is the messages per second (RDMA writes, atomics)
+	// one NIC issues: each message holds the NIC for 1/rate at least.
+	NICMessageRate float64
 	// KernelLaunch is the fixed cost of launching a kernel and having all
 	// its blocks running (host launch gap plus grid start).
 	KernelLaunch sim.Time
@@ -89,14 +104,16 @@ func (c Config) Validate() error {
 	checks := []error{
 		posInt("cluster.nodes", c.Nodes, MaxNodes),
 		posInt("cluster.gpus_per_node", c.GPUsPerNode, MaxGPUsPerNode),
-		posInt("cluster.gpu.sms", c.GPU.SMs, MaxSMs),
-		posRate("cluster.gpu.sm_copy_GBps", c.GPU.SMCopyBytesPerSec),
-		posRate("cluster.gpu.sm_reduce_GBps", c.GPU.SMReduceBytesPerSec),
-		posRate("cluster.gpu.fp8_TFLOPS", c.GPU.FP8FLOPS),
-		posRate("cluster.gpu.bf16_TFLOPS", c.GPU.BF16FLOPS),
-		posRate("cluster.gpu.hbm_GBps", c.GPU.HBMBytesPerSec),
+		posInt("cluster.sms", c.GPU.SMs, MaxSMs),
+		posRate("cluster.sm_copy_GBps", c.GPU.SMCopyBytesPerSec),
+		posRate("cluster.sm_reduce_GBps", c.GPU.SMReduceBytesPerSec),
+		posRate("cluster.fp8_TFLOPS", c.GPU.FP8FLOPS),
+		posRate("cluster.bf16_TFLOPS", c.GPU.BF16FLOPS),
+		posRate("cluster.hbm_GBps", c.GPU.HBMBytesPerSec),
 		posRate("cluster.nvlink_GBps", c.GPU.NVLinkBytesPerSec),
 		posRate("cluster.nic_GBps", c.GPU.NICBytesPerSec),
+		posRate("cluster.warp_copy_GBps", c.GPU.WarpCopyBytesPerSec),
+		posRate("cluster.nic_message_rate_Mps", c.NICMessageRate),
 	}
 	for _, err := range checks {
 		if err != nil {
@@ -111,6 +128,14 @@ func (c Config) Validate() error {
 	}
 	if c.KernelLaunch < 0 || c.KernelLaunch > sim.Millisecond {
 		return fmt.Errorf("topology: cluster.kernel_launch_us = %v, want 0..1000", c.KernelLaunch.Microseconds())
+	}
+	for _, t := range []struct {
+		field string
+		v     sim.Time
+	}{{"cluster.record_overhead_ns", c.GPU.RecordOverhead}, {"cluster.chunk_handshake_ns", c.GPU.ChunkHandshake}} {
+		if t.v < 0 || t.v > 100*sim.Microsecond {
+			return fmt.Errorf("topology: %s = %g, want 0..100000", t.field, float64(t.v)/float64(sim.Nanosecond))
+		}
 	}
 	if !(c.NVLinkEfficiency > 0 && c.NVLinkEfficiency <= 1) {
 		return fmt.Errorf("topology: cluster.nvlink_efficiency = %g, want a number in (0, 1]", c.NVLinkEfficiency)

@@ -36,7 +36,7 @@ func TestValidateNamesFieldValueAndBound(t *testing.T) {
 		{func(c *Config) { c.GPUsPerNode = 100 }, "cluster.gpus_per_node = 100, want 1..72"},
 		{func(c *Config) { c.GPU.NVLinkBytesPerSec = -1 }, "cluster.nvlink_GBps"},
 		{func(c *Config) { c.GPU.NICBytesPerSec = 0 }, "cluster.nic_GBps"},
-		{func(c *Config) { c.GPU.SMs = 0 }, "cluster.gpu.sms = 0"},
+		{func(c *Config) { c.GPU.SMs = 0 }, "cluster.sms = 0"},
 		{func(c *Config) { c.NICEfficiency = 1.5 }, "cluster.nic_efficiency = 1.5"},
 		{func(c *Config) { c.RailOversubscription = 0.5 }, "cluster.rail_oversubscription = 0.5"},
 		{func(c *Config) { c.IBLatency = -sim.Microsecond }, "cluster.ib_latency_us = -1"},
