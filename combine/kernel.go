@@ -3,7 +3,6 @@ package combine
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -55,10 +54,10 @@ type kernel struct {
 	// recvWarps the reducing warps of a receiver: the most tokens either
 	// sums at once.
 	fwdWarps, recvWarps int
-	// reduceScale turns bytes summed into bytes of SM copy time, since a
-	// reduction and a copy share the SM's one port.
-	reduceScale float64
-	smPs        [][]*sim.Port // [rank][sm]
+	// costs are the warps' per-record, per-chunk and per-message costs
+	// and the reduce rate.
+	costs dispatch.Costs
+	smPs  [][]*sim.Port // [rank][sm]
 
 	senders []*nvlSender // [rank*ch+c]
 	// sendParts holds every sender's per (warp, partition) counts:
@@ -81,16 +80,6 @@ func (k *kernel) sm(rank, i int) *sim.Port      { return k.smPs[rank][i] }
 
 // slab is the i-th of the n-long pieces s is cut into.
 func slab[T any](s []T, i, n int) []T { return s[i*n : (i+1)*n : (i+1)*n] }
-
-// reduceBytes is the SM port time of summing rows records, in bytes at the
-// SM's copy rate.
-func (k *kernel) reduceBytes(rows int) int64 {
-	b := int64(rows) * k.rec
-	if k.reduceScale == 1 {
-		return b
-	}
-	return int64(math.Ceil(float64(b) * k.reduceScale))
-}
 
 // CheckConfig checks a combine configuration for a cluster of nodes nodes
 // of GPUs with deviceSMs SMs. Beyond dispatch's checks, internode combine
@@ -183,9 +172,9 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 		rec:     int64(f.CombineRecordBytes(hidden, lay.TopK)),
 		payload: f.PayloadBytes(hidden),
 		gpn:     gpn, nodes: nodes, ch: cfg.Channels(),
-		internode:   nodes > 1,
-		reduceScale: gpu.SMCopyBytesPerSec / gpu.SMReduceBytesPerSec,
-		tracer:      opt.Tracer,
+		internode: nodes > 1,
+		costs:     dispatch.NewCosts(cl.Config),
+		tracer:    opt.Tracer,
 	}
 	k.eng.SetTracer(opt.Tracer)
 	if k.internode {

@@ -176,7 +176,7 @@ func (s *nvlSender) step(now sim.Time, w int) {
 	dst := s.base + w
 	bytes := int64(rows) * k.rec
 	sm := 2 * s.c
-	finish := k.sm(s.rank, sm).Reserve(now, bytes)
+	finish := k.costs.Copy(k.sm(s.rank, sm), now, rows, bytes)
 	arrive := finish
 	link := "local"
 	if dst != s.rank {
@@ -188,6 +188,9 @@ func (s *nvlSender) step(now sim.Time, w int) {
 		arrive = finish + r.Latency
 		link = "nvlink"
 	}
+	// The warp fences the round and stores its tails before it is free.
+	finish += k.costs.Handshake()
+	arrive += k.costs.Handshake()
 	warp.busy, warp.until = true, finish
 	k.eng.At(finish, s, sim.PackArg(evSent, w, 0))
 	for p, n := range s.round {

@@ -117,7 +117,7 @@ func (r *receiver) step(now sim.Time) {
 	}
 	finish := now
 	if rows > 0 { // a token with no expert has nothing to sum
-		finish = k.sm(r.rank, r.smIndex()).Reserve(now, k.reduceBytes(rows))
+		finish = k.costs.Reduce(k.sm(r.rank, r.smIndex()), now, k.recvWarps, tokens, rows, k.rec)
 	}
 	r.busy, r.until = true, finish
 	k.eng.At(finish, r, sim.PackArg(evReceived, 0, 0))

@@ -162,7 +162,9 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		w.lastQ, w.lastEnd = qi, h
 		dst := f.rank - f.rank%k.gpn + d
 		bytes := int64(n) * k.rec
-		finish := k.sm(f.rank, 2*f.c).Reserve(now, bytes)
+		// The warp copies the chunk a record at a time, then fences and
+		// stores the ring's tail.
+		finish := k.costs.Copy(k.sm(f.rank, 2*f.c), now, n, bytes)
 		arrive := finish
 		if dst != f.rank {
 			// Records land when both the SM has copied them and the link
@@ -172,6 +174,8 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 			finish = max(finish, linkDone)
 			arrive = finish + r.Latency
 		}
+		finish += k.costs.Handshake()
+		arrive += k.costs.Handshake()
 		k.eng.At(finish, f, sim.PackArg(evFwdDone, d, 0))
 		if tr := k.eng.Tracer(); tr != nil {
 			link := "nvlink"

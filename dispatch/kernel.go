@@ -46,6 +46,7 @@ type kernel struct {
 
 	nodeBuf []int
 	verify  *verifier
+	costs   Costs
 }
 
 func (k *kernel) sm(rank, i int) *sim.Port       { return k.smPs[rank][i] }
@@ -127,6 +128,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 		rec: int64(f.DispatchRecordBytes(hidden, lay.TopK)), hidden: hidden,
 		gpn: gpn, ch: cfg.Channels(),
 		nodeBuf: make([]int, 0, nodes),
+		costs:   NewCosts(cl.Config),
 	}
 	k.eng.SetTracer(opt.Tracer)
 	if opt.Verify {
@@ -172,7 +174,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 				fw.warps[d].next = (d + c) % nq // start rotated by channel
 			}
 			k.forwards[r*k.ch+c] = fw
-			k.receivers[r*k.ch+c] = &receiver{k: k, rank: r, c: c}
+			k.receivers[r*k.ch+c] = &receiver{k: k, rank: r, c: c, free: make([]sim.Time, gpn)}
 		}
 	}
 	// Fill every forwarder's queues with the records it will see, in the

@@ -12,6 +12,7 @@ type receiver struct {
 	c    int
 	last sim.Time // when the last row landed
 	rows int
+	free []sim.Time // when each source's receiver warp is next idle
 }
 
 const evNVLArrive = 5
@@ -26,7 +27,9 @@ func (r *receiver) Handle(now sim.Time, arg int64) {
 	_, src, n := sim.UnpackArg(arg)
 	k := r.k
 	bytes := int64(n) * k.rec
-	finish := k.sm(r.rank, 2*r.c+1).Reserve(now, bytes)
+	start := max(now, r.free[src])
+	finish := k.costs.Copy(k.sm(r.rank, 2*r.c+1), start, n, bytes)
+	r.free[src] = finish
 	r.rows += n
 	r.last = max(r.last, finish)
 	if k.verify != nil {

@@ -69,6 +69,7 @@ func (s *rdmaSender) step(now sim.Time) {
 	}
 	k, l := s.k, s.k.lay
 	var bytes int64
+	widest := 0 // most target nodes of one token in the batch
 	end := s.pos
 	for end < s.hi && end-s.pos < sevenWarps {
 		fits := true
@@ -82,10 +83,12 @@ func (s *rdmaSender) step(now sim.Time) {
 		if !fits {
 			break
 		}
-		for _, m := range l.TargetNodes(k.nodeBuf[:0], s.rank, end) {
+		targets := l.TargetNodes(k.nodeBuf[:0], s.rank, end)
+		for _, m := range targets {
 			s.pending[m]++
 			bytes += k.rec
 		}
+		widest = max(widest, len(targets))
 		end++
 	}
 	if end == s.pos {
@@ -94,7 +97,11 @@ func (s *rdmaSender) step(now sim.Time) {
 	s.blockedOn = -1
 	s.pos0, s.pos = s.pos, end
 	s.busy = true
-	finish := k.sm(s.rank, 2*s.c+1).Reserve(now, bytes)
+	// Each of the seven warps takes one token of the batch: it loads the
+	// record once and stores it into each target node's ring, so the
+	// slowest warp pays one record overhead and streams its token's
+	// copies; the SM carries every copy.
+	finish := k.costs.Work(k.sm(s.rank, 2*s.c+1), now, bytes, 1, int64(widest)*k.rec)
 	k.eng.At(finish, s, sim.PackArg(evSendBatch, 0, 0))
 	if tr := k.eng.Tracer(); tr != nil {
 		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "rdma_copy", Role: "rdma-send", GPU: s.rank, Channel: s.c,
@@ -117,13 +124,18 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			s.issued[m] += n
 			fwd := m*k.gpn + s.rank%k.gpn
 			f := k.fwd(fwd, s.c)
+			// The coordinator fences the chunk's records before it
+			// posts them.
+			at := now + k.costs.Handshake()
 			if m == s.node {
-				// Own node: a fence and a local tail add, no NIC.
-				k.eng.At(now, f, sim.PackArg(evRDMAArrive, s.node, n))
+				// Own node: a local tail add, no NIC.
+				k.eng.At(at, f, sim.PackArg(evRDMAArrive, s.node, n))
 				continue
 			}
 			r := k.route(s.rank, fwd)
-			arrive := sim.Transfer(now, int64(n)*k.rec, r.Latency, r.Ports...)
+			// Two NIC messages per chunk: the RDMA write of the records
+			// and the atomic add on the remote tail.
+			arrive := sim.TransferMessage(at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
 			k.eng.At(arrive, f, sim.PackArg(evRDMAArrive, s.node, n))
 			if tr := k.eng.Tracer(); tr != nil {
 				tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "rdma_put", Role: "rdma-coord", GPU: s.rank, Channel: s.c,

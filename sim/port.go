@@ -38,7 +38,12 @@ func NewPort(name string, bytesPerSec float64) *Port {
 
 // Reserve offers bytes to the port at time now and returns when the port
 // has moved the last of them.
-func (p *Port) Reserve(now Time, bytes int64) Time {
+func (p *Port) Reserve(now Time, bytes int64) Time { return p.ReserveExtra(now, bytes, 0) }
+
+// ReserveExtra is Reserve for a transfer that holds the port extra time
+// beyond its bytes' share of the bandwidth: a NIC's per-message work, say.
+// The extra time counts as busy time; the bytes count as bytes moved.
+func (p *Port) ReserveExtra(now Time, bytes int64, extra Time) Time {
 	start := now
 	if p.busyUntil > start {
 		if b := p.busyUntil - now; b > p.peakBacklog {
@@ -49,7 +54,7 @@ func (p *Port) Reserve(now Time, bytes int64) Time {
 	if !p.offered {
 		p.offered, p.firstOffer = true, now
 	}
-	d := TransferTime(bytes, p.BytesPerSec)
+	d := TransferTime(bytes, p.BytesPerSec) + extra
 	p.busyUntil = start + d
 	p.bytes += bytes
 	p.busy += d
@@ -96,6 +101,24 @@ func Transfer(now Time, bytes int64, latency Time, ports ...*Port) Time {
 	done := now
 	for _, p := range ports {
 		if f := p.Reserve(now, bytes); f > done {
+			done = f
+		}
+	}
+	return done + latency
+}
+
+// TransferMessage is Transfer for one message that also holds each end of
+// the path (the first and last ports: the sending and receiving NIC) for
+// msg, its per-message time. Ports between the ends (a shared switch
+// fabric) see only the bytes.
+func TransferMessage(now Time, bytes int64, msg, latency Time, ports ...*Port) Time {
+	done := now
+	for i, p := range ports {
+		extra := Time(0)
+		if i == 0 || i == len(ports)-1 {
+			extra = msg
+		}
+		if f := p.ReserveExtra(now, bytes, extra); f > done {
 			done = f
 		}
 	}

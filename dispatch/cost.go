@@ -1,0 +1,87 @@
+package dispatch
+
+import (
+	"math"
+
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+// Costs are the per-warp, per-record, per-chunk and per-message costs a
+// communication kernel pays, taken from the GPU's constants (measured
+// with the calibration kit where the hardware file says so). Dispatch and
+// combine charge every copy, reduction and handshake through them, so the
+// two kernels pay for the same work the same way.
+//
+// A warp's copy of n records of b bytes in all, started at now on an SM
+// whose port other warps share, ends at
+//
+//	max(SM port done with b bytes, now + n·RecordOverhead + b/WarpCopy)
+//
+// so a role with few warps is latency-bound (held to the per-warp rate)
+// and many warps saturate the SM. A reduction is the same with the SM's
+// port time scaled from the copy rate to the reduce rate.
+type Costs struct {
+	warpRate  float64  // one warp's streaming rate, bytes/s
+	record    sim.Time // per record, per warp
+	handshake sim.Time // per chunk, per producer
+	// reduceScale is SM copy bytes per byte summed: the SM port runs at
+	// the copy rate, a reduction at the reduce rate.
+	reduceScale float64
+	msg         sim.Time // NIC time per message
+}
+
+// NewCosts takes the costs from a validated config.
+func NewCosts(c topology.Config) Costs {
+	return Costs{
+		warpRate:    c.GPU.WarpCopyBytesPerSec,
+		record:      c.GPU.RecordOverhead,
+		handshake:   c.GPU.ChunkHandshake,
+		reduceScale: c.GPU.SMCopyBytesPerSec / c.GPU.SMReduceBytesPerSec,
+		msg:         sim.FromSeconds(1 / c.NICMessageRate),
+	}
+}
+
+// Copy returns when one warp that starts copying n records of bytes in
+// all at now is done, reserving the bytes on its SM's port.
+func (c Costs) Copy(sm *sim.Port, now sim.Time, n int, bytes int64) sim.Time {
+	return c.Work(sm, now, bytes, n, bytes)
+}
+
+// Work returns when warps that start at now are done, when the SM carries
+// smBytes and the slowest warp copies n records of warpBytes.
+func (c Costs) Work(sm *sim.Port, now sim.Time, smBytes int64, n int, warpBytes int64) sim.Time {
+	smDone := sm.Reserve(now, smBytes)
+	return max(smDone, now+c.warpTime(n, warpBytes))
+}
+
+// Reduce returns when w warps that start together at now are done summing
+// rows input rows of rec bytes into tokens outputs, each warp a token at a
+// time: the SM's port carries the input rows at the reduce rate; each warp
+// pays a record overhead per token and streams its rows.
+func (c Costs) Reduce(sm *sim.Port, now sim.Time, w, tokens, rows int, rec int64) sim.Time {
+	in := int64(rows) * rec
+	smBytes := in
+	if c.reduceScale != 1 {
+		smBytes = int64(math.Ceil(float64(in) * c.reduceScale))
+	}
+	smDone := sm.Reserve(now, smBytes)
+	if tokens == 0 {
+		return smDone
+	}
+	w = max(min(w, tokens), 1)
+	per := (tokens + w - 1) / w
+	perRows := (rows*per + tokens - 1) / tokens
+	return max(smDone, now+c.warpTime(per, int64(perRows)*rec))
+}
+
+func (c Costs) warpTime(n int, bytes int64) sim.Time {
+	return sim.Time(n)*c.record + sim.TransferTime(bytes, c.warpRate)
+}
+
+// Handshake is a producer's cost per chunk published: the fence and the
+// tail flag's release store.
+func (c Costs) Handshake() sim.Time { return c.handshake }
+
+// Message is a NIC's time per message (an RDMA write or an atomic).
+func (c Costs) Message() sim.Time { return c.msg }
