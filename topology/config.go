@@ -33,8 +33,8 @@ type GPU struct {
 	// consumer can see it (the link's latency comes on top).
 	ChunkHandshake sim.Time
 	FP8FLOPS       float64
-	BF16FLOPS           float64
-	HBMBytesPerSec      float64
+	BF16FLOPS      float64
+	HBMBytesPerSec float64
 	// NVLinkBytesPerSec is achievable NVLink bandwidth per direction per
 	// GPU, through a non-blocking NVSwitch.
 	NVLinkBytesPerSec float64
