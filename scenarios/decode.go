@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/moesim/moesim/topology"
 )
 
 // maxScenarioBytes bounds a scenario file; real ones are a few hundred bytes.
@@ -32,8 +34,23 @@ func ParseOverride(s string) (Override, error) {
 
 // Decode reads a scenario from YAML, applies overrides, then defaults, and
 // validates it. Unknown fields are errors, as are overrides of paths that do
-// not exist.
+// not exist. A scenario that names a cluster.hardware_file needs
+// DecodeWith, which is given a way to read it.
 func Decode(r io.Reader, overrides ...Override) (Scenario, error) {
+	return DecodeWith(r, DecodeOptions{}, overrides...)
+}
+
+// DecodeOptions give Decode what it cannot do itself: this package reads
+// no files.
+type DecodeOptions struct {
+	// ReadFile returns the bytes of a file the scenario names
+	// (cluster.hardware_file), resolving a relative name from the
+	// scenario file's folder. Nil refuses such scenarios.
+	ReadFile func(name string) ([]byte, error)
+}
+
+// DecodeWith is Decode with options.
+func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxScenarioBytes+1))
 	if err != nil {
 		return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -66,6 +83,24 @@ func Decode(r io.Reader, overrides ...Override) (Scenario, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return Scenario{}, fmt.Errorf("scenario: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if name := s.Cluster.HardwareFile; name != "" {
+		if opt.ReadFile == nil {
+			return Scenario{}, fmt.Errorf("scenario: cluster.hardware_file = %q cannot be read here; give it in a scenario file or with --set on the command line", name)
+		}
+		data, err := opt.ReadFile(name)
+		if err != nil {
+			return Scenario{}, fmt.Errorf("scenario: cluster.hardware_file: %w", err)
+		}
+		h, err := topology.ParseHardware(data)
+		if err != nil {
+			return Scenario{}, fmt.Errorf("scenario: cluster.hardware_file %s: %w", name, err)
+		}
+		if s.Cluster.Preset != "" && s.Cluster.Preset != h.Name {
+			return Scenario{}, fmt.Errorf("scenario: cluster.preset = %q and cluster.hardware_file = %q (hardware %q): give one of them", s.Cluster.Preset, name, h.Name)
+		}
+		s.Cluster.Preset = h.Name
+		s.hardware = h
 	}
 	s = s.WithDefaults()
 	if err := s.Validate(); err != nil {

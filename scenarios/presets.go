@@ -48,3 +48,13 @@ func LoadPreset(name string, overrides ...Override) (Scenario, error) {
 	}
 	return Decode(bytes.NewReader(data), overrides...)
 }
+
+// LoadPresetWith is LoadPreset with decode options, for overrides that
+// name files (--set cluster.hardware_file=HW.yaml).
+func LoadPresetWith(name string, opt DecodeOptions, overrides ...Override) (Scenario, error) {
+	data, err := PresetYAML(name)
+	if err != nil {
+		return Scenario{}, err
+	}
+	return DecodeWith(bytes.NewReader(data), opt, overrides...)
+}

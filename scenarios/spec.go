@@ -24,26 +24,68 @@ type Scenario struct {
 	Kernel      Kernel   `yaml:"kernel"`
 	Compute     Compute  `yaml:"compute"`
 	Schedule    Schedule `yaml:"schedule"`
+
+	// hardware is the parsed cluster.hardware_file, if any.
+	hardware *topology.Hardware
 }
 
 // Cluster is the scenario's cluster.* section: a hardware preset and
 // overrides of its constants.
+//
+// Every hardware constant (topology.Constants) is a field named by its
+// key, so any of them can be overridden (--set cluster.warp_copy_GBps=8)
+// and the effective scenario, which the run id hashes, holds them all.
+// A field left at zero takes the hardware's value.
 type Cluster struct {
-	Preset      string `yaml:"preset"`        // cluster.preset: h800, h100, h200, h20, b200, gb200-nvl72
-	Nodes       int    `yaml:"nodes"`         // cluster.nodes
-	GPUsPerNode int    `yaml:"gpus_per_node"` // cluster.gpus_per_node
-	SMs         int    `yaml:"sms,omitempty"`
+	Preset string `yaml:"preset"` // cluster.preset: h800, h100, h200, h20, b200, gb200-nvl72
+	// HardwareFile (cluster.hardware_file) names a hardware file, such as
+	// one `moesim calibrate` wrote, instead of a preset; a relative path
+	// is resolved from the scenario file's folder.
+	HardwareFile string `yaml:"hardware_file,omitempty"`
+	Nodes        int    `yaml:"nodes"`         // cluster.nodes
+	GPUsPerNode  int    `yaml:"gpus_per_node"` // cluster.gpus_per_node
+	SMs          int    `yaml:"sms,omitempty"`
 	// Bandwidths in GB/s (1e9 bytes/s) per direction per GPU.
 	NVLinkGBps float64 `yaml:"nvlink_GBps"`
 	NICGBps    float64 `yaml:"nic_GBps"`
 	SMCopyGBps float64 `yaml:"sm_copy_GBps,omitempty"`
+	// The warps' costs (topology.Constants documents each).
+	WarpCopyGBps     float64 `yaml:"warp_copy_GBps,omitempty"`
+	RecordOverheadNs float64 `yaml:"record_overhead_ns,omitempty"`
+	ChunkHandshakeNs float64 `yaml:"chunk_handshake_ns,omitempty"`
+	SMReduceGBps     float64 `yaml:"sm_reduce_GBps,omitempty"`
+	FP8TFLOPS        float64 `yaml:"fp8_TFLOPS,omitempty"`
+	BF16TFLOPS       float64 `yaml:"bf16_TFLOPS,omitempty"`
+	HBMGBps          float64 `yaml:"hbm_GBps,omitempty"`
 	// Shares of the link rates that kernel traffic gets (0..1].
-	NVLinkEfficiency float64 `yaml:"nvlink_efficiency,omitempty"`
-	NICEfficiency    float64 `yaml:"nic_efficiency,omitempty"`
-	NVLinkLatencyUs  float64 `yaml:"nvlink_latency_us,omitempty"`
-	IBLatencyUs      float64 `yaml:"ib_latency_us,omitempty"`
+	NVLinkEfficiency  float64 `yaml:"nvlink_efficiency,omitempty"`
+	NICEfficiency     float64 `yaml:"nic_efficiency,omitempty"`
+	NICMessageRateMps float64 `yaml:"nic_message_rate_Mps,omitempty"`
+	NVLinkLatencyUs   float64 `yaml:"nvlink_latency_us,omitempty"`
+	IBLatencyUs       float64 `yaml:"ib_latency_us,omitempty"`
+	KernelLaunchUs    float64 `yaml:"kernel_launch_us,omitempty"`
 	// RailOversubscription: 1 is a non-blocking rail fabric.
 	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
+}
+
+// constant returns the field holding hardware constant key, as a float64
+// to read and write, or false for a key the cluster section lacks.
+func (c *Cluster) constant(key string) (get func() float64, set func(float64), ok bool) {
+	ints := map[string]*int{"gpus_per_node": &c.GPUsPerNode, "sms": &c.SMs}
+	if p, ok := ints[key]; ok {
+		return func() float64 { return float64(*p) }, func(v float64) { *p = int(v) }, true
+	}
+	floats := map[string]*float64{
+		"sm_copy_GBps": &c.SMCopyGBps, "warp_copy_GBps": &c.WarpCopyGBps, "record_overhead_ns": &c.RecordOverheadNs,
+		"chunk_handshake_ns": &c.ChunkHandshakeNs, "sm_reduce_GBps": &c.SMReduceGBps, "fp8_TFLOPS": &c.FP8TFLOPS,
+		"bf16_TFLOPS": &c.BF16TFLOPS, "hbm_GBps": &c.HBMGBps, "nvlink_GBps": &c.NVLinkGBps, "nvlink_latency_us": &c.NVLinkLatencyUs,
+		"nic_GBps": &c.NICGBps, "nic_message_rate_Mps": &c.NICMessageRateMps, "ib_latency_us": &c.IBLatencyUs,
+		"kernel_launch_us": &c.KernelLaunchUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
+	}
+	if p, ok := floats[key]; ok {
+		return func() float64 { return *p }, func(v float64) { *p = v }, true
+	}
+	return nil, nil, false
 }
 
 // Kernel is the scenario's kernel.* section: DeepEP's Config for dispatch
@@ -79,22 +121,18 @@ func (s Scenario) WithDefaults() Scenario {
 		s.Seed = sim.DefaultSeed
 	}
 	c := &s.Cluster
-	if c.Preset == "" {
+	if c.Preset == "" && s.hardware == nil {
 		c.Preset = "h800"
 	}
-	if hw, err := topology.Preset(c.Preset); err == nil {
+	if hw, err := s.baseHardware(); err == nil {
 		if c.Nodes == 0 {
 			c.Nodes = 1
 		}
-		setInt(&c.GPUsPerNode, hw.GPUsPerNode)
-		setInt(&c.SMs, hw.GPU.SMs)
-		setF(&c.NVLinkGBps, hw.GPU.NVLinkBytesPerSec/topology.GBps)
-		setF(&c.NICGBps, hw.GPU.NICBytesPerSec/topology.GBps)
-		setF(&c.SMCopyGBps, hw.GPU.SMCopyBytesPerSec/topology.GBps)
-		setF(&c.NVLinkEfficiency, hw.NVLinkEfficiency)
-		setF(&c.NICEfficiency, hw.NICEfficiency)
-		setF(&c.NVLinkLatencyUs, hw.NVLinkLatency.Microseconds())
-		setF(&c.IBLatencyUs, hw.IBLatency.Microseconds())
+		for _, spec := range topology.Constants {
+			if get, set, ok := c.constant(spec.Key); ok && get() == 0 {
+				set(spec.Get(&hw))
+			}
+		}
 		setF(&c.RailOversubscription, hw.RailOversubscription)
 	}
 	m, d := &s.Model, DeepSeekV3()
@@ -158,20 +196,37 @@ func setF(p *float64, v float64) {
 // Topology is the cluster this scenario describes, validated.
 func (s Scenario) Topology() (topology.Config, error) {
 	c := s.Cluster
-	hw, err := topology.Preset(c.Preset)
+	hw, err := s.baseHardware()
 	if err != nil {
 		return topology.Config{}, err
 	}
-	hw.Nodes, hw.GPUsPerNode = c.Nodes, c.GPUsPerNode
-	hw.GPU.SMs = c.SMs
-	hw.GPU.NVLinkBytesPerSec = c.NVLinkGBps * topology.GBps
-	hw.GPU.NICBytesPerSec = c.NICGBps * topology.GBps
-	hw.GPU.SMCopyBytesPerSec = c.SMCopyGBps * topology.GBps
-	hw.NVLinkEfficiency, hw.NICEfficiency = c.NVLinkEfficiency, c.NICEfficiency
-	hw.NVLinkLatency = sim.FromMicroseconds(c.NVLinkLatencyUs)
-	hw.IBLatency = sim.FromMicroseconds(c.IBLatencyUs)
+	for _, spec := range topology.Constants {
+		get, _, ok := c.constant(spec.Key)
+		if !ok || get() == 0 {
+			continue // zero takes the hardware's value, as in WithDefaults
+		}
+		field := "cluster." + spec.Key
+		if err := spec.Check(field, get()); err != nil {
+			return topology.Config{}, fmt.Errorf("scenario: %v", err)
+		}
+		spec.Set(&hw, get())
+	}
+	hw.Nodes = c.Nodes
 	hw.RailOversubscription = c.RailOversubscription
 	return hw, hw.Validate()
+}
+
+// baseHardware is the hardware the cluster section starts from: the
+// hardware file it names, or its preset.
+func (s Scenario) baseHardware() (topology.Config, error) {
+	if s.hardware != nil {
+		cfg, err := s.hardware.Config()
+		if err != nil {
+			return topology.Config{}, fmt.Errorf("scenario: cluster.hardware_file %s: %w", s.Cluster.HardwareFile, err)
+		}
+		return cfg, nil
+	}
+	return topology.Preset(s.Cluster.Preset)
 }
 
 // DispatchConfig and CombineConfig are the kernels' configurations.

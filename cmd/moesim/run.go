@@ -16,6 +16,7 @@ import (
 
 	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/report"
+	"github.com/moesim/moesim/topology"
 )
 
 // scenarioFlags are the flags every command that loads a scenario shares.
@@ -61,7 +62,13 @@ func (sf *scenarioFlags) load(extra ...scenarios.Override) (scenarios.Scenario, 
 		if rerr != nil {
 			return s, opt, usagef("--scenario: %v", rerr)
 		}
-		s, err = scenarios.Decode(bytes.NewReader(data), ovs...)
+		dir := filepath.Dir(sf.file)
+		s, err = scenarios.DecodeWith(bytes.NewReader(data), scenarios.DecodeOptions{ReadFile: func(name string) ([]byte, error) {
+			if !filepath.IsAbs(name) {
+				name = filepath.Join(dir, name)
+			}
+			return readBounded(name, topology.MaxHardwareFileBytes)
+		}}, ovs...)
 		if err == nil && s.Name == "" {
 			s.Name = filepath.Base(sf.file)
 		}
@@ -70,7 +77,9 @@ func (sf *scenarioFlags) load(extra ...scenarios.Override) (scenarios.Scenario, 
 		if name == "" {
 			name = scenarios.DefaultPreset
 		}
-		s, err = scenarios.LoadPreset(name, ovs...)
+		s, err = scenarios.LoadPresetWith(name, scenarios.DecodeOptions{ReadFile: func(name string) ([]byte, error) {
+			return readBounded(name, topology.MaxHardwareFileBytes)
+		}}, ovs...)
 	}
 	if err != nil {
 		return s, opt, usageError{err}
