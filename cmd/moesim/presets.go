@@ -6,11 +6,12 @@ import (
 	"io"
 
 	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/report"
 	"github.com/moesim/moesim/topology"
 )
 
 func cmdPresets(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("presets", "presets [show NAME]", stderr)
+	fs := newFlagSet("presets", "presets [show NAME]  (NAME: a scenario preset prints its YAML; a hardware preset its constants with sources)", stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,6 +31,9 @@ func cmdPresets(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case fs.NArg() == 2 && fs.Arg(0) == "show":
+		if h, ok := topology.PresetHardware(fs.Arg(1)); ok {
+			return report.Hardware(stdout, h, false)
+		}
 		data, err := scenarios.PresetYAML(fs.Arg(1))
 		if err != nil {
 			return usageError{err}

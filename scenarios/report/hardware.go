@@ -1,0 +1,43 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/moesim/moesim/topology"
+)
+
+// Hardware writes every constant of a hardware file with its value, unit,
+// kind and source: what `moesim presets show NAME` prints for a hardware
+// preset, so a user sees which numbers are measured and which assumed.
+func Hardware(w io.Writer, h *topology.Hardware, markdown bool) error {
+	head := fmt.Sprintf("%s: %s", h.Name, h.Description)
+	if markdown {
+		head = "### " + head
+	}
+	if _, err := fmt.Fprintf(w, "%s\n\n", head); err != nil {
+		return err
+	}
+	t := newTable(w, markdown, tw.AlignLeft)
+	t.Header([]string{"constant", "value", "unit", "kind", "source"})
+	counts := map[topology.Kind]int{}
+	for _, s := range topology.Constants {
+		v, ok := h.Constants[s.Key]
+		if !ok {
+			continue
+		}
+		counts[v.Kind]++
+		if err := t.Append([]string{s.Key, strconv.FormatFloat(v.Value, 'g', -1, 64), s.Unit, string(v.Kind), v.Source}); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%d measured, %d published, %d assumed, %d fitted.\n",
+		counts[topology.Measured], counts[topology.Published], counts[topology.Assumed], counts[topology.Fitted])
+	return err
+}
