@@ -1,8 +1,10 @@
-package scenarios
+package search
 
 import (
 	"strconv"
 	"testing"
+
+	"github.com/moesim/moesim/scenarios"
 )
 
 // TestSMSplitIsUShaped is issue 5's contract on the DeepSeek-V3 training
@@ -12,13 +14,13 @@ func TestSMSplitIsUShaped(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size EP64 runs")
 	}
-	s, err := LoadPreset("deepseek-v3-train")
+	s, err := scenarios.LoadPreset("deepseek-v3-train")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pts []TunePoint
 	for _, sms := range []int{2, 6, 8, 12, 20, 32, 48} {
-		p, err := tunePoint(s, sms, RunOptions{})
+		p, err := tunePoint(s, sms, scenarios.RunOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,11 +81,11 @@ func TestTwentySMsReachNinetyPercentOfThirtyTwo(t *testing.T) {
 	}
 	bw := map[int]float64{}
 	for _, sms := range []int{20, 32} {
-		s, err := LoadPreset("deepseek-v3-train", Override{"kernel.num_sms", strconv.Itoa(sms)})
+		s, err := scenarios.LoadPreset("deepseek-v3-train", scenarios.Override{Path: "kernel.num_sms", Value: strconv.Itoa(sms)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := RunDispatch(s)
+		res, err := scenarios.RunDispatch(s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package scenarios
+package model
 
 // Model is the MoE model's shape: what decides bytes per token and FLOPs
 // per layer. Field names follow the scenario file's model.* paths.

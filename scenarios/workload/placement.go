@@ -1,9 +1,10 @@
-package scenarios
+package workload
 
 import (
 	"fmt"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/model"
 )
 
 // Placement puts the model's experts on ranks, the same number of expert
@@ -16,9 +17,9 @@ import (
 // Which experts are hottest depends on traffic statistics moesim does not
 // have, so replicas are spread evenly, not chosen by load (DeepSeek-V3
 // §3.4 re-plans them from observed load).
-func Placement(m Model, ranks int) (dispatch.Placement, error) {
+func Placement(m model.Model, ranks int) (dispatch.Placement, error) {
 	if len(m.Placement) > 0 {
-		return explicitPlacement(m, ranks)
+		return ExplicitPlacement(m, ranks)
 	}
 	per, err := primariesPerRank(m, ranks)
 	if err != nil {
@@ -45,8 +46,8 @@ func Placement(m Model, ranks int) (dispatch.Placement, error) {
 	return p, nil
 }
 
-// explicitPlacement is model.placement, checked.
-func explicitPlacement(m Model, ranks int) (dispatch.Placement, error) {
+// ExplicitPlacement is model.placement, checked.
+func ExplicitPlacement(m model.Model, ranks int) (dispatch.Placement, error) {
 	if len(m.Placement) != m.Experts {
 		return dispatch.Placement{}, fmt.Errorf("scenario: model.placement lists %d experts, model.experts = %d: want one list of ranks per expert", len(m.Placement), m.Experts)
 	}
@@ -68,12 +69,12 @@ func explicitPlacement(m Model, ranks int) (dispatch.Placement, error) {
 	return p, nil
 }
 
-// homeOrder maps the routing generators' contiguous expert numbering to an
+// HomeOrder maps the routing generators' contiguous expert numbering to an
 // explicit placement: generators place virtual expert v on rank
 // v/(experts/ranks), so v is the (v mod experts/ranks)-th expert whose first
 // replica is on that rank. It needs the same number of experts homed on
 // every rank; a trace routing needs nothing of the kind.
-func homeOrder(m Model, ranks int) ([]int32, error) {
+func HomeOrder(m model.Model, ranks int) ([]int32, error) {
 	per := m.Experts / ranks
 	byRank := make([][]int32, ranks)
 	for e, rs := range m.Placement {

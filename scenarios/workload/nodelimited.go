@@ -1,4 +1,4 @@
-package scenarios
+package workload
 
 // Node-limited routing (DeepSeek-V3 §2.1.2; DeepEP tests/test_internode.py).
 //

@@ -1,4 +1,4 @@
-package scenarios
+package search
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/moesim/moesim/scenarios"
 )
 
 // A sweep runs the cartesian product of varied scenario paths. Each point
@@ -40,7 +42,7 @@ func ParseVary(s string) (Vary, error) {
 	if !ok || path == "" || strings.TrimSpace(list) == "" {
 		return Vary{}, fmt.Errorf("scenario: --vary %q, want path=v1,v2,... (for example kernel.num_sms=8,16,24)", s)
 	}
-	if err := checkPath("--vary", path); err != nil {
+	if err := scenarios.CheckPath("--vary", path); err != nil {
 		return Vary{}, err
 	}
 	v := Vary{Path: path}
@@ -61,7 +63,7 @@ func ParseVary(s string) (Vary, error) {
 // overrides, in the order of the Vary list.
 type Point struct {
 	Index  int
-	Values []Override
+	Values []scenarios.Override
 }
 
 // Key identifies a point by value: its path=value pairs sorted by path.
@@ -106,11 +108,11 @@ func Expand(vs []Vary) ([]Point, error) {
 	}
 	points := make([]Point, n)
 	for i := range points {
-		p := Point{Index: i, Values: make([]Override, len(vs))}
+		p := Point{Index: i, Values: make([]scenarios.Override, len(vs))}
 		rest := i
 		for j := len(vs) - 1; j >= 0; j-- {
 			v := vs[j]
-			p.Values[j] = Override{Path: v.Path, Value: v.Values[rest%len(v.Values)]}
+			p.Values[j] = scenarios.Override{Path: v.Path, Value: v.Values[rest%len(v.Values)]}
 			rest /= len(v.Values)
 		}
 		points[i] = p
@@ -135,7 +137,7 @@ func Pending(points []Point, done map[string]bool) []Point {
 // each, or when ctx is done: points in flight then finish but are not
 // handed on, and the error is returned. Points that each accepted are
 // complete; the rest can be run later (Pending).
-func RunPoints(ctx context.Context, points []Point, jobs int, run func(Point) (*Result, error), each func(Point, *Result) error) error {
+func RunPoints(ctx context.Context, points []Point, jobs int, run func(Point) (*scenarios.Result, error), each func(Point, *scenarios.Result) error) error {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
@@ -148,7 +150,7 @@ func RunPoints(ctx context.Context, points []Point, jobs int, run func(Point) (*
 
 	type outcome struct {
 		p   Point
-		r   *Result
+		r   *scenarios.Result
 		err error
 	}
 	next := make(chan Point)

@@ -1,4 +1,4 @@
-package scenarios
+package workload
 
 import (
 	"math"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/model"
 	"pgregory.net/rapid"
 )
 
@@ -81,7 +82,7 @@ func measureRouting(t fatalTB, rt dispatch.Routing, nodes, gpusPerNode, experts 
 
 func relClose(got, want, rel float64) bool { return math.Abs(got-want) <= rel*math.Abs(want) }
 
-func mustRouting(t testing.TB, w Workload, m Model, nodes, gpusPerNode int, seed uint64) dispatch.Routing {
+func mustRouting(t testing.TB, w Workload, m model.Model, nodes, gpusPerNode int, seed uint64) dispatch.Routing {
 	t.Helper()
 	rt, err := GenerateRouting(w, m, nodes, gpusPerNode, seed)
 	if err != nil {
@@ -118,7 +119,7 @@ func TestNodeLimitedRoutingExpectations(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := DeepSeekV3()
+			m := model.DeepSeekV3()
 			rt := mustRouting(t, Workload{TokensPerGPU: c.tokens, Routing: c.routing}, m, c.nodes, 8, 1)
 			s := measureRouting(t, rt, c.nodes, 8, m.Experts)
 			if s.maxNodes > min(c.nodes, m.MaxNodesPerToken) {
@@ -143,7 +144,7 @@ func TestNodeLimitedRoutingExpectations(t *testing.T) {
 // referenceNodeLimited is the node-limited rule written the obvious way,
 // with full sorts, from the same key stream: the fast generator must pick
 // exactly the same experts in the same order.
-func referenceNodeLimited(m Model, nodes, gpusPerNode, tokens int, seed uint64) [][]int32 {
+func referenceNodeLimited(m model.Model, nodes, gpusPerNode, tokens int, seed uint64) [][]int32 {
 	l, err := newRoutingLayout(m, nodes, gpusPerNode)
 	if err != nil {
 		panic(err)
@@ -222,7 +223,7 @@ func TestNodeLimitedRoutingMatchesReference(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := Model{Experts: c.experts, TopK: c.topk, MaxNodesPerToken: c.maxNodes}
+			m := model.Model{Experts: c.experts, TopK: c.topk, MaxNodesPerToken: c.maxNodes}
 			const tokens = 50
 			rt := mustRouting(t, Workload{TokensPerGPU: tokens}, m, c.nodes, c.gpus, 7)
 			want := referenceNodeLimited(m, c.nodes, c.gpus, tokens, 7)
@@ -291,7 +292,7 @@ func TestNodeLimitedRoutingScores(t *testing.T) {
 }
 
 func TestRoutingDeterminism(t *testing.T) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	for _, kind := range []string{RoutingNodeLimited, RoutingSkewed, RoutingBalanced} {
 		t.Run(kind, func(t *testing.T) {
 			w := Workload{TokensPerGPU: 64, Routing: kind, GPUsPerNodeVisit: 3.2, ZipfS: 1, HotExpertShare: 0.1, HotExpert: 5}
@@ -321,7 +322,7 @@ func TestRoutingInvariants(t *testing.T) {
 		if maxNodes > 0 && maxNodes < nodes {
 			limit = maxNodes
 		}
-		m := Model{Experts: experts, MaxNodesPerToken: maxNodes,
+		m := model.Model{Experts: experts, MaxNodesPerToken: maxNodes,
 			TopK: rapid.IntRange(1, limit*experts/nodes).Draw(t, "topk")}
 		w := Workload{
 			TokensPerGPU:     rapid.IntRange(1, 20).Draw(t, "tokens_per_gpu"),
@@ -359,7 +360,7 @@ func TestRoutingInvariants(t *testing.T) {
 }
 
 func TestBalancedRouting(t *testing.T) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	for _, g := range []float64{1, 2, 3, 3.2, 5.5, 8} {
 		for _, nodes := range []int{2, 8} {
 			rt := mustRouting(t, Workload{TokensPerGPU: 1000, Routing: RoutingBalanced, GPUsPerNodeVisit: g}, m, nodes, 8, 3)
@@ -397,7 +398,7 @@ func TestBalancedRouting(t *testing.T) {
 // TestBalancedRoutingIsUniform checks the nodes and GPUs are drawn evenly:
 // every GPU should receive about the same number of experts.
 func TestBalancedRoutingIsUniform(t *testing.T) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	rt := mustRouting(t, Workload{TokensPerGPU: 2000, Routing: RoutingBalanced, GPUsPerNodeVisit: 3.2}, m, 8, 8, 9)
 	s := measureRouting(t, rt, 8, 8, m.Experts)
 	perGPU := make([]float64, 64)
@@ -416,7 +417,7 @@ func TestBalancedRoutingIsUniform(t *testing.T) {
 }
 
 func TestEvenRouting(t *testing.T) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	const nodes, gpus = 2, 8
 	for _, tokens := range []int{16, 160, 37} {
 		rt := mustRouting(t, Workload{TokensPerGPU: tokens, Routing: RoutingEven}, m, nodes, gpus, 1)
@@ -447,7 +448,7 @@ func TestEvenRouting(t *testing.T) {
 }
 
 func TestSkewedRoutingConcentratesLoad(t *testing.T) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	prev := 0.0
 	for _, s := range []float64{0, 0.5, 1, 1.5, 3} {
 		rt := mustRouting(t, Workload{TokensPerGPU: 256, Routing: RoutingSkewed, ZipfS: s}, m, 8, 8, 5)
@@ -468,7 +469,7 @@ func TestSkewedRoutingConcentratesLoad(t *testing.T) {
 }
 
 func TestSkewedRoutingHotExpertAndRank(t *testing.T) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	w := Workload{TokensPerGPU: 500, Routing: RoutingSkewed, HotExpert: 77, HotExpertShare: 0.4, HotRank: 9, HotRankFactor: 2.5}
 	rt := mustRouting(t, w, m, 4, 8, 11)
 	s := measureRouting(t, rt, 4, 8, m.Experts)
@@ -495,12 +496,12 @@ func TestSkewedRoutingHotExpertAndRank(t *testing.T) {
 }
 
 func TestGenerateRoutingErrors(t *testing.T) {
-	ds := DeepSeekV3()
+	ds := model.DeepSeekV3()
 	ok := Workload{TokensPerGPU: 128}
 	cases := []struct {
 		name        string
 		w           Workload
-		m           Model
+		m           model.Model
 		nodes, gpus int
 		want        []string // all must appear in the message
 	}{
@@ -512,10 +513,10 @@ func TestGenerateRoutingErrors(t *testing.T) {
 		{"too many slots", Workload{TokensPerGPU: MaxTokensPerGPU}, ds, 8, 8, []string{"workload.tokens_per_gpu", "routing slots"}},
 		{"no nodes", ok, ds, 0, 8, []string{"cluster.nodes = 0"}},
 		{"no gpus", ok, ds, 2, 0, []string{"cluster.gpus_per_node = 0"}},
-		{"experts not a multiple", ok, Model{Experts: 100, TopK: 8}, 2, 8, []string{"model.experts + model.redundant_experts = 100", "multiple of the 16 GPUs"}},
-		{"topk zero", ok, Model{Experts: 256}, 2, 8, []string{"model.topk = 0", "1..256"}},
-		{"topk beyond the node limit", ok, Model{Experts: 16, TopK: 9, MaxNodesPerToken: 1}, 2, 8, []string{"model.topk = 9", "1..8", "model.max_nodes_per_token = 1"}},
-		{"negative node limit", ok, Model{Experts: 256, TopK: 8, MaxNodesPerToken: -1}, 2, 8, []string{"model.max_nodes_per_token = -1"}},
+		{"experts not a multiple", ok, model.Model{Experts: 100, TopK: 8}, 2, 8, []string{"model.experts + model.redundant_experts = 100", "multiple of the 16 GPUs"}},
+		{"topk zero", ok, model.Model{Experts: 256}, 2, 8, []string{"model.topk = 0", "1..256"}},
+		{"topk beyond the node limit", ok, model.Model{Experts: 16, TopK: 9, MaxNodesPerToken: 1}, 2, 8, []string{"model.topk = 9", "1..8", "model.max_nodes_per_token = 1"}},
+		{"negative node limit", ok, model.Model{Experts: 256, TopK: 8, MaxNodesPerToken: -1}, 2, 8, []string{"model.max_nodes_per_token = -1"}},
 		{"balanced g unset", Workload{TokensPerGPU: 1, Routing: "balanced"}, ds, 2, 8, []string{"workload.gpus_per_node_visit = 0", "1..8"}},
 		{"balanced g too big", Workload{TokensPerGPU: 1, Routing: "balanced", GPUsPerNodeVisit: 8.5}, ds, 2, 8, []string{"workload.gpus_per_node_visit = 8.5", "1..8"}},
 		{"balanced g NaN", Workload{TokensPerGPU: 1, Routing: "balanced", GPUsPerNodeVisit: math.NaN()}, ds, 2, 8, []string{"workload.gpus_per_node_visit = NaN"}},
@@ -544,7 +545,7 @@ func TestGenerateRoutingErrors(t *testing.T) {
 // BenchmarkGenerateRouting is DeepSeek-V3 at EP64: 64 ranks x 4096 tokens
 // x 256 experts, M = 4, the paper's training configuration.
 func BenchmarkGenerateRouting(b *testing.B) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	for _, kind := range []string{RoutingNodeLimited, RoutingSkewed, RoutingBalanced, RoutingEven} {
 		b.Run("EP64/"+kind, func(b *testing.B) {
 			w := Workload{TokensPerGPU: 4096, Routing: kind, GPUsPerNodeVisit: 3.2, ZipfS: 1}

@@ -1,4 +1,4 @@
-package scenarios
+package workload
 
 // Workload generation: which experts every token of every rank picks.
 //
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/model"
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -102,7 +103,7 @@ func (l routingLayout) nodeOf(e int) int { return e / l.perNode }
 // contiguously (dispatch.ContiguousPlacement). The same arguments give the
 // same routing on any machine. Bad input returns an error naming the
 // scenario field, its value and what is allowed.
-func GenerateRouting(w Workload, m Model, nodes, gpusPerNode int, seed uint64) (dispatch.Routing, error) {
+func GenerateRouting(w Workload, m model.Model, nodes, gpusPerNode int, seed uint64) (dispatch.Routing, error) {
 	kind := w.Routing
 	if kind == "" {
 		kind = RoutingNodeLimited
@@ -149,7 +150,7 @@ func GenerateRouting(w Workload, m Model, nodes, gpusPerNode int, seed uint64) (
 	}
 }
 
-func newRoutingLayout(m Model, nodes, gpusPerNode int) (routingLayout, error) {
+func newRoutingLayout(m model.Model, nodes, gpusPerNode int) (routingLayout, error) {
 	if nodes < 1 || nodes > topology.MaxNodes {
 		return routingLayout{}, fmt.Errorf("scenarios: cluster.nodes = %d, want 1..%d", nodes, topology.MaxNodes)
 	}
@@ -185,7 +186,7 @@ func newRoutingLayout(m Model, nodes, gpusPerNode int) (routingLayout, error) {
 // primariesPerRank is how many logical experts each rank holds as placed
 // by Placement: experts/ranks when that divides, else the expert slots
 // (experts plus redundant) per rank, filled with logical experts first.
-func primariesPerRank(m Model, ranks int) (int, error) {
+func primariesPerRank(m model.Model, ranks int) (int, error) {
 	slots := m.Experts + m.RedundantExperts
 	if m.Experts < 1 || slots%ranks != 0 || slots < ranks {
 		return 0, fmt.Errorf("scenarios: model.experts + model.redundant_experts = %d, want a positive multiple of the %d GPUs so every GPU holds the same number of experts",
@@ -199,7 +200,7 @@ func primariesPerRank(m Model, ranks int) (int, error) {
 
 // checkTopK checks a token can find model.topk distinct experts on the
 // nodes it may use.
-func checkTopK(m Model, l routingLayout) error {
+func checkTopK(m model.Model, l routingLayout) error {
 	allowed := l.maxNodes * l.perNode
 	if m.TopK < 1 || m.TopK > allowed {
 		return fmt.Errorf("scenarios: model.topk = %d, want 1..%d (the experts on %d of %d nodes, %d each; model.max_nodes_per_token = %d)",

@@ -1,9 +1,10 @@
-package scenarios
+package compute
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/moesim/moesim/scenarios/model"
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -173,7 +174,7 @@ func (l LayerCompute) Backward() sim.Time {
 // size the routed-expert GEMMs; commSMs SMs are given to communication and
 // compute gets gpu.SMs - commSMs. With commSMs > 0, c.Interference slows
 // every phase (the communication kernels are assumed to run throughout).
-func LayerTimes(gpu topology.GPU, commSMs int, m Model, tokens, recvExpertSlots, localExperts int, c Compute) (LayerCompute, error) {
+func LayerTimes(gpu topology.GPU, commSMs int, m model.Model, tokens, recvExpertSlots, localExperts int, c Compute) (LayerCompute, error) {
 	if err := c.Validate(); err != nil {
 		return LayerCompute{}, err
 	}
@@ -227,7 +228,7 @@ func scaleTime(t sim.Time, f float64) sim.Time {
 
 // layerTimesOn computes the phases on sms compute SMs, without
 // interference. Inputs are validated.
-func layerTimesOn(gpu topology.GPU, sms int, m Model, tokens, slots, experts int, c Compute) LayerCompute {
+func layerTimesOn(gpu topology.GPU, sms int, m model.Model, tokens, slots, experts int, c Compute) LayerCompute {
 	lin := c.linearPeak(gpu)
 	bf16 := gpu.BF16FLOPS
 	var l LayerCompute
@@ -323,7 +324,7 @@ func checkComputeGPU(g topology.GPU) error {
 // stay far from overflow; real models are below 1<<20.
 const maxModelDim = 1 << 20
 
-func checkComputeModel(m Model) error {
+func checkComputeModel(m model.Model) error {
 	for _, f := range []struct {
 		name     string
 		v, lo    int

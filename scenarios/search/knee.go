@@ -1,11 +1,10 @@
-package scenarios
+package search
 
 import (
 	"fmt"
 	"strconv"
 
-	"github.com/moesim/moesim/dispatch"
-	"github.com/moesim/moesim/topology"
+	"github.com/moesim/moesim/scenarios"
 )
 
 // KneePoint is one dispatch run of a knee sweep.
@@ -29,27 +28,27 @@ const kneeTokens = 1024
 // turns from IB-bound to NVLink-bound: where the line through the
 // NVLink-bound times meets the flat level of the IB-bound ones (DeepSeek-V3
 // §3.2.2 puts it at about 3.2, the NVLink/IB bandwidth ratio).
-func Knee(preset string, overrides []Override) (float64, error) {
+func Knee(preset string, overrides []scenarios.Override) (float64, error) {
 	k, _, err := KneeSweep(preset, overrides)
 	return k, err
 }
 
 // KneeSweep is Knee with the points it ran.
-func KneeSweep(preset string, overrides []Override) (float64, []KneePoint, error) {
+func KneeSweep(preset string, overrides []scenarios.Override) (float64, []KneePoint, error) {
 	var pts []KneePoint
 	for _, g := range kneeVisits {
-		ovs := append(append([]Override(nil), overrides...),
-			Override{"workload.routing", "balanced"},
-			Override{"workload.gpus_per_node_visit", strconv.FormatFloat(g, 'g', -1, 64)},
-			Override{"workload.tokens_per_gpu", strconv.Itoa(kneeTokens)})
-		s, err := LoadPreset(preset, ovs...)
+		ovs := append(append([]scenarios.Override(nil), overrides...),
+			scenarios.Override{Path: "workload.routing", Value: "balanced"},
+			scenarios.Override{Path: "workload.gpus_per_node_visit", Value: strconv.FormatFloat(g, 'g', -1, 64)},
+			scenarios.Override{Path: "workload.tokens_per_gpu", Value: strconv.Itoa(kneeTokens)})
+		s, err := scenarios.LoadPreset(preset, ovs...)
 		if err != nil {
 			return 0, nil, err
 		}
 		if g > float64(s.Cluster.GPUsPerNode) {
 			break
 		}
-		res, err := RunDispatch(s)
+		res, err := scenarios.RunDispatch(s)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -93,14 +92,4 @@ func fitLine(xs, ys []float64) (a, b float64) {
 	a = (n*sxy - sx*sy) / (n*sxx - sx*sx)
 	b = (sy - a*sx) / n
 	return a, b
-}
-
-// RunDispatch runs only the scenario's dispatch: what sweeps of the
-// network side need, at half the cost of Run.
-func RunDispatch(s Scenario) (*dispatch.Result, error) {
-	b, err := build(s, RunOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return dispatch.Run(topology.Build(b.hw), b.lay, s.DispatchConfig(), b.dfmt, s.Model.Hidden, dispatch.Options{})
 }

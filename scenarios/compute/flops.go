@@ -1,4 +1,6 @@
-package scenarios
+package compute
+
+import "github.com/moesim/moesim/scenarios/model"
 
 // FLOP and byte counts of DeepSeek-V3's layer: MLA projections and core
 // attention, the router, SwiGLU experts, and the elementwise work around
@@ -41,7 +43,7 @@ func (l linear) flopsPerRow() int64 { return 2 * int64(l.in) * int64(l.out) }
 // when QLoraRank is 0), kv_a hidden->kv_lora+rope, kv_b
 // kv_lora->heads*(nope+v), o heads*v->hidden. HeadDim serves both qk_nope
 // and v, as in DeepSeek-V3 (128 each).
-func mlaLinears(m Model) []linear {
+func mlaLinears(m model.Model) []linear {
 	qOut := m.Heads * (m.HeadDim + m.RopeHeadDim)
 	var ls []linear
 	if m.QLoraRank > 0 {
@@ -57,11 +59,11 @@ func mlaLinears(m Model) []linear {
 }
 
 // routerLinear is the MoE gate: hidden -> routed experts' affinities.
-func routerLinear(m Model) linear { return linear{"router", m.Hidden, m.Experts} }
+func routerLinear(m model.Model) linear { return linear{"router", m.Hidden, m.Experts} }
 
 // expertLinears are one SwiGLU expert: gate and up fused (hidden ->
 // 2*intermediate), then down (intermediate -> hidden).
-func expertLinears(m Model) []linear {
+func expertLinears(m model.Model) []linear {
 	return []linear{
 		{"gate_up", m.Hidden, 2 * m.ExpertIntermediate},
 		{"down", m.ExpertIntermediate, m.Hidden},
@@ -80,30 +82,30 @@ func sumFLOPs(ls []linear) int64 {
 // projections for one token: 2 x (hidden*q_lora + q_lora*heads*(128+64) +
 // hidden*(kv_lora+64) + kv_lora*heads*(128+128) + heads*128*hidden) for
 // DeepSeek-V3, 374,210,560.
-func AttentionProjectionFLOPsPerToken(m Model) int64 { return sumFLOPs(mlaLinears(m)) }
+func AttentionProjectionFLOPsPerToken(m model.Model) int64 { return sumFLOPs(mlaLinears(m)) }
 
 // AttentionCoreFLOPsPerToken is the forward FLOPs of core attention (scores
 // QK^T and values PV) for one token under causal masking over SeqLen
 // context: on average a token attends to SeqLen/2 keys, so
 // 2*heads*(qk_nope+rope+v)*SeqLen/2 = 2*128*(192+128)*2048 = 167,772,160 for
 // DeepSeek-V3.
-func AttentionCoreFLOPsPerToken(m Model) int64 {
+func AttentionCoreFLOPsPerToken(m model.Model) int64 {
 	return 2 * int64(m.Heads) * int64(m.HeadDim+m.RopeHeadDim+m.HeadDim) * int64(m.SeqLen) / 2
 }
 
 // RouterFLOPsPerToken is the forward FLOPs of the MoE gate for one token:
 // 2*hidden*experts (3,670,016 for DeepSeek-V3).
-func RouterFLOPsPerToken(m Model) int64 { return routerLinear(m).flopsPerRow() }
+func RouterFLOPsPerToken(m model.Model) int64 { return routerLinear(m).flopsPerRow() }
 
 // ExpertFLOPsPerToken is the forward FLOPs of one SwiGLU expert for one
 // token: 2*(hidden*2*intermediate + intermediate*hidden) = 6*hidden*inter,
 // 88,080,384 for DeepSeek-V3.
-func ExpertFLOPsPerToken(m Model) int64 { return sumFLOPs(expertLinears(m)) }
+func ExpertFLOPsPerToken(m model.Model) int64 { return sumFLOPs(expertLinears(m)) }
 
 // MoELayerForwardFLOPsPerToken is the forward FLOPs of one MoE layer per
 // token: attention projections, core attention, router, TopK routed experts
 // and the shared experts. For DeepSeek-V3 it is 1,338,376,192.
-func MoELayerForwardFLOPsPerToken(m Model) int64 {
+func MoELayerForwardFLOPsPerToken(m model.Model) int64 {
 	return AttentionProjectionFLOPsPerToken(m) + AttentionCoreFLOPsPerToken(m) +
 		RouterFLOPsPerToken(m) + int64(m.TopK+m.SharedExperts)*ExpertFLOPsPerToken(m)
 }
@@ -116,7 +118,7 @@ func MoELayerForwardFLOPsPerToken(m Model) int64 {
 // counted here because it precedes the next attention). With FP8 GEMMs each
 // GEMM input is cast BF16->FP8 (read 2 bytes, write 1) per element: hidden
 // (shared by q_a and kv_a), q_lora, kv_lora and heads*v.
-func attnElementwiseBytesPerToken(m Model, c Compute) int64 {
+func attnElementwiseBytesPerToken(m model.Model, c Compute) int64 {
 	q := int64(m.QLoraRank)
 	elems := 2*int64(m.Hidden) + 2*q + 2*int64(m.KVLoraRank) +
 		2*int64(m.Heads*m.RopeHeadDim+m.RopeHeadDim) + 3*int64(m.Hidden) + 2*int64(m.Hidden) + 3*int64(m.Hidden)
@@ -129,6 +131,6 @@ func attnElementwiseBytesPerToken(m Model, c Compute) int64 {
 
 // expertElementwiseBytesPerRow is SwiGLU's memory traffic per expert row:
 // read gate and up, write their product, in BF16 (3*intermediate elements).
-func expertElementwiseBytesPerRow(m Model) int64 {
+func expertElementwiseBytesPerRow(m model.Model) int64 {
 	return bytesBF16 * 3 * int64(m.ExpertIntermediate)
 }

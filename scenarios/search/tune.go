@@ -1,8 +1,10 @@
-package scenarios
+package search
 
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/moesim/moesim/scenarios"
 )
 
 // TunePoint is one run of an SM-split sweep.
@@ -26,7 +28,7 @@ const (
 
 // Tune runs the scenario at every even num_sms in [from, to] (independent
 // runs, in parallel) and returns the points in SM order.
-func Tune(s Scenario, from, to int, opt RunOptions) ([]TunePoint, error) {
+func Tune(s scenarios.Scenario, from, to int, opt scenarios.RunOptions) ([]TunePoint, error) {
 	if from < 2 || to < from {
 		return nil, fmt.Errorf("scenario: --sms %d..%d, want an even range within 2..%d", from, to, s.Cluster.SMs-2)
 	}
@@ -35,14 +37,14 @@ func Tune(s Scenario, from, to int, opt RunOptions) ([]TunePoint, error) {
 		sms = append(sms, n)
 	}
 	// Every point routes the same tokens: draw them once.
-	rt, err := Routing(s, opt)
+	rt, err := scenarios.Routing(s, opt)
 	if err != nil {
-		return nil, InputError{err}
+		return nil, scenarios.InputError{Err: err}
 	}
 	opt.Routing = &rt
 	pts := make([]TunePoint, len(sms))
 	errs := make([]error, len(sms))
-	parallel(len(sms), func(i int) { pts[i], errs[i] = tunePoint(s, sms[i], opt) })
+	Parallel(len(sms), func(i int) { pts[i], errs[i] = tunePoint(s, sms[i], opt) })
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -51,14 +53,14 @@ func Tune(s Scenario, from, to int, opt RunOptions) ([]TunePoint, error) {
 	return pts, nil
 }
 
-func tunePoint(s Scenario, sms int, opt RunOptions) (TunePoint, error) {
+func tunePoint(s scenarios.Scenario, sms int, opt scenarios.RunOptions) (TunePoint, error) {
 	// Re-derive DeepEP's defaults at the new SM count unless the
 	// scenario set chunk sizes itself: they do not depend on SMs.
 	s.Kernel.NumSMs = sms
 	if err := s.Validate(); err != nil {
 		return TunePoint{}, fmt.Errorf("kernel.num_sms = %d: %w", sms, err)
 	}
-	res, err := Run(s, opt)
+	res, err := scenarios.Run(s, opt)
 	if err != nil {
 		return TunePoint{}, fmt.Errorf("kernel.num_sms = %s: %w", strconv.Itoa(sms), err)
 	}

@@ -1,4 +1,4 @@
-package scenarios
+package workload
 
 // Routing traces: recorded top-k expert ids, one row per token, replayed by
 // workload.routing = trace. Readers take an io.Reader (the command opens
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/model"
 )
 
 // maxNPYHeader bounds the header dict; numpy writes under 200 bytes.
@@ -340,7 +341,7 @@ func anyInteger(fields []string) bool {
 // tokens/ranks tokens, as if each GPU had recorded its own batch in turn.
 // The trace's topk must equal model.topk, ids must be -1 or a model expert,
 // and no token may name an expert twice. The routing shares ids' memory.
-func RoutingFromTrace(tokens, topk int, ids []int32, ranks int, m Model) (dispatch.Routing, error) {
+func RoutingFromTrace(tokens, topk int, ids []int32, ranks int, m model.Model) (dispatch.Routing, error) {
 	if tokens < 1 || topk < 1 || float64(tokens)*float64(topk) != float64(len(ids)) {
 		return dispatch.Routing{}, fmt.Errorf("scenarios: workload.trace_file: shape (%d, %d) with %d ids, want at least one token and slot, and tokens x topk ids",
 			tokens, topk, len(ids))

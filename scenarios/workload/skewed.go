@@ -1,4 +1,4 @@
-package scenarios
+package workload
 
 // Skewed routing: load imbalance on purpose.
 //
@@ -27,6 +27,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/model"
 	"github.com/moesim/moesim/sim"
 )
 
@@ -35,7 +36,7 @@ import (
 // little of the weight (large zipf_s, or a tight node limit).
 const skewMaxTries = 32
 
-func generateSkewed(w Workload, m Model, l routingLayout, seed uint64, rng *rand.Rand) (dispatch.Routing, error) {
+func generateSkewed(w Workload, m model.Model, l routingLayout, seed uint64, rng *rand.Rand) (dispatch.Routing, error) {
 	if err := checkTopK(m, l); err != nil {
 		return dispatch.Routing{}, err
 	}

@@ -1,4 +1,4 @@
-package scenarios
+package schedule
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/moesim/moesim/scenarios/compute"
 	"github.com/moesim/moesim/sim"
 )
 
@@ -22,7 +23,7 @@ func drawPhases(t *rapid.T, maxCompute, maxComm sim.Time) Phases {
 		return sim.Time(rapid.Int64Range(0, int64(hi)).Draw(t, name))
 	}
 	return Phases{
-		LayerCompute: LayerCompute{
+		LayerCompute: compute.LayerCompute{
 			AttnFwd: d("attn_fwd", maxCompute), MLPFwd: d("mlp_fwd", maxCompute),
 			AttnBwdInput: d("attn_bwd_in", maxCompute), AttnBwdWeight: d("attn_bwd_w", maxCompute),
 			MLPBwdInput: d("mlp_bwd_in", maxCompute), MLPBwdWeight: d("mlp_bwd_w", maxCompute),
@@ -114,7 +115,7 @@ func TestScheduleTinyCommLayerIsCompute(t *testing.T) {
 		}
 		m := func(name string) sim.Time { return sim.Time(rapid.Int64Range(0, int64(lo/4)).Draw(t, name)) }
 		p := Phases{
-			LayerCompute: LayerCompute{AttnFwd: c("a"), MLPFwd: c("m"), AttnBwdInput: c("abi"),
+			LayerCompute: compute.LayerCompute{AttnFwd: c("a"), MLPFwd: c("m"), AttnBwdInput: c("abi"),
 				AttnBwdWeight: c("abw"), MLPBwdInput: c("mbi"), MLPBwdWeight: c("mbw")},
 			Dispatch: m("d"), Combine: m("c"), DispatchBwd: m("db"), CombineBwd: m("cb"),
 		}
@@ -228,7 +229,7 @@ func checkScheduleResult(t *rapid.T, k ScheduleKind, r ScheduleResult) {
 }
 
 func TestScheduleOpCounts(t *testing.T) {
-	p := Phases{LayerCompute: LayerCompute{AttnFwd: 1, MLPFwd: 2, AttnBwdInput: 3, AttnBwdWeight: 4,
+	p := Phases{LayerCompute: compute.LayerCompute{AttnFwd: 1, MLPFwd: 2, AttnBwdInput: 3, AttnBwdWeight: 4,
 		MLPBwdInput: 5, MLPBwdWeight: 6}, Dispatch: 7, Combine: 8, DispatchBwd: 9, CombineBwd: 10}
 	for k, want := range map[ScheduleKind]int{ScheduleSerial: 4, ScheduleTwoMicroBatch: 8, ScheduleDualPipe: 10} {
 		r := mustRun(t, k, p)
@@ -246,7 +247,7 @@ func TestScheduleOpCounts(t *testing.T) {
 // The overlap the schedules are for: a concrete two-microbatch run, op by op.
 func TestScheduleTwoMicroBatchTimeline(t *testing.T) {
 	us := sim.Microsecond
-	p := Phases{LayerCompute: LayerCompute{AttnFwd: 100 * us, MLPFwd: 150 * us},
+	p := Phases{LayerCompute: compute.LayerCompute{AttnFwd: 100 * us, MLPFwd: 150 * us},
 		Dispatch: 80 * us, Combine: 120 * us}
 	r := mustRun(t, ScheduleTwoMicroBatch, p)
 	want := map[string][2]sim.Time{
@@ -317,7 +318,7 @@ func TestRunOpsStuckGraph(t *testing.T) {
 }
 
 func BenchmarkRunScheduleDualPipe(b *testing.B) {
-	p := Phases{LayerCompute: LayerCompute{AttnFwd: 3, MLPFwd: 3, AttnBwdInput: 5, AttnBwdWeight: 1,
+	p := Phases{LayerCompute: compute.LayerCompute{AttnFwd: 3, MLPFwd: 3, AttnBwdInput: 5, AttnBwdWeight: 1,
 		MLPBwdInput: 3, MLPBwdWeight: 3}, Dispatch: 1, Combine: 2, DispatchBwd: 1, CombineBwd: 2}
 	for b.Loop() {
 		if _, err := RunSchedule(ScheduleDualPipe, p); err != nil {

@@ -1,12 +1,15 @@
-package scenarios
+package workload
 
 import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/moesim/moesim/scenarios/model"
 )
 
 // npyFile writes a .npy file by the format spec
@@ -139,7 +142,7 @@ func FuzzReadRoutingNPY(f *testing.F) {
 		}
 		// Whatever was accepted must either replay or be refused cleanly.
 		if err == nil {
-			if rt, err := RoutingFromTrace(tokens, topk, ids, 1, Model{Experts: 256, TopK: topk}); err == nil {
+			if rt, err := RoutingFromTrace(tokens, topk, ids, 1, model.Model{Experts: 256, TopK: topk}); err == nil {
 				if err := rt.Validate(1, 256); err != nil {
 					t.Fatal(err)
 				}
@@ -194,7 +197,7 @@ func TestReadRoutingCSVErrors(t *testing.T) {
 }
 
 func TestRoutingFromTrace(t *testing.T) {
-	m := Model{Experts: 256, TopK: 3}
+	m := model.Model{Experts: 256, TopK: 3}
 	rt, err := RoutingFromTrace(4, 3, traceIDs, 2, m)
 	if err != nil {
 		t.Fatal(err)
@@ -217,11 +220,11 @@ func TestRoutingFromTrace(t *testing.T) {
 		tokens, topk int
 		ids          []int32
 		ranks        int
-		m            Model
+		m            model.Model
 		want         string
 	}{
 		{"tokens do not divide", 4, 3, traceIDs, 3, m, "workload.trace_file has 4 tokens, not a multiple of the 3 GPUs (1 each leaves 1 over)"},
-		{"topk mismatch", 4, 3, traceIDs, 2, Model{Experts: 256, TopK: 8}, "workload.trace_file has 3 experts per token, model.topk = 8"},
+		{"topk mismatch", 4, 3, traceIDs, 2, model.Model{Experts: 256, TopK: 8}, "workload.trace_file has 3 experts per token, model.topk = 8"},
 		{"id too large", 4, 3, bad(1, 2, 300), 2, m, "token 3 slot 2: expert id 300, want -1..255 (model.experts = 256)"},
 		{"id below -1", 4, 3, bad(-2, 0, 1), 2, m, "token 3 slot 0: expert id -2"},
 		{"duplicate", 4, 3, bad(4, 5, 4), 2, m, "token 3 names expert 4 twice"},
@@ -243,7 +246,7 @@ func TestRoutingFromTrace(t *testing.T) {
 // TestTraceReplaysGeneratedRouting writes a generated routing out as .npy
 // and CSV, reads both back, and checks the replay is the same routing.
 func TestTraceReplaysGeneratedRouting(t *testing.T) {
-	m := DeepSeekV3()
+	m := model.DeepSeekV3()
 	rt := mustRouting(t, Workload{TokensPerGPU: 32}, m, 2, 8, 1)
 	all := slices.Concat(rt.Experts...)
 	tokens := len(all) / m.TopK
@@ -276,4 +279,61 @@ func TestTraceReplaysGeneratedRouting(t *testing.T) {
 			t.Errorf("%s: replayed routing differs from the one written", name)
 		}
 	}
+}
+
+// TestNumpyFixturesRoundTrip reads .npy files numpy 1.24 wrote with
+// np.save (int64 and int32, 16 tokens × top-8, two empty slots) and the same
+// ids with np.savetxt as CSV.
+func TestNumpyFixturesRoundTrip(t *testing.T) {
+	var first []int32
+	for _, f := range []string{"testdata/routing_int64.npy", "testdata/routing_int32.npy", "testdata/routing.csv"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tokens, topk int
+		var ids []int32
+		if strings.HasSuffix(f, ".csv") {
+			tokens, topk, ids, err = ReadRoutingCSV(bytes.NewReader(data))
+		} else {
+			tokens, topk, ids, err = ReadRoutingNPY(bytes.NewReader(data))
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if tokens != 16 || topk != 8 || ids[0] != 197 || ids[3*8+7] != -1 || ids[10*8] != -1 {
+			t.Fatalf("%s: %d×%d, ids %v", f, tokens, topk, ids[:8])
+		}
+		if first == nil {
+			first = ids
+		} else if !slicesEqual(first, ids) {
+			t.Fatalf("%s differs from the int64 file", f)
+		}
+	}
+}
+
+func slicesEqual(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzReadRoutingCSV: the CSV trace reader never panics and what it
+// accepts is rectangular.
+func FuzzReadRoutingCSV(f *testing.F) {
+	f.Add([]byte("1,2,3\n4,5,6\n"))
+	f.Add([]byte("a,b\n1,-1\n"))
+	f.Add([]byte("\n\n7\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tokens, topk, ids, err := ReadRoutingCSV(bytes.NewReader(data))
+		if err == nil && len(ids) != tokens*topk {
+			t.Fatalf("%d ids for %d×%d", len(ids), tokens, topk)
+		}
+	})
 }

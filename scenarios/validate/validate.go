@@ -1,4 +1,4 @@
-package scenarios
+package validate
 
 import (
 	_ "embed"
@@ -11,11 +11,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/schedule"
+	"github.com/moesim/moesim/scenarios/search"
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
 
-//go:embed validation/cases.yaml
+//go:embed cases.yaml
 var casesYAML []byte
 
 // Case is one published figure the model is checked against.
@@ -63,13 +66,13 @@ func ValidationCases() []Case {
 func Validate(cases []Case) []CaseResult {
 	v := &validator{runs: map[string]*runOnce{}}
 	out := make([]CaseResult, len(cases))
-	parallel(len(cases), func(i int) { out[i] = v.run(cases[i]) })
+	search.Parallel(len(cases), func(i int) { out[i] = v.run(cases[i]) })
 	return out
 }
 
 type runOnce struct {
 	once sync.Once
-	res  *Result
+	res  *scenarios.Result
 	err  error
 }
 
@@ -84,7 +87,7 @@ type validator struct {
 }
 
 // preset runs a preset with overrides once, however many cases read it.
-func (v *validator) preset(name string, sets ...string) (*Result, error) {
+func (v *validator) preset(name string, sets ...string) (*scenarios.Result, error) {
 	key := strings.Join(append([]string{name}, sets...), " ")
 	v.mu.Lock()
 	r, ok := v.runs[key]
@@ -94,21 +97,21 @@ func (v *validator) preset(name string, sets ...string) (*Result, error) {
 	}
 	v.mu.Unlock()
 	r.once.Do(func() {
-		var ovs []Override
+		var ovs []scenarios.Override
 		for _, set := range sets {
-			o, err := ParseOverride(set)
+			o, err := scenarios.ParseOverride(set)
 			if err != nil {
 				r.err = err
 				return
 			}
 			ovs = append(ovs, o)
 		}
-		s, err := LoadPreset(name, ovs...)
+		s, err := scenarios.LoadPreset(name, ovs...)
 		if err != nil {
 			r.err = err
 			return
 		}
-		r.res, r.err = Run(s, RunOptions{})
+		r.res, r.err = scenarios.Run(s, scenarios.RunOptions{})
 	})
 	return r.res, r.err
 }
@@ -160,7 +163,7 @@ func (v *validator) predict(c Case) (float64, string, error) {
 func (v *validator) predictOther(c Case) (float64, error) {
 	switch c.Kind {
 	case "knee", "max-experts":
-		v.kneeOnce.Do(func() { v.knee, v.kneeErr = Knee(c.Preset, nil) })
+		v.kneeOnce.Do(func() { v.knee, v.kneeErr = search.Knee(c.Preset, nil) })
 		if v.kneeErr != nil {
 			return 0, v.kneeErr
 		}
@@ -180,7 +183,7 @@ func (v *validator) predictOther(c Case) (float64, error) {
 		}
 		// Two micro-batches with negligible compute: the comm stream
 		// runs both micro-batches' dispatch and combine back to back.
-		sr, err := RunSchedule(ScheduleTwoMicroBatch, Phases{Dispatch: comm / 2, Combine: comm - comm/2})
+		sr, err := schedule.RunSchedule(schedule.ScheduleTwoMicroBatch, schedule.Phases{Dispatch: comm / 2, Combine: comm - comm/2})
 		if err != nil {
 			return 0, err
 		}
@@ -192,7 +195,7 @@ func (v *validator) predictOther(c Case) (float64, error) {
 	return 0, fmt.Errorf("unknown case kind %q", c.Kind)
 }
 
-func metric(r *Result, name string) (float64, error) {
+func metric(r *scenarios.Result, name string) (float64, error) {
 	switch name {
 	case "dispatch.nvl_GBps":
 		return r.Dispatch.NVLGBps, nil

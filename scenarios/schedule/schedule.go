@@ -1,9 +1,10 @@
-package scenarios
+package schedule
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/moesim/moesim/scenarios/compute"
 	"github.com/moesim/moesim/sim"
 )
 
@@ -101,7 +102,7 @@ const (
 // (CombineBwd, dispatch-shaped) runs first and the gradient of dispatch
 // (DispatchBwd, combine-shaped) second; durations are taken as given.
 type Phases struct {
-	LayerCompute
+	compute.LayerCompute
 	Dispatch, Combine, DispatchBwd, CombineBwd sim.Time
 }
 

@@ -1,4 +1,4 @@
-package scenarios
+package search
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/moesim/moesim/scenarios"
 )
 
 func TestParseVary(t *testing.T) {
@@ -46,7 +48,7 @@ func TestExpand(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Expand order = %q, want %q (first --vary slowest)", got, want)
 	}
-	a := Point{Values: []Override{{"seed", "1"}, {"kernel.num_sms", "8"}}}
+	a := Point{Values: []scenarios.Override{{Path: "seed", Value: "1"}, {Path: "kernel.num_sms", Value: "8"}}}
 	if a.Key() != pts[0].Key() {
 		t.Fatal("Key must not depend on the order of the paths")
 	}
@@ -66,28 +68,28 @@ func TestExpand(t *testing.T) {
 }
 
 // sweepPoints are six small, fast points.
-func sweepPoints(t *testing.T) ([]Point, func(Point) (*Result, error)) {
+func sweepPoints(t *testing.T) ([]Point, func(Point) (*scenarios.Result, error)) {
 	t.Helper()
 	pts, err := Expand([]Vary{{"kernel.num_sms", []string{"4", "8", "12"}}, {"seed", []string{"1", "2"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(p Point) (*Result, error) {
-		ovs := append([]Override{{"workload.tokens_per_gpu", "128"}}, p.Values...)
-		s, err := LoadPreset("deepep-intranode-ep8", ovs...)
+	run := func(p Point) (*scenarios.Result, error) {
+		ovs := append([]scenarios.Override{{Path: "workload.tokens_per_gpu", Value: "128"}}, p.Values...)
+		s, err := scenarios.LoadPreset("deepep-intranode-ep8", ovs...)
 		if err != nil {
 			return nil, err
 		}
-		return Run(s, RunOptions{})
+		return scenarios.Run(s, scenarios.RunOptions{})
 	}
 	return pts, run
 }
 
-func collect(t *testing.T, ctx context.Context, pts []Point, jobs int, run func(Point) (*Result, error),
+func collect(t *testing.T, ctx context.Context, pts []Point, jobs int, run func(Point) (*scenarios.Result, error),
 	stopAfter int) (map[string]string, error) {
 	t.Helper()
 	got := map[string]string{}
-	err := RunPoints(ctx, pts, jobs, run, func(p Point, r *Result) error {
+	err := RunPoints(ctx, pts, jobs, run, func(p Point, r *scenarios.Result) error {
 		b, err := json.Marshal(r)
 		if err != nil {
 			return err
@@ -136,7 +138,7 @@ func TestRunPointsInterruptAndResume(t *testing.T) {
 
 func TestRunPointsErrorsAndCancel(t *testing.T) {
 	pts, run := sweepPoints(t)
-	failing := func(p Point) (*Result, error) {
+	failing := func(p Point) (*scenarios.Result, error) {
 		if p.Index == 3 {
 			return nil, errors.New("stalled")
 		}
@@ -149,7 +151,7 @@ func TestRunPointsErrorsAndCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var started atomic.Int32
-	slow := func(p Point) (*Result, error) {
+	slow := func(p Point) (*scenarios.Result, error) {
 		if started.Add(1) == 2 {
 			cancel()
 		}
