@@ -25,8 +25,7 @@ import (
 // dispatch fit. What they do test independently is what combine adds over
 // dispatch at the same link rates: twice the bytes per row (BF16 against
 // FP8), the reductions at the forwarder and at the source, and the reverse
-// ring buffers and chunking. The tolerance (15%) is wider than validate's
-// for that reason: it bounds combine's own mechanics, not the link rates.
+// ring buffers and chunking.
 func TestCalibrationDeepEPV1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size runs")
