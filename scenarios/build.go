@@ -1,10 +1,8 @@
 package scenarios
 
 import (
-	"runtime"
-	"sync"
-
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/workload"
 	"github.com/moesim/moesim/topology"
 )
 
@@ -31,7 +29,7 @@ func build(s Scenario, opt RunOptions) (built, error) {
 	} else if rt, err = Routing(s, opt); err != nil {
 		return b, InputError{err}
 	}
-	if b.place, err = Placement(s.Model, b.hw.GPUs()); err != nil {
+	if b.place, err = workload.Placement(s.Model, b.hw.GPUs()); err != nil {
 		return b, err
 	}
 	if b.lay, err = dispatch.NewLayout(rt, b.place, b.hw.Nodes, b.hw.GPUsPerNode, s.Model.Experts); err != nil {
@@ -42,21 +40,4 @@ func build(s Scenario, opt RunOptions) (built, error) {
 	}
 	b.cfmt, err = dispatch.FormatNamed("model.combine_dtype", s.Model.CombineType)
 	return b, err
-}
-
-// parallel calls f(0), ..., f(n-1), GOMAXPROCS at a time: independent
-// runs, each on its own engine, so results do not depend on the order.
-func parallel(n int, f func(i int)) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			f(i)
-		}()
-	}
-	wg.Wait()
 }

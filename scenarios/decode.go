@@ -69,7 +69,7 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 		return Scenario{}, errors.New("scenario: the file must be a YAML mapping (cluster:, model:, workload:, ...)")
 	}
 	for _, o := range overrides {
-		if err := checkPath("--set", o.Path); err != nil {
+		if err := CheckPath("--set", o.Path); err != nil {
 			return Scenario{}, err
 		}
 		setNode(root.Content[0], strings.Split(o.Path, "."), o.Value)
@@ -161,9 +161,9 @@ func Paths() []string {
 	return out
 }
 
-// checkPath reports a path that is not settable, naming the flag that gave
+// CheckPath reports a path that is not settable, naming the flag that gave
 // it and the settable paths nearby.
-func checkPath(flag, path string) error {
+func CheckPath(flag, path string) error {
 	paths := Paths()
 	if _, ok := slices.BinarySearch(paths, path); ok {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/workload"
 )
 
 // RoutingCache shares routings between runs whose routing inputs are the
@@ -48,7 +49,7 @@ func routingKey(s Scenario) string {
 // stays in the cache. Trace routings are not cached (they are read, not
 // drawn). The routing is shared: callers must not modify it.
 func (c *RoutingCache) Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
-	if s.Workload.Routing == RoutingTrace {
+	if s.Workload.Routing == workload.RoutingTrace {
 		return Routing(s, opt)
 	}
 	key := routingKey(s)

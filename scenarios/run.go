@@ -7,6 +7,9 @@ import (
 
 	"github.com/moesim/moesim/combine"
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/compute"
+	"github.com/moesim/moesim/scenarios/schedule"
+	"github.com/moesim/moesim/scenarios/workload"
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -42,17 +45,17 @@ func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 	c := s.Cluster
 	if s.Workload.Routing != "trace" {
 		if len(s.Model.Placement) == 0 {
-			return GenerateRouting(s.Workload, s.Model, c.Nodes, c.GPUsPerNode, s.Seed)
+			return workload.GenerateRouting(s.Workload, s.Model, c.Nodes, c.GPUsPerNode, s.Seed)
 		}
 		// Generators place experts contiguously; renumber their choices
 		// onto the explicit placement, each rank's homed experts in turn.
-		order, err := homeOrder(s.Model, c.Nodes*c.GPUsPerNode)
+		order, err := workload.HomeOrder(s.Model, c.Nodes*c.GPUsPerNode)
 		if err != nil {
 			return dispatch.Routing{}, err
 		}
 		m := s.Model
 		m.Placement = nil
-		rt, err := GenerateRouting(s.Workload, m, c.Nodes, c.GPUsPerNode, s.Seed)
+		rt, err := workload.GenerateRouting(s.Workload, m, c.Nodes, c.GPUsPerNode, s.Seed)
 		if err != nil {
 			return dispatch.Routing{}, err
 		}
@@ -75,16 +78,16 @@ func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 	)
 	switch name := strings.ToLower(opt.TraceName); {
 	case strings.HasSuffix(name, ".npy"):
-		tokens, topk, ids, err = ReadRoutingNPY(bytes.NewReader(opt.Trace))
+		tokens, topk, ids, err = workload.ReadRoutingNPY(bytes.NewReader(opt.Trace))
 	case strings.HasSuffix(name, ".csv"):
-		tokens, topk, ids, err = ReadRoutingCSV(bytes.NewReader(opt.Trace))
+		tokens, topk, ids, err = workload.ReadRoutingCSV(bytes.NewReader(opt.Trace))
 	default:
 		return dispatch.Routing{}, fmt.Errorf("scenario: workload.trace_file = %q, want a .npy or .csv file", opt.TraceName)
 	}
 	if err != nil {
 		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
 	}
-	return RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	return workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
 }
 
 // Run simulates a validated scenario: dispatch and combine of one MoE
@@ -143,7 +146,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		// keeps the whole GPU.
 		commSMs = 0
 	}
-	lc, err := LayerTimes(hw.GPU, commSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
+	lc, err := compute.LayerTimes(hw.GPU, commSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
 	if err != nil {
 		return nil, err
 	}
@@ -156,9 +159,9 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	// path and the gradient of dispatch the combine path (DeepSeek-V3
 	// §3.3.3 sends the former in FP8, like dispatch, and the latter in
 	// BF16, like combine), so each takes its forward twin's time.
-	ph := Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
+	ph := schedule.Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
 		CombineBwd: dres.Time, DispatchBwd: cres.Time}
-	sr, err := RunSchedule(s.Schedule.Kind, ph)
+	sr, err := schedule.RunSchedule(s.Schedule.Kind, ph)
 	if err != nil {
 		return nil, err
 	}
@@ -182,4 +185,14 @@ func (k kernelTracer) Trace(r sim.Record) {
 	r.At += k.off
 	r.Role = k.prefix + r.Role
 	k.t.Trace(r)
+}
+
+// RunDispatch runs only the scenario's dispatch: what sweeps of the
+// network side need, at half the cost of Run.
+func RunDispatch(s Scenario) (*dispatch.Result, error) {
+	b, err := build(s, RunOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return dispatch.Run(topology.Build(b.hw), b.lay, s.DispatchConfig(), b.dfmt, s.Model.Hidden, dispatch.Options{})
 }

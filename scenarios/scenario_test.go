@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/workload"
 )
 
 // TestEveryPresetRuns runs each preset, small, end to end with the
@@ -65,40 +66,18 @@ func TestSameBytesAtAnyGOMAXPROCS(t *testing.T) {
 	}
 }
 
-// TestNumpyFixturesRoundTrip reads .npy files numpy 1.24 wrote with
-// np.save (int64 and int32, 16 tokens × top-8, two empty slots) and the same
-// ids with np.savetxt as CSV.
-func TestNumpyFixturesRoundTrip(t *testing.T) {
-	var first []int32
-	for _, f := range []string{"testdata/routing_int64.npy", "testdata/routing_int32.npy", "testdata/routing.csv"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tokens, topk int
-		var ids []int32
-		if strings.HasSuffix(f, ".csv") {
-			tokens, topk, ids, err = ReadRoutingCSV(bytes.NewReader(data))
-		} else {
-			tokens, topk, ids, err = ReadRoutingNPY(bytes.NewReader(data))
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if tokens != 16 || topk != 8 || ids[0] != 197 || ids[3*8+7] != -1 || ids[10*8] != -1 {
-			t.Fatalf("%s: %d×%d, ids %v", f, tokens, topk, ids[:8])
-		}
-		if first == nil {
-			first = ids
-		} else if !slicesEqual(first, ids) {
-			t.Fatalf("%s differs from the int64 file", f)
-		}
-	}
+// TestTraceReplayRuns replays numpy's .npy fixture (16 tokens × top-8, two
+// empty slots; TestNumpyFixturesRoundTrip in package workload reads it)
+// end to end with the conservation checks on.
+func TestTraceReplayRuns(t *testing.T) {
 	s, err := LoadPreset("deepep-intranode-ep8", Override{"workload.routing", "trace"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile("testdata/routing_int64.npy")
+	data, err := os.ReadFile("workload/testdata/routing_int64.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := Run(s, RunOptions{Trace: data, TraceName: "routing_int64.npy", Verify: true})
 	if err != nil {
 		t.Fatal(err)
@@ -106,18 +85,6 @@ func TestNumpyFixturesRoundTrip(t *testing.T) {
 	if res.Routing.Tokens != 16 {
 		t.Fatalf("replayed %d tokens, want 16", res.Routing.Tokens)
 	}
-}
-
-func slicesEqual(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestTraceWithBadIDsIsAnInputError(t *testing.T) {
@@ -177,32 +144,18 @@ func FuzzDecode(f *testing.F) {
 		if _, err := s.Topology(); err != nil {
 			t.Fatalf("validated scenario has a bad topology: %v", err)
 		}
-		if s.Workload.TokensPerGPU*s.Cluster.Nodes*s.Cluster.GPUsPerNode <= 1<<14 && s.Workload.Routing != RoutingTrace {
+		if s.Workload.TokensPerGPU*s.Cluster.Nodes*s.Cluster.GPUsPerNode <= 1<<14 && s.Workload.Routing != workload.RoutingTrace {
 			rt, err := Routing(s, RunOptions{})
 			if err != nil {
 				t.Fatalf("validated scenario fails to route: %v", err)
 			}
-			place, err := Placement(s.Model, s.Cluster.Nodes*s.Cluster.GPUsPerNode)
+			place, err := workload.Placement(s.Model, s.Cluster.Nodes*s.Cluster.GPUsPerNode)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := dispatch.NewLayout(rt, place, s.Cluster.Nodes, s.Cluster.GPUsPerNode, s.Model.Experts); err != nil {
 				t.Fatalf("validated scenario's routing has no layout: %v", err)
 			}
-		}
-	})
-}
-
-// FuzzReadRoutingCSV: the CSV trace reader never panics and what it
-// accepts is rectangular.
-func FuzzReadRoutingCSV(f *testing.F) {
-	f.Add([]byte("1,2,3\n4,5,6\n"))
-	f.Add([]byte("a,b\n1,-1\n"))
-	f.Add([]byte("\n\n7\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tokens, topk, ids, err := ReadRoutingCSV(bytes.NewReader(data))
-		if err == nil && len(ids) != tokens*topk {
-			t.Fatalf("%d ids for %d×%d", len(ids), tokens, topk)
 		}
 	})
 }
@@ -230,7 +183,7 @@ func TestExplicitPlacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	place, err := Placement(s.Model, 16)
+	place, err := workload.Placement(s.Model, 16)
 	if err != nil {
 		t.Fatal(err)
 	}

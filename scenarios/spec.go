@@ -5,6 +5,10 @@ import (
 
 	"github.com/moesim/moesim/combine"
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/scenarios/compute"
+	"github.com/moesim/moesim/scenarios/model"
+	"github.com/moesim/moesim/scenarios/schedule"
+	"github.com/moesim/moesim/scenarios/workload"
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -135,7 +139,7 @@ func (s Scenario) WithDefaults() Scenario {
 		}
 		setF(&c.RailOversubscription, hw.RailOversubscription)
 	}
-	m, d := &s.Model, DeepSeekV3()
+	m, d := &s.Model, model.DeepSeekV3()
 	setInt(&m.Hidden, d.Hidden)
 	setInt(&m.Experts, d.Experts)
 	setInt(&m.TopK, d.TopK)
@@ -166,9 +170,9 @@ func (s Scenario) WithDefaults() Scenario {
 	ranks := c.Nodes * c.GPUsPerNode
 	k.Dispatch = k.Dispatch.withDefaults(dispatch.DefaultConfig(ranks, k.NumSMs))
 	k.Combine = k.Combine.withDefaults(dispatch.DefaultCombineConfig(ranks, k.NumSMs))
-	s.Compute = s.Compute.withDefaults()
+	s.Compute = computeWithDefaults(s.Compute)
 	if s.Schedule.Kind == "" {
-		s.Schedule.Kind = ScheduleSerial
+		s.Schedule.Kind = schedule.ScheduleSerial
 	}
 	return s
 }
@@ -281,7 +285,7 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario: model.combine_dtype = %q, want bf16 or fp8", m.CombineType)
 	}
 	if len(m.Placement) > 0 {
-		if _, err := explicitPlacement(m, hw.GPUs()); err != nil {
+		if _, err := workload.ExplicitPlacement(m, hw.GPUs()); err != nil {
 			return err
 		}
 	} else if ranks := hw.GPUs(); (m.Experts+m.RedundantExperts)%ranks != 0 {
@@ -297,7 +301,7 @@ func (s Scenario) Validate() error {
 	if err := s.Compute.Validate(); err != nil {
 		return err
 	}
-	if s.Workload.Routing != RoutingTrace {
+	if s.Workload.Routing != workload.RoutingTrace {
 		// A one-token draw runs every check the generator makes on the
 		// workload and model, without the cost of a full routing.
 		dry := s
@@ -312,8 +316,8 @@ func (s Scenario) Validate() error {
 	return s.Schedule.Kind.Validate()
 }
 
-func (c Compute) withDefaults() Compute {
-	d := DefaultCompute()
+func computeWithDefaults(c Compute) Compute {
+	d := compute.DefaultCompute()
 	setF(&c.Efficiency, d.Efficiency)
 	setInt(&c.TileM, d.TileM)
 	setInt(&c.TileN, d.TileN)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/report"
+	"github.com/moesim/moesim/scenarios/search"
 	"github.com/moesim/moesim/topology"
 )
 
@@ -197,11 +198,11 @@ func runPoint(s scenarios.Scenario, opt scenarios.RunOptions) (*scenarios.Result
 // runRepeat runs seeds base..base+n-1 of s as a sweep over the seed and
 // reports them together.
 func runRepeat(sf *scenarioFlags, s scenarios.Scenario, n, jobs int, verify bool, format, out string, stdout io.Writer) error {
-	v := scenarios.Vary{Path: "seed"}
+	v := search.Vary{Path: "seed"}
 	for i := range n {
 		v.Values = append(v.Values, strconv.FormatUint(s.Seed+uint64(i), 10))
 	}
-	points, err := scenarios.Expand([]scenarios.Vary{v})
+	points, err := search.Expand([]search.Vary{v})
 	if err != nil {
 		return usageError{err}
 	}
@@ -210,7 +211,7 @@ func runRepeat(sf *scenarioFlags, s scenarios.Scenario, n, jobs int, verify bool
 		return err
 	}
 	rows := make([]report.Row, len(points))
-	err = scenarios.RunPoints(context.Background(), points, jobs, ps.run, func(p scenarios.Point, r *scenarios.Result) error {
+	err = search.RunPoints(context.Background(), points, jobs, ps.run, func(p search.Point, r *scenarios.Result) error {
 		rows[p.Index] = report.Row{Point: p, Result: r}
 		return nil
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/report"
+	"github.com/moesim/moesim/scenarios/search"
 )
 
 func init() {
@@ -58,15 +59,15 @@ func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
 	if len(varies) == 0 {
 		return nil, usagef("give at least one --vary path=v1,v2,... (for example --vary kernel.num_sms=8,16,24)")
 	}
-	var vs []scenarios.Vary
+	var vs []search.Vary
 	for _, v := range varies {
-		pv, err := scenarios.ParseVary(v)
+		pv, err := search.ParseVary(v)
 		if err != nil {
 			return nil, usageError{err}
 		}
 		vs = append(vs, pv)
 	}
-	points, err := scenarios.Expand(vs)
+	points, err := search.Expand(vs)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -89,7 +90,7 @@ type pointScenarios struct {
 	routes scenarios.RoutingCache
 }
 
-func loadPoints(sf *scenarioFlags, points []scenarios.Point, verify bool) (*pointScenarios, error) {
+func loadPoints(sf *scenarioFlags, points []search.Point, verify bool) (*pointScenarios, error) {
 	// A few routings per worker: points that differ only in kernel or
 	// compute settings share theirs.
 	ps := &pointScenarios{routes: scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}}
@@ -113,7 +114,7 @@ func loadPoints(sf *scenarioFlags, points []scenarios.Point, verify bool) (*poin
 	return ps, nil
 }
 
-func (ps *pointScenarios) run(p scenarios.Point) (*scenarios.Result, error) {
+func (ps *pointScenarios) run(p search.Point) (*scenarios.Result, error) {
 	s, opt := ps.scens[p.Index], ps.opts[p.Index]
 	rt, err := ps.routes.Routing(s, opt)
 	if err != nil {
@@ -129,7 +130,7 @@ type sweepJob struct {
 	resume bool
 	jobs   int
 	vary   []string
-	points []scenarios.Point
+	points []search.Point
 	ps     *pointScenarios
 }
 
@@ -141,7 +142,7 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 	if err != nil {
 		return err
 	}
-	pending := scenarios.Pending(j.points, done)
+	pending := search.Pending(j.points, done)
 	f, err := os.OpenFile(j.out, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return usagef("--out %s: %v", j.out, err)
@@ -154,7 +155,7 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 	}
 	bar := progressBar(stderr, len(pending))
 	written := 0
-	err = scenarios.RunPoints(ctx, pending, j.jobs, j.ps.run, func(p scenarios.Point, r *scenarios.Result) error {
+	err = search.RunPoints(ctx, pending, j.jobs, j.ps.run, func(p search.Point, r *scenarios.Result) error {
 		line, err := report.MarshalLine(p, r)
 		if err != nil {
 			return err

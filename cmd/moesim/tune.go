@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/report"
+	"github.com/moesim/moesim/scenarios/search"
 )
 
 func init() {
@@ -19,7 +19,7 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	var sf scenarioFlags
 	sf.register(fs)
 	smsRange := fs.String("sms", "4..48", "even SM counts to try for communication, FROM..TO")
-	objective := fs.String("objective", scenarios.ObjectiveLayer, "what to minimize: layer (layer time) or exposed (exposed communication)")
+	objective := fs.String("objective", search.ObjectiveLayer, "what to minimize: layer (layer time) or exposed (exposed communication)")
 	format := fs.String("format", "table", "output format: table or json")
 	out := fs.String("out", "", "write the report to FILE instead of stdout")
 	if err := parse(fs, args); err != nil {
@@ -28,7 +28,7 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	if *format != "table" && *format != "json" {
 		return usagef("--format = %q, want table or json", *format)
 	}
-	if *objective != scenarios.ObjectiveLayer && *objective != scenarios.ObjectiveExposed {
+	if *objective != search.ObjectiveLayer && *objective != search.ObjectiveExposed {
 		return usagef("--objective = %q, want layer or exposed", *objective)
 	}
 	lo, hi, ok := strings.Cut(*smsRange, "..")
@@ -41,11 +41,11 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	if !ok || err1 != nil || err2 != nil || from < 2 || to < from || to > s.Cluster.SMs-2 {
 		return usagef("--sms = %q, want FROM..TO with 2 <= FROM <= TO <= %d", *smsRange, s.Cluster.SMs-2)
 	}
-	pts, err := scenarios.Tune(s, from, to, opt)
+	pts, err := search.Tune(s, from, to, opt)
 	if err != nil {
 		return usageError{err}
 	}
-	best, err := scenarios.Recommend(pts, *objective)
+	best, err := search.Recommend(pts, *objective)
 	if err != nil {
 		return usageError{err}
 	}
@@ -54,10 +54,10 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			return enc.Encode(struct {
-				Scenario    string                `json:"scenario"`
-				Objective   string                `json:"objective"`
-				Recommended int                   `json:"recommended_num_sms"`
-				Points      []scenarios.TunePoint `json:"points"`
+				Scenario    string             `json:"scenario"`
+				Objective   string             `json:"objective"`
+				Recommended int                `json:"recommended_num_sms"`
+				Points      []search.TunePoint `json:"points"`
 			}{s.Name, *objective, best.NumSMs, pts})
 		}
 		return report.WriteTune(w, s, pts, best, *objective)

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"io"
 
-	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/report"
+	"github.com/moesim/moesim/scenarios/validate"
 )
 
 func init() {
@@ -26,7 +26,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if *format != "table" && *format != "json" {
 		return usagef("--format = %q, want table or json", *format)
 	}
-	results := scenarios.Validate(scenarios.ValidationCases())
+	results := validate.Validate(validate.ValidationCases())
 	err := writeOutput(*out, stdout, func(w io.Writer) error {
 		if *format == "json" {
 			enc := json.NewEncoder(w)

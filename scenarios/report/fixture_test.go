@@ -13,6 +13,8 @@ import (
 
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/schedule"
+	"github.com/moesim/moesim/scenarios/search"
 )
 
 // Golden tests render hand-built results, so they fail only when rendering
@@ -62,7 +64,7 @@ func fixtureScenario(seed uint64, numSMs int, visit float64) scenarios.Scenario 
 			Dispatch: scenarios.Chunks{NVLChunk: 6, NVLBuffer: 256, RDMAChunk: 6, RDMABuffer: 128},
 			Combine:  scenarios.Chunks{NVLChunk: 4, NVLBuffer: 288, RDMAChunk: 12, RDMABuffer: 128}},
 		Compute:  scenarios.Compute{Efficiency: 0.6, TileM: 128, TileN: 256, Precision: "fp8"},
-		Schedule: scenarios.Schedule{Kind: scenarios.ScheduleTwoMicroBatch},
+		Schedule: scenarios.Schedule{Kind: schedule.ScheduleTwoMicroBatch},
 	}
 }
 
@@ -116,7 +118,7 @@ func fixtureSet() *Set {
 	for _, sms := range []int{8, 16, 24} {
 		for _, seed := range []uint64{1, 2, 3} {
 			rows = append(rows, Row{
-				Point: scenarios.Point{Index: i, Values: []scenarios.Override{
+				Point: search.Point{Index: i, Values: []scenarios.Override{
 					{Path: "kernel.num_sms", Value: strconv.Itoa(sms)}, {Path: "seed", Value: strconv.FormatUint(seed, 10)}}},
 				Result: fixtureResult(seed, sms),
 			})

@@ -1,6 +1,6 @@
 package report
 
-import "github.com/moesim/moesim/scenarios"
+import "github.com/moesim/moesim/scenarios/search"
 
 // Seed statistics: when a set varies the seed (moesim run --repeat, or a
 // sweep with --vary seed=...), the rows that differ only in seed are
@@ -40,7 +40,7 @@ func seedGroups(s *Set) []seedGroup {
 				g = append(g, o)
 			}
 		}
-		key := scenarios.Point{Values: g}.Key()
+		key := search.Point{Values: g}.Key()
 		a, ok := groups[key]
 		if !ok {
 			a = &acc{g: seedGroup{Group: g}, vals: make([][]float64, len(headline))}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/search"
 )
 
 // A sweep file is JSON lines, one finished point per line, appended in
@@ -25,7 +26,7 @@ import (
 
 // Row is one point of a sweep and its result.
 type Row struct {
-	Point  scenarios.Point
+	Point  search.Point
 	Result *scenarios.Result
 }
 
@@ -111,7 +112,7 @@ func lineOf(r Row) lineJSON {
 
 // MarshalLine is one sweep-file line for a finished point, newline
 // included. Write it with a single Write so lines never interleave.
-func MarshalLine(p scenarios.Point, r *scenarios.Result) ([]byte, error) {
+func MarshalLine(p search.Point, r *scenarios.Result) ([]byte, error) {
 	b, err := json.Marshal(lineOf(Row{Point: p, Result: r}))
 	if err != nil {
 		return nil, err
@@ -241,5 +242,5 @@ func parseLine(line []byte) (Row, error) {
 	case l.Result.Meta.RunID == "":
 		return Row{}, errors.New(`"result"."meta"."run_id" is empty`)
 	}
-	return Row{Point: scenarios.Point{Index: l.Point.Index, Values: l.Point.Values}, Result: l.Result.result()}, nil
+	return Row{Point: search.Point{Index: l.Point.Index, Values: l.Point.Values}, Result: l.Result.result()}, nil
 }

@@ -8,11 +8,12 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/search"
 )
 
 // WriteTune renders moesim tune's table: one row per SM split, the
 // recommended one marked, then the recommendation.
-func WriteTune(w io.Writer, s scenarios.Scenario, pts []scenarios.TunePoint, best scenarios.TunePoint, objective string) error {
+func WriteTune(w io.Writer, s scenarios.Scenario, pts []search.TunePoint, best search.TunePoint, objective string) error {
 	if _, err := fmt.Fprintf(w, "%s: %s schedule, %d × %d %s, SMs given to communication out of %d\n\n",
 		s.Name, s.Schedule.Kind, s.Cluster.Nodes, s.Cluster.GPUsPerNode, s.Cluster.Preset, s.Cluster.SMs); err != nil {
 		return err
@@ -33,7 +34,7 @@ func WriteTune(w io.Writer, s scenarios.Scenario, pts []scenarios.TunePoint, bes
 		return err
 	}
 	what := "layer time"
-	if objective == scenarios.ObjectiveExposed {
+	if objective == search.ObjectiveExposed {
 		what = "exposed communication"
 	}
 	_, err := fmt.Fprintf(w, "\nRecommended: %d SMs for communication (%d channels), minimizing %s: layer %.1f µs, exposed %.1f µs, %.0f%% of communication hidden.\n",

@@ -5,15 +5,14 @@ import (
 	"io"
 	"math"
 
+	"github.com/moesim/moesim/scenarios/validate"
 	"github.com/olekukonko/tablewriter/tw"
-
-	"github.com/moesim/moesim/scenarios"
 )
 
 // WriteValidation renders moesim validate's table: each case's published and
 // predicted figure, error, tolerance, bound and outcome, then the counts, the
 // median error and the worst case.
-func WriteValidation(w io.Writer, results []scenarios.CaseResult) error {
+func WriteValidation(w io.Writer, results []validate.CaseResult) error {
 	t := newTable(w, false, tw.AlignLeft)
 	t.Header("case", "unit", "published", "predicted", "error", "tolerance", "bound", "result")
 	worst := ""
@@ -52,6 +51,6 @@ func WriteValidation(w io.Writer, results []scenarios.CaseResult) error {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d not modelled; median |error| %.1f%% (DeepEP normal-kernel rows %.1f%%), worst %.1f%% (%s)\n",
-		pass, fail, skip, scenarios.MedianAbsError(results), scenarios.MedianDeepEPError(results), worstErr, worst)
+		pass, fail, skip, validate.MedianAbsError(results), validate.MedianDeepEPError(results), worstErr, worst)
 	return err
 }
