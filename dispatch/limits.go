@@ -123,7 +123,7 @@ func CheckV1Limits(s V1Shape) error {
 	}
 	if row, exact := DefaultRow(ranks); !exact {
 		add("cluster.nodes", "get_dispatch_config",
-			"%d ranks: DeepEP's config table (Buffer.get_dispatch_config/get_combine_config, deep_ep/buffer.py) has no row for it; moesim's chunk defaults took the %d-rank row",
+			"%d ranks: DeepEP's config table (Buffer.get_dispatch_config/get_combine_config, deep_ep/buffer.py) has no row for it; chunk sizes left unset take its %d-rank row",
 			ranks, row)
 	}
 	if s.TopK > maxTopK {
