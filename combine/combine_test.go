@@ -40,7 +40,7 @@ func TestConservation(t *testing.T) {
 					t.Errorf("rank %d finished at %v, kernel time %v", r, f, res.Time)
 				}
 			}
-			want := format(t, "bf16").CombineRecordBytes(7168, 8)
+			want := format(t, "bf16").NormalCombineBytes(7168, 8, c.nodes)
 			if res.RecordBytes != want {
 				t.Errorf("record bytes %d, want %d", res.RecordBytes, want)
 			}

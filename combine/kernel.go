@@ -169,7 +169,7 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	k := &kernel{
 		eng: sim.NewEngine(opt.EngineLimits()),
 		cl:  cl, lay: lay, cfg: cfg,
-		rec:     int64(f.CombineRecordBytes(hidden, lay.TopK)),
+		rec:     int64(f.NormalCombineBytes(hidden, lay.TopK, nodes)),
 		payload: f.PayloadBytes(hidden),
 		gpn:     gpn, nodes: nodes, ch: cfg.Channels(),
 		internode: nodes > 1,

@@ -72,16 +72,31 @@ var (
 // 132 SMs, §3.5.1).
 const DefaultNumSMs = 20
 
+// pickDefault takes DeepEP's row for ranks. DeepEP's table has rows for
+// the rank counts its kernels run (buffer.py asserts num_ranks in
+// config_map); for any other count, which only an extrapolation beyond
+// DeepEP V1 may use (CheckV1Limits), it takes the row of the smallest
+// listed count above it, or the largest row.
 func pickDefault(rows []defaultRow, ranks, numSMs int) Config {
-	row := rows[len(rows)-1]
-	for _, r := range rows {
-		if r.ranks >= ranks {
-			row = r
-			break
-		}
-	}
+	row := rowFor(rows, ranks)
 	return Config{Mode: Normal, NumSMs: numSMs, NVLChunk: row.nvlChunk, NVLBuffer: row.nvlBuf,
 		RDMAChunk: row.rdmaChunk, RDMABuffer: row.rdmaBuf}
+}
+
+func rowFor(rows []defaultRow, ranks int) defaultRow {
+	for _, r := range rows {
+		if r.ranks >= ranks {
+			return r
+		}
+	}
+	return rows[len(rows)-1]
+}
+
+// DefaultRow is the rank count of the default-config row that ranks takes,
+// and whether DeepEP's table lists ranks itself.
+func DefaultRow(ranks int) (row int, exact bool) {
+	r := rowFor(dispatchDefaults, ranks)
+	return r.ranks, r.ranks == ranks
 }
 
 // DefaultConfig is DeepEP's dispatch default for a rank count (the row for

@@ -50,16 +50,70 @@ func (f Format) PayloadBytes(hidden int) int {
 
 func align16(n int) int { return (n + 15) &^ 15 }
 
-// DispatchRecordBytes is one token's record in DeepEP's internode rings:
-// payload, the 8 B SourceMeta, top-k int32 indices and fp32 weights,
-// aligned to 16 B (get_num_bytes_per_token: 7472 B for FP8, hidden 7168,
-// top-8).
+// Sizes of DeepEP V1's per-token metadata (567632d).
+const (
+	// sourceMetaBytes is internode.cu's SourceMeta: the source node and an
+	// 8-bit mask of target GPUs on the destination node, two int32.
+	sourceMetaBytes = 8
+	// topkIdxBytes: internode records carry top-k ids as int32
+	// (get_num_bytes_per_token counts sizeof(int)); intranode's top-k index
+	// buffer holds topk_idx_t, int64 unless DeepEP is built with
+	// TOPK_IDX_BITS=32 (configs.cuh).
+	topkIdxBytes          = 4
+	intranodeTopkIdxBytes = 8
+	topkWeightBytes       = 4 // fp32
+	srcIdxBytes           = 4 // intranode's int32 source token index
+)
+
+// DispatchRecordBytes is one token's record in DeepEP's internode rings,
+// as get_num_bytes_per_token (internode.cu) computes it: payload, the 8 B
+// SourceMeta, top-k int32 indices and fp32 weights, aligned to 16 B
+// (7472 B for FP8, hidden 7168, top-8).
 func (f Format) DispatchRecordBytes(hidden, topk int) int {
-	return align16(f.PayloadBytes(hidden) + 8 + 8*topk)
+	return align16(f.PayloadBytes(hidden) + sourceMetaBytes + (topkIdxBytes+topkWeightBytes)*topk)
 }
 
-// CombineRecordBytes is one reduced row on combine's path: the payload
-// and the top-k fp32 weights, aligned to 16 B.
+// CombineRecordBytes is one reduced row on internode combine's path, as
+// get_num_bytes_per_token(hidden_int4, 0, 0, num_topk) counts it: the
+// payload, the 8 B SourceMeta and the top-k fp32 weights, aligned to 16 B
+// (14384 B for BF16, hidden 7168, top-8).
 func (f Format) CombineRecordBytes(hidden, topk int) int {
-	return align16(f.PayloadBytes(hidden) + 4*topk)
+	return align16(f.PayloadBytes(hidden) + sourceMetaBytes + topkWeightBytes*topk)
+}
+
+// IntranodeDispatchBytes is what intranode dispatch moves per (token,
+// target GPU). Its rings are separate arrays, not packed records
+// (intranode.cu dispatch: x, src_idx, topk_idx, topk_weights and x_scales
+// buffers), so nothing is aligned per token: the payload (hidden and
+// scales), the int32 source index, top-k topk_idx_t ids and fp32 weights
+// (7492 B for FP8, hidden 7168, top-8).
+func (f Format) IntranodeDispatchBytes(hidden, topk int) int {
+	return f.PayloadBytes(hidden) + srcIdxBytes + (intranodeTopkIdxBytes+topkWeightBytes)*topk
+}
+
+// IntranodeCombineBytes is what intranode combine moves per row: the
+// payload, the int32 source index and the top-k fp32 weights
+// (intranode.cu combine: x, src_idx and topk_weights buffers; 14372 B for
+// BF16, hidden 7168, top-8).
+func (f Format) IntranodeCombineBytes(hidden, topk int) int {
+	return f.PayloadBytes(hidden) + srcIdxBytes + topkWeightBytes*topk
+}
+
+// NormalDispatchBytes is the bytes normal-mode dispatch moves per (token,
+// target) row: the packed internode record across nodes, the intranode
+// arrays' sum within one.
+func (f Format) NormalDispatchBytes(hidden, topk, nodes int) int {
+	if nodes > 1 {
+		return f.DispatchRecordBytes(hidden, topk)
+	}
+	return f.IntranodeDispatchBytes(hidden, topk)
+}
+
+// NormalCombineBytes is the bytes normal-mode combine moves per row, as
+// NormalDispatchBytes for dispatch.
+func (f Format) NormalCombineBytes(hidden, topk, nodes int) int {
+	if nodes > 1 {
+		return f.CombineRecordBytes(hidden, topk)
+	}
+	return f.IntranodeCombineBytes(hidden, topk)
 }

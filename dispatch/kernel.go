@@ -125,7 +125,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	k := &kernel{
 		eng: sim.NewEngine(opt.EngineLimits()),
 		cl:  cl, lay: lay, cfg: cfg, fmt: f,
-		rec: int64(f.DispatchRecordBytes(hidden, lay.TopK)), hidden: hidden,
+		rec: int64(f.NormalDispatchBytes(hidden, lay.TopK, nodes)), hidden: hidden,
 		gpn: gpn, ch: cfg.Channels(),
 		nodeBuf: make([]int, 0, nodes),
 		costs:   NewCosts(cl.Config),

@@ -17,6 +17,10 @@ type Result struct {
 	// NotifyTime is notify_dispatch: the barrier and exchange of counts
 	// before the first dispatch of a layout, reported apart.
 	NotifyTime sim.Time
+	// LayoutTime is get_dispatch_layout, the kernel that counts tokens per
+	// rank, node and expert before a new layout's notify: reported apart,
+	// set by normal-mode dispatch only (an estimate; docs/model.md).
+	LayoutTime sim.Time
 	// CachedNotifyTime is cached_notify (barrier plus buffer cleaning),
 	// which runs before every dispatch that reuses a handle; DeepEP's
 	// benchmarks time it together with the kernel.
@@ -61,26 +65,6 @@ type Handle struct {
 	Config Config
 }
 
-// hostSync is the host side of notify_dispatch: the CPU busy-waits on
-// host-mapped counters, allocates outputs and launches the kernel. An
-// assumption (about 10 µs), not a measurement.
-const hostSync = 10 * sim.Microsecond
-
-func notifyTimes(cl *topology.Cluster) (notify, cached sim.Time) {
-	c := cl.Config
-	barrier := 2 * c.NVLinkLatency
-	if c.Nodes > 1 {
-		barrier += 2 * c.IBLatency
-	}
-	cached = c.KernelLaunch + barrier
-	exchange := c.NVLinkLatency
-	if c.Nodes > 1 {
-		exchange += c.IBLatency
-	}
-	notify = c.KernelLaunch + barrier + exchange + hostSync
-	return notify, cached
-}
-
 func utilization(ports []*sim.Port, span sim.Time) Utilization {
 	var u Utilization
 	if len(ports) == 0 {
@@ -111,7 +95,7 @@ func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int,
 		span = max(span, t)
 	}
 	res.Routing = lay.Stats()
-	res.NotifyTime, res.CachedNotifyTime = notifyTimes(cl)
+	res.NotifyTime, res.CachedNotifyTime = notifyTimes(cl, len(lay.ExpertTokens))
 	res.Time = cl.Config.KernelLaunch + span
 	payload := float64(payloadBytes)
 	var rdma, nvl float64
@@ -161,5 +145,6 @@ func (k *kernel) result() *Result {
 		res.RankFinish[r.rank] = max(res.RankFinish[r.rank], r.last)
 	}
 	Summarize(res, k.cl, k.lay, k.fmt.PayloadBytes(k.hidden), slices.Concat(k.smPs...))
+	res.LayoutTime = LayoutTime(k.cl.Config, k.lay)
 	return res
 }

@@ -51,6 +51,13 @@ type KernelSummary struct {
 	TimeUs float64 `json:"time_us"`
 	// NotifyUs is the count exchange before a new layout (not in TimeUs).
 	NotifyUs float64 `json:"notify_us"`
+	// LayoutUs is get_dispatch_layout before a new layout's notify (not in
+	// TimeUs; dispatch in normal mode only, an estimate).
+	LayoutUs float64 `json:"layout_us"`
+	// Extrapolated is set when the scenario is beyond DeepEP V1's limits
+	// (run with kernel.extrapolate: true); ExtrapolationReason names them.
+	Extrapolated        bool   `json:"extrapolated"`
+	ExtrapolationReason string `json:"extrapolation_reason,omitempty"`
 	// RDMAGBps and NVLGBps use DeepEP's logical accounting, over TimeUs
 	// plus the cached-notify barrier, as DeepEP's benchmarks print them.
 	RDMAGBps float64 `json:"rdma_GBps"`
@@ -129,6 +136,7 @@ type OpSummary struct {
 func summarizeKernel(r *dispatch.Result, cfg dispatch.Config) KernelSummary {
 	k := KernelSummary{
 		Mode: string(r.Mode), TimeUs: r.Time.Microseconds(), NotifyUs: r.NotifyTime.Microseconds(),
+		LayoutUs: r.LayoutTime.Microseconds(),
 		RDMAGBps: r.RDMAGBps, NVLGBps: r.NVLGBps, Bottleneck: r.Bottleneck,
 		LogicalRDMABytes: r.LogicalRDMABytes, LogicalNVLBytes: r.LogicalNVLBytes,
 		IBBytes: r.IBBytes, NVLinkBytes: r.NVLinkBytes,

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -127,6 +128,13 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		Scenario: s,
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
+	var lim *dispatch.V1LimitError
+	if errors.As(s.V1Limits(), &lim) {
+		reason := lim.Reason()
+		for _, k := range []*KernelSummary{&res.Dispatch, &res.Combine} {
+			k.Extrapolated, k.ExtrapolationReason = true, reason
+		}
+	}
 	st := lay.Stats()
 	res.Routing = RoutingSummary{Tokens: st.Tokens, TargetNodesPerToken: st.TargetNodesPerToken,
 		TargetGPUsPerToken: st.TargetGPUsPerToken, GPUsPerNodeVisit: st.GPUsPerNodeVisit,

@@ -103,6 +103,10 @@ type Kernel struct {
 	// LLRDMAOnly (kernel.ll_rdma_only) sends low-latency messages between
 	// GPUs of one node through the NICs, as DeepEP did before mid-2025.
 	LLRDMAOnly bool `yaml:"ll_rdma_only,omitempty"`
+	// Extrapolate (kernel.extrapolate) runs a normal-mode scenario that
+	// DeepEP V1 cannot (dispatch.CheckV1Limits), and the report flags it
+	// as an extrapolation; without it such a scenario is refused.
+	Extrapolate bool `yaml:"extrapolate,omitempty"`
 }
 
 // Chunks are one kernel's chunk and ring sizes, in tokens.
@@ -298,6 +302,9 @@ func (s Scenario) Validate() error {
 	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
 		return fmt.Errorf("%w (kernel.combine)", err)
 	}
+	if err := s.V1Limits(); err != nil && !s.Kernel.Extrapolate {
+		return err
+	}
 	if err := s.Compute.Validate(); err != nil {
 		return err
 	}
@@ -314,6 +321,30 @@ func (s Scenario) Validate() error {
 		}
 	}
 	return s.Schedule.Kind.Validate()
+}
+
+// V1Limits returns the *dispatch.V1LimitError of a normal-mode scenario
+// that DeepEP V1 cannot run, or nil (for other modes too).
+func (s Scenario) V1Limits() error {
+	if s.Kernel.Mode != dispatch.Normal {
+		return nil
+	}
+	m, c := s.Model, s.Cluster
+	slots := m.Experts + m.RedundantExperts
+	if p, err := workload.Placement(m, c.Nodes*c.GPUsPerNode); err == nil {
+		slots = p.Slots()
+	}
+	df, err := dispatch.FormatNamed("model.dispatch_dtype", m.DispatchType)
+	if err != nil {
+		return err
+	}
+	cf, err := dispatch.FormatNamed("model.combine_dtype", m.CombineType)
+	if err != nil {
+		return err
+	}
+	return dispatch.CheckV1Limits(dispatch.V1Shape{Nodes: c.Nodes, GPUsPerNode: c.GPUsPerNode,
+		Hidden: m.Hidden, TopK: m.TopK, Experts: slots, Dispatch: df, Combine: cf,
+		DispatchCfg: s.DispatchConfig(), CombineCfg: s.CombineConfig()})
 }
 
 func computeWithDefaults(c Compute) Compute {

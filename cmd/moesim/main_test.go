@@ -125,3 +125,39 @@ func TestPresetsShowRoundTrips(t *testing.T) {
 		t.Fatalf("a shown preset does not run as a scenario file: exit %d %s", code, errs)
 	}
 }
+
+// TestV1LimitRefusedUnlessExtrapolating: a normal-mode scenario DeepEP V1
+// cannot run exits 2 naming the limit and DeepEP's constant; with
+// kernel.extrapolate it runs and its JSON says so.
+func TestV1LimitRefusedUnlessExtrapolating(t *testing.T) {
+	beyond := append(append([]string(nil), small...), "--set", "cluster.gpus_per_node=16")
+	code, _, errs := runCLI(append([]string{"run"}, beyond...)...)
+	if code != 2 || !strings.Contains(errs, "NUM_MAX_NVL_PEERS = 8") || !strings.Contains(errs, "cluster.gpus_per_node = 16") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming cluster.gpus_per_node and NUM_MAX_NVL_PEERS = 8", code, errs)
+	}
+	code, _, errs = runCLI("run", "--preset", "deepep-internode-ep16", "--set", "workload.tokens_per_gpu=64",
+		"--set", "cluster.nodes=5", "--set", "model.experts=320")
+	if code != 2 || !strings.Contains(errs, "SWITCH_RDMA_RANKS") {
+		t.Fatalf("5 nodes: exit %d, stderr %q; want 2 naming SWITCH_RDMA_RANKS", code, errs)
+	}
+	code, out, errs := runCLI(append([]string{"run", "--format", "json", "--set", "kernel.extrapolate=true"}, beyond...)...)
+	if code != 0 {
+		t.Fatalf("with kernel.extrapolate: exit %d: %s", code, errs)
+	}
+	var m struct {
+		Dispatch struct {
+			Extrapolated bool   `json:"extrapolated"`
+			Reason       string `json:"extrapolation_reason"`
+		} `json:"dispatch"`
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Dispatch.Extrapolated || !strings.Contains(m.Dispatch.Reason, "NUM_MAX_NVL_PEERS") {
+		t.Errorf("dispatch.extrapolated = %v, reason %q; want true naming NUM_MAX_NVL_PEERS", m.Dispatch.Extrapolated, m.Dispatch.Reason)
+	}
+	_, out, _ = runCLI(append([]string{"run", "--format", "json"}, small...)...)
+	if strings.Contains(out, `"extrapolated": true`) {
+		t.Error("a run within DeepEP V1's limits is flagged as an extrapolation")
+	}
+}

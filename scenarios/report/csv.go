@@ -27,7 +27,7 @@ var csvColumns = func() []string {
 			cols = append(cols, k+"."+c+".mean", k+"."+c+".max")
 		}
 	}
-	return cols
+	return append(cols, "dispatch.notify_us", "dispatch.layout_us", "extrapolated", "extrapolation_reason")
 }()
 
 func g(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
@@ -50,7 +50,8 @@ func csvRow(r *scenarios.Result) []string {
 			row = append(row, g(u.Mean), g(u.Max))
 		}
 	}
-	return row
+	return append(row, g(r.Dispatch.NotifyUs), g(r.Dispatch.LayoutUs),
+		strconv.FormatBool(r.Dispatch.Extrapolated), r.Dispatch.ExtrapolationReason)
 }
 
 func writeCSV(w io.Writer, rs []*scenarios.Result) error {

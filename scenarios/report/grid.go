@@ -22,14 +22,18 @@ func pct(x float64) string  { return fmt.Sprintf("%.0f%%", 100*x) }
 func pct1(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 func gb(b int64) string     { return fmt.Sprintf("%.1f", float64(b)/1e9) }
 
-// runHeading is a run's one-line description and its identity line.
+// runHeading is a run's one-line description and its identity line. A run
+// beyond DeepEP V1's limits says so in the description, with the reason.
 func runHeading(res *scenarios.Result) (string, string) {
 	s := res.Scenario
 	c := s.Cluster
-	return fmt.Sprintf("%s: %d × %d %s, %s routing, %d tokens/GPU, top-%d of %d experts, %d SMs for communication",
-			nameOf(res), c.Nodes, c.GPUsPerNode, c.Preset, s.Workload.Routing,
-			s.Workload.TokensPerGPU, s.Model.TopK, s.Model.Experts, s.Kernel.NumSMs),
-		fmt.Sprintf("seed %d, run %s, moesim %s", res.Meta.Seed, res.Meta.RunID, res.Meta.Version)
+	head := fmt.Sprintf("%s: %d × %d %s, %s routing, %d tokens/GPU, top-%d of %d experts, %d SMs for communication",
+		nameOf(res), c.Nodes, c.GPUsPerNode, c.Preset, s.Workload.Routing,
+		s.Workload.TokensPerGPU, s.Model.TopK, s.Model.Experts, s.Kernel.NumSMs)
+	if res.Dispatch.Extrapolated {
+		head += " [EXTRAPOLATED beyond DeepEP V1: " + res.Dispatch.ExtrapolationReason + "]"
+	}
+	return head, fmt.Sprintf("seed %d, run %s, moesim %s", res.Meta.Seed, res.Meta.RunID, res.Meta.Version)
 }
 
 func nameOf(res *scenarios.Result) string {
@@ -42,7 +46,7 @@ func nameOf(res *scenarios.Result) string {
 // runGrids are a run's tables: the kernels, the layer schedule, the
 // routing, the per-rank finish times and the per-port utilization.
 func runGrids(res *scenarios.Result) []grid {
-	kg := grid{Title: "Kernels", Header: []string{"kernel", "time µs", "notify µs", "RDMA GB/s", "NVL GB/s", "IB GB",
+	kg := grid{Title: "Kernels", Header: []string{"kernel", "time µs", "notify µs", "layout µs", "RDMA GB/s", "NVL GB/s", "IB GB",
 		"NVLink GB", "IB util", "NVLink util", "SM util", "bottleneck"}}
 	fg := grid{Title: "Per-rank finish times (µs from kernel start, over all ranks)",
 		Header: []string{"kernel", "ranks", "mean", "stddev", "p50", "p99", "max"}}
@@ -50,7 +54,7 @@ func runGrids(res *scenarios.Result) []grid {
 		Header: []string{"kernel", "port", "mean", "stddev", "p50", "p99", "max"}}
 	for _, k := range kernels(res) {
 		ks := k.K
-		kg.Rows = append(kg.Rows, []string{k.Name, f1(ks.TimeUs), f1(ks.NotifyUs), f1(ks.RDMAGBps), f1(ks.NVLGBps),
+		kg.Rows = append(kg.Rows, []string{k.Name, f1(ks.TimeUs), f1(ks.NotifyUs), f1(ks.LayoutUs), f1(ks.RDMAGBps), f1(ks.NVLGBps),
 			gb(ks.IBBytes), gb(ks.NVLinkBytes), pct(ks.IBUtil.Max), pct(ks.NVLinkUtil.Max), pct(ks.SMUtil.Max), ks.Bottleneck})
 		st := statsOf(ks)
 		d := st.RankFinish
@@ -87,7 +91,11 @@ func setHeading(s *Set) (string, string) {
 	if len(s.Rows) > 0 {
 		version = s.Rows[0].Result.Meta.Version
 	}
-	return fmt.Sprintf("%s: %d points varying %s", name, len(s.Rows), vary),
+	head := fmt.Sprintf("%s: %d points varying %s", name, len(s.Rows), vary)
+	if n := extrapolated(s); n > 0 {
+		head += fmt.Sprintf(" [EXTRAPOLATED beyond DeepEP V1: %d of %d points exceed its limits; the extrapolated column of the CSV and dispatch.extrapolation_reason in the JSON say which and why]", n, len(s.Rows))
+	}
+	return head,
 		fmt.Sprintf("moesim %s; each point's run id and seed are in the JSON and CSV forms", version)
 }
 
@@ -137,4 +145,15 @@ func setGrids(s *Set) []grid {
 		}
 	}
 	return append(out, cg)
+}
+
+// extrapolated counts the points of a set beyond DeepEP V1's limits.
+func extrapolated(s *Set) int {
+	n := 0
+	for _, r := range s.Rows {
+		if r.Result.Dispatch.Extrapolated {
+			n++
+		}
+	}
+	return n
 }

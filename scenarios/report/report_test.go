@@ -232,3 +232,54 @@ func TestHTMLPlotsOmittedWithReason(t *testing.T) {
 		t.Errorf("sweep HTML has %d plots, want 4", n)
 	}
 }
+
+// TestExtrapolationInEveryFormat: a run beyond DeepEP V1's limits says so
+// in every format, with the reason.
+func TestExtrapolationInEveryFormat(t *testing.T) {
+	res := fixtureResult(42, 20)
+	const reason = "cluster.gpus_per_node = 72 is above NUM_MAX_NVL_PEERS = 8"
+	for _, k := range []*scenarios.KernelSummary{&res.Dispatch, &res.Combine} {
+		k.Extrapolated, k.ExtrapolationReason = true, reason
+	}
+	for _, f := range Formats {
+		rep, err := For(f, res)
+		out := string(render(t, rep, err))
+		switch f {
+		case "table", "markdown", "html":
+			first := strings.SplitN(out, "\n", 2)[0]
+			if f == "html" {
+				first = out
+			}
+			if !strings.Contains(first, "EXTRAPOLATED") || !strings.Contains(first, "NUM_MAX_NVL_PEERS") {
+				t.Errorf("%s: heading lacks the extrapolation and its reason:\n%.400s", f, first)
+			}
+		case "csv":
+			recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := -1
+			for i, c := range recs[0] {
+				if c == "extrapolated" {
+					col = i
+				}
+			}
+			if col < 0 || recs[1][col] != "true" || !strings.Contains(recs[1][col+1], "NUM_MAX_NVL_PEERS") {
+				t.Errorf("csv: extrapolated column missing or not true: %v", recs)
+			}
+		case "json":
+			var m struct {
+				Dispatch struct {
+					Extrapolated bool   `json:"extrapolated"`
+					Reason       string `json:"extrapolation_reason"`
+				} `json:"dispatch"`
+			}
+			if err := json.Unmarshal([]byte(out), &m); err != nil {
+				t.Fatal(err)
+			}
+			if !m.Dispatch.Extrapolated || m.Dispatch.Reason != reason {
+				t.Errorf("json: dispatch.extrapolated = %v, reason %q", m.Dispatch.Extrapolated, m.Dispatch.Reason)
+			}
+		}
+	}
+}
