@@ -19,7 +19,7 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("calibrate", "calibrate PROFILE.json [--out HW.yaml] [--name NAME] [--base PRESET]", stderr)
 	out := fs.String("out", "", "write the hardware file here (default: stdout)")
 	name := fs.String("name", "", "the hardware's name (default: the profile file's base name)")
-	base := fs.String("base", "h800", "hardware preset for what the kit cannot measure: node size, datasheet FLOP/s and HBM, launch cost, fitted link efficiencies")
+	base := fs.String("base", "", "hardware preset for what the kit cannot measure: node size, datasheet FLOP/s and HBM, launch cost, fitted link efficiencies (default: NAME-datasheet if that preset exists, else h800)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -36,13 +36,19 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("%s: %w", path, err)}
 	}
-	b, ok := topology.PresetHardware(*base)
-	if !ok {
-		return usagef("--base = %q, want one of %s", *base, strings.Join(topology.PresetNames(), ", "))
-	}
 	n := *name
 	if n == "" {
 		n = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	if *base == "" {
+		*base = "h800"
+		if _, ok := topology.PresetHardware(n + "-datasheet"); ok {
+			*base = n + "-datasheet"
+		}
+	}
+	b, ok := topology.PresetHardware(*base)
+	if !ok {
+		return usagef("--base = %q, want one of %s", *base, strings.Join(topology.PresetNames(), ", "))
 	}
 	// Sources name the profile by its slash path as given, so a file
 	// fitted in CI and on a laptop is the same bytes.

@@ -29,12 +29,12 @@ func TestCalibrateReproducesTheCommittedH200File(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Chdir(wd)
-	code, out, errs := runCLI("calibrate", "topology/profiles/h200.json", "--name", "h200")
+	code, out, errs := runCLI("calibrate", "topology/profiles/h200.json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	if out != string(want) {
-		t.Errorf("moesim calibrate topology/profiles/h200.json --name h200 differs from topology/profiles/h200.yaml; rerun it with --out topology/profiles/h200.yaml")
+		t.Errorf("moesim calibrate topology/profiles/h200.json differs from topology/profiles/h200.yaml; rerun it with --out topology/profiles/h200.yaml")
 	}
 }
 

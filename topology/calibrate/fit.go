@@ -77,8 +77,8 @@ func Fit(p *Profile, base *topology.Hardware, name, from string) (*topology.Hard
 		h.Constants[key] = topology.Value{Value: n.Value, Kind: topology.Published, Source: fmt.Sprintf("%s (via %s nic input)", n.Source, p.NIC.Name)}
 	}
 	nic("nic_GBps", p.NIC.GBps)
-	nic("ib_latency_us", p.NIC.LatencyUs)
-	nic("nic_message_rate_Mps", p.NIC.MessageRateMps)
+	nic("ib_latency_us", SourcedNum{p.NIC.Latency.Value * 1e6, p.NIC.Latency.Source})
+	nic("nic_message_rate_Mps", SourcedNum{p.NIC.MessageRate.Value / 1e6, p.NIC.MessageRate.Source})
 	return h, h.Check()
 }
 
@@ -204,6 +204,18 @@ type handshakeFit struct {
 // records × per-record time, and takes the median intercept.
 func fitHandshake(pts []Handshake) (handshakeFit, error) {
 	sel, link := preferKind(pts, func(h Handshake) string { return h.Link }, "nvlink", "local")
+	// The model charges the producer's own cost per chunk; the consumer's
+	// credit coming back is modelled apart (a latency and ring room). So
+	// fit on the rows where producer and consumer overlap (a ring of at
+	// least two chunks), where the intercept is the producer's fence and
+	// tail store; lockstep rows also pay the round trip.
+	var deep []Handshake
+	for _, h := range sel {
+		if h.RingRecords == 0 || h.RingRecords >= 2*float64(h.RecordsPerChunk) {
+			deep = append(deep, h)
+		}
+	}
+	sel = deep
 	groups := map[float64][]Handshake{}
 	for _, h := range sel {
 		groups[h.RecordBytes] = append(groups[h.RecordBytes], h)
@@ -232,7 +244,7 @@ func fitHandshake(pts []Handshake) (handshakeFit, error) {
 	sort.Float64s(icepts)
 	med := stat.Quantile(0.5, stat.Empirical, icepts, nil)
 	return handshakeFit{max(med, 0) * 1e9,
-		fmt.Sprintf("handshake over %s: time per chunk = handshake + records × per-record time, least squares per record size; median intercept of %d sizes", link, len(icepts))}, nil
+		fmt.Sprintf("handshake over %s, rings of two chunks or more: time per chunk = handshake + records × per-record time, least squares per record size; median intercept of %d sizes", link, len(icepts))}, nil
 }
 
 func fitReduce(pts []ReducePoint) (rateFit, error) {
@@ -249,24 +261,31 @@ func fitReduce(pts []ReducePoint) (rateFit, error) {
 	return rateFit{slope, fmt.Sprintf("reduce, k = 2..8 BF16 rows: slope of input GB/s over SMs through the origin on the %d points below 3/4 of the peak", used)}, nil
 }
 
+// fitNVLinkBW takes the best one-way rate of SM stores, the path
+// DeepEP's kernels use; the copy engine's rate, when measured, is named in
+// the source.
 func fitNVLinkBW(pts []NVLinkPoint) (float64, string, bool) {
-	best, bi := 0.0, 0.0
+	best := map[string]float64{}
 	for _, n := range pts {
-		switch n.Direction {
-		case "uni":
-			best = max(best, n.GBpsPerDirection)
-		case "bi":
-			bi = max(bi, n.GBpsPerDirection)
-		}
+		key := n.Direction + "/" + n.Engine
+		best[key] = max(best[key], n.GBpsPerDirection)
 	}
-	if best == 0 {
+	engine := "sm"
+	if best["uni/sm"] == 0 {
+		engine = "copy_engine"
+	}
+	v := best["uni/"+engine]
+	if v == 0 {
 		return 0, "", false
 	}
-	src := "nvlink_bw: best one-direction rate between the two GPUs"
-	if bi > 0 {
-		src += fmt.Sprintf(" (both directions at once: %.1f GB/s each)", bi)
+	src := fmt.Sprintf("nvlink_bw: best one-direction rate of %s stores between the two GPUs", engine)
+	if bi := best["bi/"+engine]; bi > 0 {
+		src += fmt.Sprintf("; both directions at once %.1f GB/s each", bi)
 	}
-	return best, src, true
+	if ce := best["uni/copy_engine"]; ce > 0 && engine != "copy_engine" {
+		src += fmt.Sprintf("; the copy engine reached %.1f GB/s", ce)
+	}
+	return v, src, true
 }
 
 func fitFlagLatency(pts []FlagLatency) (float64, string, bool) {

@@ -56,7 +56,7 @@ func synthetic(tr truth, noise float64, seed uint64) *Profile {
 	p.NVLinkBW = []NVLinkPoint{{Direction: "uni", Engine: "sm", SMs: 64, Bytes: 1e9, Seconds: 1 / tr.nvlGBps, GBpsPerDirection: tr.nvlGBps},
 		{Direction: "bi", Engine: "sm", SMs: 64, Bytes: 1e9, Seconds: 1, GBpsPerDirection: 0.9 * tr.nvlGBps}}
 	p.FlagLatency = []FlagLatency{{Link: "nvlink", RoundTrips: 1000, Seconds: 2e-3 * tr.latUs, OneWaySeconds: jit(tr.latUs * 1e-6)}}
-	p.NIC = &NIC{Name: "test NIC", GBps: SourcedNum{50, "datasheet"}, LatencyUs: SourcedNum{2.8, "paper"}, MessageRateMps: SourcedNum{200, "brief"}}
+	p.NIC = &NIC{Name: "test NIC", GBps: SourcedNum{50, "datasheet"}, Latency: SourcedNum{2.8e-6, "paper"}, MessageRate: SourcedNum{200e6, "brief"}}
 	return p
 }
 
@@ -118,8 +118,8 @@ func TestParseRefusesBadProfilesNamingTheField(t *testing.T) {
 		{`"kit_version":"test"`, `"kit_version":""`, "kit_version is empty"},
 		{`"sms":132`, `"sms":0`, "gpu.sms = 0"},
 		{`"kind":"local"`, `"kind":"pcie"`, `copy_sms[0].kind = "pcie"`},
-		{`"GBps":{"value":50`, `"GBps":{"value":-50`, "nic.GBps.value = -50"},
-		{`"source":"datasheet"`, `"source":""`, "nic.GBps.source is empty"},
+		{`"bandwidth_GBps_per_direction":{"value":50`, `"bandwidth_GBps_per_direction":{"value":-50`, "nic.bandwidth_GBps_per_direction.value = -50"},
+		{`"source":"datasheet"`, `"source":""`, "nic.bandwidth_GBps_per_direction.source is empty"},
 		{`"kit_version"`, `"kit_versoin"`, `unknown field "kit_versoin"`},
 	} {
 		bad := strings.Replace(string(good), tc.old, tc.new, 1)

@@ -26,25 +26,32 @@ type Profile struct {
 	GEMM         []GEMMPoint    `json:"gemm"`
 	Interference []Interference `json:"interference"`
 	NoCarveout   []NoCarveout   `json:"no_carveout"`
+	GEMMKernels  []GEMMKernel   `json:"gemm_kernels"`
 	NIC          *NIC           `json:"nic"`
 	Notes        []string       `json:"notes"`
+	TMANote      string         `json:"tma_note"`
+	SecondsTotal float64        `json:"seconds_total"`
 }
 
 // GPUInfo says what the profile was measured on.
 type GPUInfo struct {
-	Name           string  `json:"name"`
-	SMs            int     `json:"sms"`
-	CC             string  `json:"cc"`
-	SMClockMaxMHz  float64 `json:"sm_clock_max_mhz"`
-	MemClockMaxMHz float64 `json:"mem_clock_max_mhz"`
-	Driver         string  `json:"driver"`
-	CUDA           string  `json:"cuda"`
-	Torch          string  `json:"torch"`
-	CuPy           string  `json:"cupy"`
-	HBMBytes       float64 `json:"hbm_bytes"`
-	L2Bytes        float64 `json:"l2_bytes"`
-	GPUsInNodeUsed int     `json:"gpus_in_node_used"`
-	NVLink         string  `json:"nvlink"`
+	Name            string  `json:"name"`
+	SMs             int     `json:"sms"`
+	CC              string  `json:"cc"`
+	SMClockMaxMHz   float64 `json:"sm_clock_max_mhz"`
+	MemClockMaxMHz  float64 `json:"mem_clock_max_mhz"`
+	Driver          string  `json:"driver"`
+	CUDA            string  `json:"cuda"`
+	Torch           string  `json:"torch"`
+	CuPy            string  `json:"cupy"`
+	HBMBytes        float64 `json:"hbm_bytes"`
+	L2Bytes         float64 `json:"l2_bytes"`
+	GPUsInNodeUsed  int     `json:"gpus_in_node_used"`
+	GPUsVisible     int     `json:"gpus_visible"`
+	NVLink          string  `json:"nvlink"`
+	CUDARuntimeCuPy string  `json:"cuda_runtime_cupy"`
+	SmemOptinBytes  float64 `json:"smem_per_block_optin_bytes"`
+	PowerLimitW     float64 `json:"power_limit_w"`
 }
 
 // CopyPoint is one copy measurement: a kind of copy (local, nvlink_store,
@@ -68,6 +75,10 @@ type Handshake struct {
 	Link            string  `json:"link"`
 	RecordsPerChunk int     `json:"records_per_chunk"`
 	RecordBytes     float64 `json:"record_bytes"`
+	// RingRecords is the ring's size: equal to RecordsPerChunk the
+	// producer waits for each chunk's credit (lockstep); at least twice
+	// it, producer and consumer overlap.
+	RingRecords     float64 `json:"ring_records"`
 	Chunks          float64 `json:"chunks"`
 	Seconds         float64 `json:"seconds"`
 	SecondsPerChunk float64 `json:"seconds_per_chunk"`
@@ -104,15 +115,34 @@ type NVLinkPoint struct {
 
 // GEMMPoint is a matrix product with sms_held SMs held by an idle kernel.
 type GEMMPoint struct {
-	DType   string  `json:"dtype"`
-	Shape   string  `json:"shape"`
-	M       int     `json:"m"`
-	N       int     `json:"n"`
-	K       int     `json:"k"`
-	SMsHeld int     `json:"sms_held"`
-	SMsFree int     `json:"sms_free"`
-	Seconds float64 `json:"seconds"`
-	TFLOPS  float64 `json:"TFLOPS"`
+	DType     string  `json:"dtype"`
+	Shape     string  `json:"shape"`
+	M         int     `json:"m"`
+	N         int     `json:"n"`
+	K         int     `json:"k"`
+	SMsHeld   int     `json:"sms_held"`
+	SMsFree   int     `json:"sms_free"`
+	Seconds   float64 `json:"seconds"`
+	TFLOPS    float64 `json:"TFLOPS"`
+	GEMMCount int     `json:"gemm_count"`
+	// SMClockMHz is the clock the occupier read during the burst (null,
+	// so zero, when no SMs were held).
+	SMClockMHz float64 `json:"sm_clock_mhz"`
+}
+
+// GEMMKernel is the cuBLAS kernel a GEMM shape launched, as the profiler
+// saw it: its grid and how many waves it makes on every SM.
+type GEMMKernel struct {
+	DType         string  `json:"dtype"`
+	Shape         string  `json:"shape"`
+	Kernel        string  `json:"kernel"`
+	Grid          []int   `json:"grid"`
+	Block         []int   `json:"block"`
+	SharedMemory  float64 `json:"shared_memory"`
+	Registers     int     `json:"registers_per_thread"`
+	Blocks        int     `json:"blocks"`
+	WavesAllSMs   float64 `json:"waves_all_sms"`
+	KernelSeconds float64 `json:"kernel_seconds"`
 }
 
 // Interference is a copy kernel and a GEMM side by side on disjoint SMs.
@@ -130,6 +160,16 @@ type Interference struct {
 	M                   int     `json:"m"`
 	N                   int     `json:"n"`
 	K                   int     `json:"k"`
+	GEMMCount           int     `json:"gemm_count"`
+	// Clocks read inside the kernels (clock64 over globaltimer) and by
+	// NVML, and board power, for each of the three runs.
+	SMClockCopyAlone   float64 `json:"sm_clock_mhz_copy_alone"`
+	NVMLClockAlone     float64 `json:"nvml_sm_clock_mhz_alone"`
+	NVMLClockTogether  float64 `json:"nvml_sm_clock_mhz_together"`
+	NVMLClockCopyAlone float64 `json:"nvml_sm_clock_mhz_copy_alone"`
+	PowerWAlone        float64 `json:"power_w_alone"`
+	PowerWTogether     float64 `json:"power_w_together"`
+	PowerWCopyAlone    float64 `json:"power_w_copy_alone"`
 }
 
 // NoCarveout is a copy kernel launched while a GEMM holds every SM.
@@ -139,15 +179,31 @@ type NoCarveout struct {
 	CopyLaunchToFirstBlockSecs float64 `json:"copy_launch_to_first_block_seconds"`
 	CopyLaunchToAllBlocksSecs  float64 `json:"copy_launch_to_all_blocks_seconds"`
 	GEMMWaves                  float64 `json:"gemm_waves"`
+	GEMMCount                  int     `json:"gemm_count"`
+	LaunchAfterGEMMStartSecs   float64 `json:"launch_after_gemm_start_seconds"`
+	FirstBlockAfterGEMMEndSecs float64 `json:"first_block_after_gemm_end_seconds"`
+	AllBlocksAfterGEMMEndSecs  float64 `json:"all_blocks_after_gemm_end_seconds"`
+	GEMMKernelEndAfterLaunch   float64 `json:"gemm_kernel_end_after_launch_seconds"`
+	FirstBlockAfterKernelEnd   float64 `json:"first_block_after_gemm_kernel_end_seconds"`
+	IdleLaunchToFirstBlockSecs float64 `json:"idle_launch_to_first_block_seconds"`
+	GEMMDType                  string  `json:"gemm_dtype"`
+	M                          int     `json:"m"`
+	N                          int     `json:"n"`
+	K                          int     `json:"k"`
 }
 
-// NIC is what the kit cannot measure on one node, from a documented input
-// file: each value with its source.
+// NIC is what the kit cannot measure on one node, copied from a
+// documented input file (topology/probe/nic-*.json): each value with its
+// source.
 type NIC struct {
-	Name           string     `json:"name"`
-	GBps           SourcedNum `json:"GBps"`
-	LatencyUs      SourcedNum `json:"latency_us"`
-	MessageRateMps SourcedNum `json:"message_rate_Mps"`
+	Name        string     `json:"name"`
+	Measured    bool       `json:"measured"`
+	Comment     string     `json:"comment"`
+	InputFile   string     `json:"input_file"`
+	LinkGbit    SourcedNum `json:"link_rate_gbit_per_second"`
+	GBps        SourcedNum `json:"bandwidth_GBps_per_direction"`
+	Latency     SourcedNum `json:"latency_seconds"`
+	MessageRate SourcedNum `json:"message_rate_per_second"`
 }
 
 // SourcedNum is a number with its source.
@@ -249,7 +305,7 @@ func (p *Profile) check() error {
 		for _, v := range []struct {
 			f string
 			n SourcedNum
-		}{{"nic.GBps", p.NIC.GBps}, {"nic.latency_us", p.NIC.LatencyUs}, {"nic.message_rate_Mps", p.NIC.MessageRateMps}} {
+		}{{"nic.bandwidth_GBps_per_direction", p.NIC.GBps}, {"nic.latency_seconds", p.NIC.Latency}, {"nic.message_rate_per_second", p.NIC.MessageRate}} {
 			if err := pos(v.f+".value", v.n.Value); err != nil {
 				return err
 			}
