@@ -96,9 +96,8 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: cluster.hardware_file %s: %w", name, err)
 		}
-		if s.Cluster.Preset != "" && s.Cluster.Preset != h.Name {
-			return Scenario{}, fmt.Errorf("scenario: cluster.preset = %q and cluster.hardware_file = %q (hardware %q): give one of them", s.Cluster.Preset, name, h.Name)
-		}
+		// The file replaces the preset, so a preset scenario can be run
+		// on calibrated hardware with one --set; the report names it.
 		s.Cluster.Preset = h.Name
 		s.hardware = h
 	}
