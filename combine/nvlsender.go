@@ -3,6 +3,7 @@ package combine
 import (
 	"fmt"
 
+	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/sim"
 )
 
@@ -176,7 +177,11 @@ func (s *nvlSender) step(now sim.Time, w int) {
 	dst := s.base + w
 	bytes := int64(rows) * k.rec
 	sm := 2 * s.c
-	finish := k.costs.Copy(k.sm(s.rank, sm), now, rows, bytes)
+	warps := 1
+	if !k.internode {
+		warps = dispatch.IntranodeWarpsPerPeer(k.gpn)
+	}
+	finish := k.costs.CopyShared(k.sm(s.rank, sm), now, warps, rows, bytes)
 	arrive := finish
 	link := "local"
 	if dst != s.rank {

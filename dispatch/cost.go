@@ -48,6 +48,25 @@ func (c Costs) Copy(sm *sim.Port, now sim.Time, n int, bytes int64) sim.Time {
 	return c.Work(sm, now, bytes, n, bytes)
 }
 
+// CopyShared returns when w warps that split n records of bytes in all
+// evenly, all starting at now, are done: the SM carries every byte, the
+// slowest warp copies its ceil(n/w) records. DeepEP's intranode kernels
+// give each peer a group of warps this way.
+func (c Costs) CopyShared(sm *sim.Port, now sim.Time, w, n int, bytes int64) sim.Time {
+	if w <= 1 || n <= 1 {
+		return c.Copy(sm, now, n, bytes)
+	}
+	per := (n + w - 1) / w
+	return c.Work(sm, now, bytes, per, bytes*int64(per)/int64(n))
+}
+
+// IntranodeWarpsPerPeer is the warps DeepEP V1's intranode kernels give
+// each peer GPU on one SM: blocks of 768 threads (24 warps) split evenly
+// over the ranks (intranode.cu: num_threads_per_rank = kNumThreads /
+// kNumRanks), 3 warps each on 8 GPUs. Across nodes a forwarder and an NVL
+// receiver have one warp per peer (internode.cu's warp roles).
+func IntranodeWarpsPerPeer(gpusPerNode int) int { return max(768/32/gpusPerNode, 1) }
+
 // Work returns when warps that start at now are done, when the SM carries
 // smBytes and the slowest warp copies n records of warpBytes.
 func (c Costs) Work(sm *sim.Port, now sim.Time, smBytes int64, n int, warpBytes int64) sim.Time {

@@ -164,7 +164,7 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		bytes := int64(n) * k.rec
 		// The warp copies the chunk a record at a time, then fences and
 		// stores the ring's tail.
-		finish := k.costs.Copy(k.sm(f.rank, 2*f.c), now, n, bytes)
+		finish := k.costs.CopyShared(k.sm(f.rank, 2*f.c), now, k.peerWarps, n, bytes)
 		arrive := finish
 		if dst != f.rank {
 			// Records land when both the SM has copied them and the link

@@ -47,6 +47,9 @@ type kernel struct {
 	nodeBuf []int
 	verify  *verifier
 	costs   Costs
+	// peerWarps is the warps a forwarder (intranode: sender) or an NVL
+	// receiver gives each peer GPU.
+	peerWarps int
 }
 
 func (k *kernel) sm(rank, i int) *sim.Port       { return k.smPs[rank][i] }
@@ -129,6 +132,10 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 		gpn: gpn, ch: cfg.Channels(),
 		nodeBuf: make([]int, 0, nodes),
 		costs:   NewCosts(cl.Config),
+	}
+	k.peerWarps = 1
+	if nodes == 1 {
+		k.peerWarps = IntranodeWarpsPerPeer(gpn)
 	}
 	k.eng.SetTracer(opt.Tracer)
 	if opt.Verify {
