@@ -70,6 +70,40 @@ type Cluster struct {
 	KernelLaunchUs    float64 `yaml:"kernel_launch_us,omitempty"`
 	// RailOversubscription: 1 is a non-blocking rail fabric.
 	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
+	// Interference between communication and compute on a GPU
+	// (topology.Constants documents each; docs/model.md the model).
+	GEMMClockDrop       float64 `yaml:"gemm_clock_drop,omitempty"`
+	CopyHBMBytesPerByte float64 `yaml:"copy_hbm_bytes_per_byte,omitempty"`
+	GEMMHBMSensitivity  float64 `yaml:"gemm_hbm_sensitivity,omitempty"`
+	CommSMWaitUs        float64 `yaml:"comm_sm_wait_us,omitempty"`
+	// Stragglers (cluster.stragglers) are slow GPUs or NICs, each named by
+	// its GPU's rank: [{gpu: 3, factor: 2}, {nic: 5, factor: 1.5}].
+	Stragglers []Straggler `yaml:"stragglers,omitempty"`
+}
+
+// Straggler is one entry of cluster.stragglers: exactly one of GPU and NIC
+// names a rank (0..nodes×gpus_per_node-1), and Factor (1..100) is how many
+// times slower it runs. A slow GPU's SMs copy and compute Factor times
+// slower (a throttled clock); a slow NIC moves bytes Factor times slower.
+type Straggler struct {
+	GPU    *int    `yaml:"gpu,omitempty"`
+	NIC    *int    `yaml:"nic,omitempty"`
+	Factor float64 `yaml:"factor"`
+}
+
+// topology turns the entry i into the topology's form, or says what is
+// wrong with it.
+func (st Straggler) topology(i int) (topology.Straggler, error) {
+	field := fmt.Sprintf("cluster.stragglers[%d]", i)
+	switch {
+	case st.GPU != nil && st.NIC != nil:
+		return topology.Straggler{}, fmt.Errorf("scenario: %s names gpu = %d and nic = %d; give one of them per entry", field, *st.GPU, *st.NIC)
+	case st.GPU != nil:
+		return topology.Straggler{Kind: topology.StragglerGPU, Rank: *st.GPU, Factor: st.Factor}, nil
+	case st.NIC != nil:
+		return topology.Straggler{Kind: topology.StragglerNIC, Rank: *st.NIC, Factor: st.Factor}, nil
+	}
+	return topology.Straggler{}, fmt.Errorf("scenario: %s names neither gpu nor nic; want {gpu: RANK, factor: F} or {nic: RANK, factor: F}", field)
 }
 
 // constant returns the field holding hardware constant key, as a float64
@@ -85,6 +119,8 @@ func (c *Cluster) constant(key string) (get func() float64, set func(float64), o
 		"bf16_TFLOPS": &c.BF16TFLOPS, "hbm_GBps": &c.HBMGBps, "nvlink_GBps": &c.NVLinkGBps, "nvlink_latency_us": &c.NVLinkLatencyUs,
 		"nic_GBps": &c.NICGBps, "nic_message_rate_Mps": &c.NICMessageRateMps, "ib_latency_us": &c.IBLatencyUs,
 		"kernel_launch_us": &c.KernelLaunchUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
+		"gemm_clock_drop": &c.GEMMClockDrop, "copy_hbm_bytes_per_byte": &c.CopyHBMBytesPerByte,
+		"gemm_hbm_sensitivity": &c.GEMMHBMSensitivity, "comm_sm_wait_us": &c.CommSMWaitUs,
 	}
 	if p, ok := floats[key]; ok {
 		return func() float64 { return *p }, func(v float64) { *p = v }, true
@@ -221,6 +257,13 @@ func (s Scenario) Topology() (topology.Config, error) {
 	}
 	hw.Nodes = c.Nodes
 	hw.RailOversubscription = c.RailOversubscription
+	for i, st := range c.Stragglers {
+		ts, err := st.topology(i)
+		if err != nil {
+			return topology.Config{}, err
+		}
+		hw.Stragglers = append(hw.Stragglers, ts)
+	}
 	return hw, hw.Validate()
 }
 
