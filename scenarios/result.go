@@ -115,14 +115,28 @@ type ComputeSummary struct {
 
 // OverlapSummary is the layer schedule's outcome.
 type OverlapSummary struct {
-	Schedule       string      `json:"schedule"`
-	LayerUs        float64     `json:"layer_us"`
-	ComputeUs      float64     `json:"compute_us"`
-	CommUs         float64     `json:"comm_us"`
-	HiddenCommUs   float64     `json:"hidden_comm_us"`
-	ExposedCommUs  float64     `json:"exposed_comm_us"`
-	HiddenFraction float64     `json:"hidden_fraction"`
-	Ops            []OpSummary `json:"ops"`
+	Schedule       string  `json:"schedule"`
+	LayerUs        float64 `json:"layer_us"`
+	ComputeUs      float64 `json:"compute_us"`
+	CommUs         float64 `json:"comm_us"`
+	HiddenCommUs   float64 `json:"hidden_comm_us"`
+	ExposedCommUs  float64 `json:"exposed_comm_us"`
+	HiddenFraction float64 `json:"hidden_fraction"`
+	// CommSlowdown is the all-to-alls' time in the schedule over their
+	// time alone; ComputeSlowdown the compute phases' over their time on
+	// every SM with nothing beside them (SMs lent to communication and
+	// interference). Both 1 when nothing overlaps.
+	CommSlowdown    float64 `json:"comm_slowdown"`
+	ComputeSlowdown float64 `json:"compute_slowdown"`
+	// SMCarveout is compute.sm_carveout; CommSMWaitUs the time the
+	// all-to-alls waited for SMs without it.
+	SMCarveout   bool    `json:"sm_carveout"`
+	CommSMWaitUs float64 `json:"comm_sm_wait_us"`
+	// DispatchHBMShare and CombineHBMShare are the shares of HBM
+	// bandwidth the kernels take while they run.
+	DispatchHBMShare float64     `json:"dispatch_hbm_share"`
+	CombineHBMShare  float64     `json:"combine_hbm_share"`
+	Ops              []OpSummary `json:"ops"`
 }
 
 // OpSummary is one op of the layer schedule.

@@ -351,6 +351,12 @@ func (s Scenario) Validate() error {
 	if err := s.Compute.Validate(); err != nil {
 		return err
 	}
+	if _, err := workload.StartOffsets(s.Workload.StartSkewUs, 0, 0, ""); err != nil {
+		return err
+	}
+	if s.Workload.StartSkewUs > 0 && s.Kernel.Mode != dispatch.Normal {
+		return fmt.Errorf("scenario: workload.start_skew_us = %g needs kernel.mode = normal (the %s kernels start every rank at once)", s.Workload.StartSkewUs, s.Kernel.Mode)
+	}
 	if s.Workload.Routing != workload.RoutingTrace {
 		// A one-token draw runs every check the generator makes on the
 		// workload and model, without the cost of a full routing.
@@ -397,6 +403,9 @@ func computeWithDefaults(c Compute) Compute {
 	setInt(&c.TileN, d.TileN)
 	if c.Precision == "" {
 		c.Precision = d.Precision
+	}
+	if c.SMCarveout == nil {
+		c.SMCarveout = d.SMCarveout
 	}
 	return c
 }
