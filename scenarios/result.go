@@ -76,6 +76,9 @@ type KernelSummary struct {
 	RecordBytes  int         `json:"record_bytes"`
 	Events       int64       `json:"events"`
 	RankFinishUs []float64   `json:"rank_finish_us"`
+	// RankStartUs is each rank's kernel start (workload.start_skew_us),
+	// absent when every rank starts at zero.
+	RankStartUs []float64 `json:"rank_start_us,omitempty"`
 	// PortUtil is each GPU's link utilization over the kernel span.
 	PortUtil PortUtil `json:"port_util"`
 	NumSMs   int      `json:"num_sms"`

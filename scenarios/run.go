@@ -108,6 +108,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if opt.Tracer != nil {
 		kopt.Tracer = kernelTracer{opt.Tracer, 0, "dispatch "}
 	}
+	doff := kopt.StartOffsets
 	dres, err := dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt)
 	if err != nil {
 		return nil, err
@@ -134,6 +135,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		Scenario: s,
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
+	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(kopt.StartOffsets)
 	var lim *dispatch.V1LimitError
 	if errors.As(s.V1Limits(), &lim) {
 		reason := lim.Reason()
@@ -240,4 +242,16 @@ func RunDispatch(s Scenario) (*dispatch.Result, error) {
 		return nil, err
 	}
 	return dispatch.Run(topology.Build(b.hw), b.lay, s.DispatchConfig(), b.dfmt, s.Model.Hidden, dispatch.Options{})
+}
+
+// starts is the start offsets in µs, nil for none.
+func starts(off []sim.Time) []float64 {
+	if off == nil {
+		return nil
+	}
+	out := make([]float64, len(off))
+	for i, t := range off {
+		out[i] = us(t)
+	}
+	return out
 }
