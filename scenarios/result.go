@@ -19,6 +19,7 @@ type Result struct {
 	Combine  KernelSummary  `json:"combine"`
 	Compute  ComputeSummary `json:"compute"`
 	Overlap  OverlapSummary `json:"overlap"`
+	Step     StepSummary    `json:"step"`
 	// Scenario is the effective scenario: preset, overrides and defaults
 	// applied.
 	Scenario Scenario `json:"scenario"`
@@ -140,6 +141,31 @@ type OverlapSummary struct {
 	DispatchHBMShare float64     `json:"dispatch_hbm_share"`
 	CombineHBMShare  float64     `json:"combine_hbm_share"`
 	Ops              []OpSummary `json:"ops"`
+}
+
+// StepSummary is one step of schedule.layers MoE layers per pipeline
+// stage, schedule.pipeline_stages stages and schedule.micro_batches
+// micro-batches, per device (schedule.RunStep gives the formulas).
+type StepSummary struct {
+	Layers         int `json:"layers"`
+	PipelineStages int `json:"pipeline_stages"`
+	MicroBatches   int `json:"micro_batches"`
+	// StepUs = SteadyUs (the micro-batches' blocks) + BubbleUs.
+	StepUs   float64 `json:"step_us"`
+	SteadyUs float64 `json:"steady_us"`
+	BubbleUs float64 `json:"bubble_us"`
+	// ExposedCommUs is the communication the step exposes; the part in
+	// the bubble is BubbleExposedCommUs.
+	ExposedCommUs       float64 `json:"exposed_comm_us"`
+	BubbleExposedCommUs float64 `json:"bubble_exposed_comm_us"`
+	// A chunk's (one stage's layers) forward, backward and weight
+	// backward alone, and forward and backward overlapped (dualpipe);
+	// ChunkUs is the block time of a forward-only schedule's chunk.
+	ChunkFUs  float64 `json:"chunk_f_us"`
+	ChunkBUs  float64 `json:"chunk_b_us"`
+	ChunkWUs  float64 `json:"chunk_w_us"`
+	ChunkFBUs float64 `json:"chunk_fb_us"`
+	ChunkUs   float64 `json:"chunk_us"`
 }
 
 // OpSummary is one op of the layer schedule.

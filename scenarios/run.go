@@ -198,6 +198,14 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		CommUs: us(sr.Comm), HiddenCommUs: us(sr.Hidden), ExposedCommUs: us(sr.Exposed), HiddenFraction: sr.HiddenFraction,
 		CommSlowdown: sr.CommSlowdown, ComputeSlowdown: sr.ComputeSlowdown, SMCarveout: s.Compute.Carveout(),
 		CommSMWaitUs: us(sr.CommSMWait), DispatchHBMShare: ph.DispatchHBM, CombineHBMShare: ph.CombineHBM}
+	step, err := schedule.RunStep(s.Schedule.Kind, s.Schedule.Step(), ph, sr)
+	if err != nil {
+		return nil, err
+	}
+	res.Step = StepSummary{Layers: step.Layers, PipelineStages: step.Stages, MicroBatches: step.MicroBatches,
+		StepUs: us(step.Total), SteadyUs: us(step.Steady), BubbleUs: us(step.Bubble),
+		ExposedCommUs: us(step.Exposed), BubbleExposedCommUs: us(step.ExposedBubble),
+		ChunkFUs: us(step.F), ChunkBUs: us(step.B), ChunkWUs: us(step.W), ChunkFBUs: us(step.FB), ChunkUs: us(step.Chunk)}
 	for _, op := range sr.Ops {
 		res.Overlap.Ops = append(res.Overlap.Ops, OpSummary{Name: op.Name, Stream: op.Stream, StartUs: us(op.Start), EndUs: us(op.End)})
 	}

@@ -156,6 +156,17 @@ type Chunks struct {
 // Schedule is the scenario's schedule.* section.
 type Schedule struct {
 	Kind ScheduleKind `yaml:"kind"` // schedule.kind: serial, two-microbatch, dualpipe
+	// The step beyond one block (schedule.Step): MoE layers per pipeline
+	// stage, pipeline stages and micro-batches per step; 1 each by
+	// default, which makes the step one block.
+	Layers         int `yaml:"layers,omitempty"`
+	PipelineStages int `yaml:"pipeline_stages,omitempty"`
+	MicroBatches   int `yaml:"micro_batches,omitempty"`
+}
+
+// Step is the schedule's pipeline shape.
+func (s Schedule) Step() schedule.Step {
+	return schedule.Step{Layers: s.Layers, Stages: s.PipelineStages, MicroBatches: s.MicroBatches}
 }
 
 // WithDefaults returns s with every unset field filled: the hardware
@@ -214,6 +225,9 @@ func (s Scenario) WithDefaults() Scenario {
 	if s.Schedule.Kind == "" {
 		s.Schedule.Kind = schedule.ScheduleSerial
 	}
+	setInt(&s.Schedule.Layers, 1)
+	setInt(&s.Schedule.PipelineStages, 1)
+	setInt(&s.Schedule.MicroBatches, 1)
 	return s
 }
 
@@ -369,7 +383,10 @@ func (s Scenario) Validate() error {
 			return err
 		}
 	}
-	return s.Schedule.Kind.Validate()
+	if err := s.Schedule.Kind.Validate(); err != nil {
+		return err
+	}
+	return s.Schedule.Step().Validate(s.Schedule.Kind)
 }
 
 // V1Limits returns the *dispatch.V1LimitError of a normal-mode scenario
