@@ -165,7 +165,6 @@ func (k *kernel) run() (*dispatch.Result, error) {
 
 func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, f dispatch.Format, hidden int, opt dispatch.Options) *kernel {
 	ranks, gpn, nodes := lay.Ranks, lay.GPUsPerNode, lay.Nodes
-	gpu := cl.Config.GPU
 	k := &kernel{
 		eng: sim.NewEngine(opt.EngineLimits()),
 		cl:  cl, lay: lay, cfg: cfg,
@@ -197,7 +196,7 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 		k.smPs[r] = slab(smSlab, r, cfg.NumSMs)
 		for i := range cfg.NumSMs {
 			p := &smPorts[r*cfg.NumSMs+i]
-			*p = *sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), gpu.SMCopyBytesPerSec)
+			*p = *dispatch.NewSMPort(cl.Config, r, i, opt)
 			k.smPs[r][i] = p
 		}
 	}
@@ -264,11 +263,11 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	for _, s := range k.senders {
 		for i := range s.warps {
 			w := (s.rank + 1 + i) % len(s.warps)
-			k.eng.At(0, s, sim.PackArg(evFreed, w*k.parts, 0))
+			k.eng.At(opt.Offset(s.rank), s, sim.PackArg(evFreed, w*k.parts, 0))
 		}
 	}
 	for _, r := range k.receivers {
-		k.eng.At(0, r, sim.PackArg(evKick, 0, 0))
+		k.eng.At(opt.Offset(r.rank), r, sim.PackArg(evKick, 0, 0))
 	}
 	return k
 }

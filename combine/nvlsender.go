@@ -181,7 +181,7 @@ func (s *nvlSender) step(now sim.Time, w int) {
 	if !k.internode {
 		warps = dispatch.IntranodeWarpsPerPeer(k.gpn)
 	}
-	finish := k.costs.CopyShared(k.sm(s.rank, sm), now, warps, rows, bytes)
+	finish := k.costs.For(s.rank).CopyShared(k.sm(s.rank, sm), now, warps, rows, bytes)
 	arrive := finish
 	link := "local"
 	if dst != s.rank {
@@ -194,8 +194,8 @@ func (s *nvlSender) step(now sim.Time, w int) {
 		link = "nvlink"
 	}
 	// The warp fences the round and stores its tails before it is free.
-	finish += k.costs.Handshake()
-	arrive += k.costs.Handshake()
+	finish += k.costs.For(s.rank).Handshake()
+	arrive += k.costs.For(s.rank).Handshake()
 	warp.busy, warp.until = true, finish
 	k.eng.At(finish, s, sim.PackArg(evSent, w, 0))
 	for p, n := range s.round {

@@ -29,17 +29,44 @@ type Costs struct {
 	// the copy rate, a reduction at the reduce rate.
 	reduceScale float64
 	msg         sim.Time // NIC time per message
+	// gpuFactor is each rank's straggler factor (cluster.stragglers),
+	// nil when every GPU is healthy.
+	gpuFactor []float64
 }
 
 // NewCosts takes the costs from a validated config.
 func NewCosts(c topology.Config) Costs {
-	return Costs{
+	costs := Costs{
 		warpRate:    c.GPU.WarpCopyBytesPerSec,
 		record:      c.GPU.RecordOverhead,
 		handshake:   c.GPU.ChunkHandshake,
 		reduceScale: c.GPU.SMCopyBytesPerSec / c.GPU.SMReduceBytesPerSec,
 		msg:         sim.FromSeconds(1 / c.NICMessageRate),
 	}
+	for _, s := range c.Stragglers {
+		if s.Kind == topology.StragglerGPU {
+			costs.gpuFactor = make([]float64, c.GPUs())
+			for r := range costs.gpuFactor {
+				costs.gpuFactor[r] = c.GPUFactor(r)
+			}
+			break
+		}
+	}
+	return costs
+}
+
+// For returns the costs of rank's warps: a straggler GPU (its SM clock
+// slowed by a factor) pays each per-warp and per-chunk cost that many
+// times over; its SM port is slowed where the kernel builds it.
+func (c Costs) For(rank int) Costs {
+	if c.gpuFactor == nil || c.gpuFactor[rank] == 1 {
+		return c
+	}
+	f := c.gpuFactor[rank]
+	c.warpRate /= f
+	c.record = sim.Time(math.Round(float64(c.record) * f))
+	c.handshake = sim.Time(math.Round(float64(c.handshake) * f))
+	return c
 }
 
 // Copy returns when one warp that starts copying n records of bytes in

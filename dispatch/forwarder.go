@@ -164,7 +164,7 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		bytes := int64(n) * k.rec
 		// The warp copies the chunk a record at a time, then fences and
 		// stores the ring's tail.
-		finish := k.costs.CopyShared(k.sm(f.rank, 2*f.c), now, k.peerWarps, n, bytes)
+		finish := k.costs.For(f.rank).CopyShared(k.sm(f.rank, 2*f.c), now, k.peerWarps, n, bytes)
 		arrive := finish
 		if dst != f.rank {
 			// Records land when both the SM has copied them and the link
@@ -174,8 +174,8 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 			finish = max(finish, linkDone)
 			arrive = finish + r.Latency
 		}
-		finish += k.costs.Handshake()
-		arrive += k.costs.Handshake()
+		finish += k.costs.For(f.rank).Handshake()
+		arrive += k.costs.For(f.rank).Handshake()
 		k.eng.At(finish, f, sim.PackArg(evFwdDone, d, 0))
 		if tr := k.eng.Tracer(); tr != nil {
 			link := "nvlink"

@@ -18,6 +18,26 @@ type Options struct {
 	Verify bool
 	// Tracer, when set, receives one record per chunk moved.
 	Tracer sim.Tracer
+	// StartOffsets, when set, is each rank's kernel start after time zero
+	// (rank skew): a rank's warp roles start then and its SMs take no work
+	// before it. Nil starts every rank at zero. Normal-mode kernels only.
+	StartOffsets []sim.Time
+}
+
+// Offset is rank's start offset (0 without StartOffsets).
+func (o Options) Offset(rank int) sim.Time {
+	if rank < len(o.StartOffsets) {
+		return o.StartOffsets[rank]
+	}
+	return 0
+}
+
+// NewSMPort is SM i of rank's copy port: the GPU's per-SM copy rate over
+// the rank's straggler factor, held until the rank's kernel starts.
+func NewSMPort(c topology.Config, rank, i int, opt Options) *sim.Port {
+	p := sim.NewPort(fmt.Sprintf("gpu%d.sm%d", rank, i), c.GPU.SMCopyBytesPerSec/c.GPUFactor(rank))
+	p.Hold(opt.Offset(rank))
+	return p
 }
 
 // ErrStall wraps the error of a run that stopped with work left: a
@@ -145,7 +165,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	for r := range ranks {
 		k.smPs[r] = make([]*sim.Port, cfg.NumSMs)
 		for i := range cfg.NumSMs {
-			k.smPs[r][i] = sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), cl.Config.GPU.SMCopyBytesPerSec)
+			k.smPs[r][i] = NewSMPort(cl.Config, r, i, opt)
 		}
 	}
 	k.nvlRoutes = make([]topology.Route, ranks*gpn)
@@ -233,7 +253,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 			// chunks at once instead of GPU 0 first and the last GPU last.
 			for i := range fw.warps {
 				d := (fw.rank + 1 + i) % gpn
-				k.eng.At(0, fw, sim.PackArg(evNVLCredit, d, 0))
+				k.eng.At(opt.Offset(fw.rank), fw, sim.PackArg(evNVLCredit, d, 0))
 			}
 		}
 		return k
@@ -255,7 +275,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 				s.order = append(s.order, (c+node+i)%nodes)
 			}
 			k.senders[r*k.ch+c] = s
-			k.eng.At(0, s, sim.PackArg(evRDMACredit, 0, 0))
+			k.eng.At(opt.Offset(r), s, sim.PackArg(evRDMACredit, 0, 0))
 		}
 	}
 	return k

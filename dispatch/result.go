@@ -39,6 +39,9 @@ type Result struct {
 
 	// Physical bytes that crossed each link class, all ranks.
 	IBBytes, NVLinkBytes int64
+	// SMBytes is what the kernel's SMs copied and read to reduce, all
+	// ranks: with IBBytes, the HBM traffic it adds beside compute.
+	SMBytes int64
 	// Utilization of each resource class over the kernel span.
 	IB, NVLink, SM Utilization
 	// Bottleneck is the resource class with the highest peak utilization:
@@ -124,6 +127,9 @@ func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int,
 	res.IB = utilization(nics, span)
 	res.NVLink = utilization(nvls, span)
 	res.SM = utilization(sms, span)
+	for _, p := range sms {
+		res.SMBytes += p.Bytes()
+	}
 	res.Bottleneck = "latency"
 	best := bottleneckThreshold
 	for _, c := range []struct {

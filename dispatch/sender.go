@@ -101,7 +101,7 @@ func (s *rdmaSender) step(now sim.Time) {
 	// record once and stores it into each target node's ring, so the
 	// slowest warp pays one record overhead and streams its token's
 	// copies; the SM carries every copy.
-	finish := k.costs.Work(k.sm(s.rank, 2*s.c+1), now, bytes, 1, int64(widest)*k.rec)
+	finish := k.costs.For(s.rank).Work(k.sm(s.rank, 2*s.c+1), now, bytes, 1, int64(widest)*k.rec)
 	k.eng.At(finish, s, sim.PackArg(evSendBatch, 0, 0))
 	if tr := k.eng.Tracer(); tr != nil {
 		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "rdma_copy", Role: "rdma-send", GPU: s.rank, Channel: s.c,
@@ -126,7 +126,7 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			f := k.fwd(fwd, s.c)
 			// The coordinator fences the chunk's records before it
 			// posts them.
-			at := now + k.costs.Handshake()
+			at := now + k.costs.For(s.rank).Handshake()
 			if m == s.node {
 				// Own node: a local tail add, no NIC.
 				k.eng.At(at, f, sim.PackArg(evRDMAArrive, s.node, n))

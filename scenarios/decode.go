@@ -108,8 +108,21 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 	return s, nil
 }
 
-// setNode sets path under a mapping node to a scalar, creating mappings on
-// the way.
+// valueNode is an override's value as a YAML node: a flow sequence or
+// mapping ("[{gpu: 3, factor: 2}]") when it parses as one, otherwise a
+// scalar.
+func valueNode(value string) yaml.Node {
+	if strings.HasPrefix(value, "[") || strings.HasPrefix(value, "{") {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(value), &doc); err == nil && doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+			return *doc.Content[0]
+		}
+	}
+	return yaml.Node{Kind: yaml.ScalarNode, Value: value}
+}
+
+// setNode sets path under a mapping node to a value (valueNode), creating
+// mappings on the way.
 func setNode(m *yaml.Node, path []string, value string) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value != path[0] {
@@ -117,7 +130,7 @@ func setNode(m *yaml.Node, path []string, value string) {
 		}
 		v := m.Content[i+1]
 		if len(path) == 1 {
-			*v = yaml.Node{Kind: yaml.ScalarNode, Value: value}
+			*v = valueNode(value)
 			return
 		}
 		if v.Kind != yaml.MappingNode {
@@ -128,7 +141,8 @@ func setNode(m *yaml.Node, path []string, value string) {
 	}
 	key := &yaml.Node{Kind: yaml.ScalarNode, Value: path[0]}
 	if len(path) == 1 {
-		m.Content = append(m.Content, key, &yaml.Node{Kind: yaml.ScalarNode, Value: value})
+		v := valueNode(value)
+		m.Content = append(m.Content, key, &v)
 		return
 	}
 	child := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

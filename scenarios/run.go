@@ -102,9 +102,13 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	ranks := hw.GPUs()
 	cl := topology.Build(hw)
 	kopt := dispatch.Options{Verify: opt.Verify}
+	if kopt.StartOffsets, err = workload.StartOffsets(s.Workload.StartSkewUs, ranks, s.Seed, "dispatch"); err != nil {
+		return nil, err
+	}
 	if opt.Tracer != nil {
 		kopt.Tracer = kernelTracer{opt.Tracer, 0, "dispatch "}
 	}
+	doff := kopt.StartOffsets
 	dres, err := dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt)
 	if err != nil {
 		return nil, err
@@ -114,6 +118,9 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if opt.Tracer != nil {
 		// Combine follows dispatch on one timeline.
 		kopt.Tracer = kernelTracer{opt.Tracer, dres.Time, "combine "}
+	}
+	if kopt.StartOffsets, err = workload.StartOffsets(s.Workload.StartSkewUs, ranks, s.Seed, "combine"); err != nil {
+		return nil, err
 	}
 	cres, err := combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt)
 	if err != nil {
@@ -128,6 +135,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		Scenario: s,
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
+	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(kopt.StartOffsets)
 	var lim *dispatch.V1LimitError
 	if errors.As(s.V1Limits(), &lim) {
 		reason := lim.Reason()
@@ -158,6 +166,15 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A synchronous layer computes at its slowest GPU's pace: a straggler
+	// GPU's clock slows its compute by its factor.
+	if f := hw.MaxGPUFactor(); f > 1 {
+		for p := range compute.NumPhases {
+			*lc.Phase(p) = compute.ScaleTime(*lc.Phase(p), f)
+			in := &lc.Info[p]
+			in.Full, in.Shared, in.Memory = compute.ScaleTime(in.Full, f), compute.ScaleTime(in.Shared, f), compute.ScaleTime(in.Memory, f)
+		}
+	}
 	res.Compute = ComputeSummary{CommSMs: lc.CommSMs, ComputeSMs: lc.ComputeSMs,
 		AttnFwdUs: us(lc.AttnFwd), MLPFwdUs: us(lc.MLPFwd),
 		AttnBwdInputUs: us(lc.AttnBwdInput), AttnBwdWeightUs: us(lc.AttnBwdWeight),
@@ -167,18 +184,48 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	// path and the gradient of dispatch the combine path (DeepSeek-V3
 	// §3.3.3 sends the former in FP8, like dispatch, and the latter in
 	// BF16, like combine), so each takes its forward twin's time.
+	g := hw.GPU
 	ph := schedule.Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
-		CombineBwd: dres.Time, DispatchBwd: cres.Time}
+		CombineBwd: dres.Time, DispatchBwd: cres.Time,
+		DispatchHBM: hbmShare(hw, dres), CombineHBM: hbmShare(hw, cres),
+		Interference: schedule.Interference{ClockDrop: g.GEMMClockDrop, GEMMHBMSensitivity: g.GEMMHBMSensitivity,
+			NoCarveout: !s.Compute.Carveout(), SMWait: g.CommSMWait}}
 	sr, err := schedule.RunSchedule(s.Schedule.Kind, ph)
 	if err != nil {
 		return nil, err
 	}
 	res.Overlap = OverlapSummary{Schedule: string(sr.Kind), LayerUs: us(sr.Layer), ComputeUs: us(sr.Compute),
-		CommUs: us(sr.Comm), HiddenCommUs: us(sr.Hidden), ExposedCommUs: us(sr.Exposed), HiddenFraction: sr.HiddenFraction}
+		CommUs: us(sr.Comm), HiddenCommUs: us(sr.Hidden), ExposedCommUs: us(sr.Exposed), HiddenFraction: sr.HiddenFraction,
+		CommSlowdown: sr.CommSlowdown, ComputeSlowdown: sr.ComputeSlowdown, SMCarveout: s.Compute.Carveout(),
+		CommSMWaitUs: us(sr.CommSMWait), DispatchHBMShare: ph.DispatchHBM, CombineHBMShare: ph.CombineHBM}
+	step, err := schedule.RunStep(s.Schedule.Kind, s.Schedule.Step(), ph, sr)
+	if err != nil {
+		return nil, err
+	}
+	res.Step = StepSummary{Layers: step.Layers, PipelineStages: step.Stages, MicroBatches: step.MicroBatches,
+		StepUs: us(step.Total), SteadyUs: us(step.Steady), BubbleUs: us(step.Bubble),
+		ExposedCommUs: us(step.Exposed), BubbleExposedCommUs: us(step.ExposedBubble),
+		ChunkFUs: us(step.F), ChunkBUs: us(step.B), ChunkWUs: us(step.W), ChunkFBUs: us(step.FB), ChunkUs: us(step.Chunk)}
 	for _, op := range sr.Ops {
 		res.Overlap.Ops = append(res.Overlap.Ops, OpSummary{Name: op.Name, Stream: op.Stream, StartUs: us(op.Start), EndUs: us(op.End)})
 	}
 	return res, nil
+}
+
+// maxHBMShare caps an all-to-all's HBM share: a kernel that would take
+// more is bound by HBM, not by its links, which the kernels do not model.
+const maxHBMShare = 0.9
+
+// hbmShare is the share of one GPU's HBM bandwidth kernel r takes while it
+// runs: its SMs' copies and its NICs' DMA, cluster.copy_hbm_bytes_per_byte
+// HBM bytes per byte, averaged over the GPUs and over the kernel's time.
+func hbmShare(hw topology.Config, r *dispatch.Result) float64 {
+	if r.Time <= 0 || hw.GPUs() == 0 {
+		return 0
+	}
+	perGPU := float64(r.SMBytes+r.IBBytes) / float64(hw.GPUs())
+	u := float64(perGPU*hw.GPU.CopyHBMBytesPerByte) / r.Time.Seconds() / hw.GPU.HBMBytesPerSec
+	return min(u, maxHBMShare)
 }
 
 // kernelTracer names the kernel in each record's warp role ("dispatch
@@ -203,4 +250,16 @@ func RunDispatch(s Scenario) (*dispatch.Result, error) {
 		return nil, err
 	}
 	return dispatch.Run(topology.Build(b.hw), b.lay, s.DispatchConfig(), b.dfmt, s.Model.Hidden, dispatch.Options{})
+}
+
+// starts is the start offsets in µs, nil for none.
+func starts(off []sim.Time) []float64 {
+	if off == nil {
+		return nil
+	}
+	out := make([]float64, len(off))
+	for i, t := range off {
+		out[i] = us(t)
+	}
+	return out
 }

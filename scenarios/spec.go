@@ -70,6 +70,40 @@ type Cluster struct {
 	KernelLaunchUs    float64 `yaml:"kernel_launch_us,omitempty"`
 	// RailOversubscription: 1 is a non-blocking rail fabric.
 	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
+	// Interference between communication and compute on a GPU
+	// (topology.Constants documents each; docs/model.md the model).
+	GEMMClockDrop       float64 `yaml:"gemm_clock_drop,omitempty"`
+	CopyHBMBytesPerByte float64 `yaml:"copy_hbm_bytes_per_byte,omitempty"`
+	GEMMHBMSensitivity  float64 `yaml:"gemm_hbm_sensitivity,omitempty"`
+	CommSMWaitUs        float64 `yaml:"comm_sm_wait_us,omitempty"`
+	// Stragglers (cluster.stragglers) are slow GPUs or NICs, each named by
+	// its GPU's rank: [{gpu: 3, factor: 2}, {nic: 5, factor: 1.5}].
+	Stragglers []Straggler `yaml:"stragglers,omitempty"`
+}
+
+// Straggler is one entry of cluster.stragglers: exactly one of GPU and NIC
+// names a rank (0..nodes×gpus_per_node-1), and Factor (1..100) is how many
+// times slower it runs. A slow GPU's SMs copy and compute Factor times
+// slower (a throttled clock); a slow NIC moves bytes Factor times slower.
+type Straggler struct {
+	GPU    *int    `yaml:"gpu,omitempty"`
+	NIC    *int    `yaml:"nic,omitempty"`
+	Factor float64 `yaml:"factor"`
+}
+
+// topology turns the entry i into the topology's form, or says what is
+// wrong with it.
+func (st Straggler) topology(i int) (topology.Straggler, error) {
+	field := fmt.Sprintf("cluster.stragglers[%d]", i)
+	switch {
+	case st.GPU != nil && st.NIC != nil:
+		return topology.Straggler{}, fmt.Errorf("scenario: %s names gpu = %d and nic = %d; give one of them per entry", field, *st.GPU, *st.NIC)
+	case st.GPU != nil:
+		return topology.Straggler{Kind: topology.StragglerGPU, Rank: *st.GPU, Factor: st.Factor}, nil
+	case st.NIC != nil:
+		return topology.Straggler{Kind: topology.StragglerNIC, Rank: *st.NIC, Factor: st.Factor}, nil
+	}
+	return topology.Straggler{}, fmt.Errorf("scenario: %s names neither gpu nor nic; want {gpu: RANK, factor: F} or {nic: RANK, factor: F}", field)
 }
 
 // constant returns the field holding hardware constant key, as a float64
@@ -85,6 +119,8 @@ func (c *Cluster) constant(key string) (get func() float64, set func(float64), o
 		"bf16_TFLOPS": &c.BF16TFLOPS, "hbm_GBps": &c.HBMGBps, "nvlink_GBps": &c.NVLinkGBps, "nvlink_latency_us": &c.NVLinkLatencyUs,
 		"nic_GBps": &c.NICGBps, "nic_message_rate_Mps": &c.NICMessageRateMps, "ib_latency_us": &c.IBLatencyUs,
 		"kernel_launch_us": &c.KernelLaunchUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
+		"gemm_clock_drop": &c.GEMMClockDrop, "copy_hbm_bytes_per_byte": &c.CopyHBMBytesPerByte,
+		"gemm_hbm_sensitivity": &c.GEMMHBMSensitivity, "comm_sm_wait_us": &c.CommSMWaitUs,
 	}
 	if p, ok := floats[key]; ok {
 		return func() float64 { return *p }, func(v float64) { *p = v }, true
@@ -120,6 +156,17 @@ type Chunks struct {
 // Schedule is the scenario's schedule.* section.
 type Schedule struct {
 	Kind ScheduleKind `yaml:"kind"` // schedule.kind: serial, two-microbatch, dualpipe
+	// The step beyond one block (schedule.Step): MoE layers per pipeline
+	// stage, pipeline stages and micro-batches per step; 1 each by
+	// default, which makes the step one block.
+	Layers         int `yaml:"layers,omitempty"`
+	PipelineStages int `yaml:"pipeline_stages,omitempty"`
+	MicroBatches   int `yaml:"micro_batches,omitempty"`
+}
+
+// Step is the schedule's pipeline shape.
+func (s Schedule) Step() schedule.Step {
+	return schedule.Step{Layers: s.Layers, Stages: s.PipelineStages, MicroBatches: s.MicroBatches}
 }
 
 // WithDefaults returns s with every unset field filled: the hardware
@@ -178,6 +225,9 @@ func (s Scenario) WithDefaults() Scenario {
 	if s.Schedule.Kind == "" {
 		s.Schedule.Kind = schedule.ScheduleSerial
 	}
+	setInt(&s.Schedule.Layers, 1)
+	setInt(&s.Schedule.PipelineStages, 1)
+	setInt(&s.Schedule.MicroBatches, 1)
 	return s
 }
 
@@ -221,6 +271,13 @@ func (s Scenario) Topology() (topology.Config, error) {
 	}
 	hw.Nodes = c.Nodes
 	hw.RailOversubscription = c.RailOversubscription
+	for i, st := range c.Stragglers {
+		ts, err := st.topology(i)
+		if err != nil {
+			return topology.Config{}, err
+		}
+		hw.Stragglers = append(hw.Stragglers, ts)
+	}
 	return hw, hw.Validate()
 }
 
@@ -308,6 +365,12 @@ func (s Scenario) Validate() error {
 	if err := s.Compute.Validate(); err != nil {
 		return err
 	}
+	if _, err := workload.StartOffsets(s.Workload.StartSkewUs, 0, 0, ""); err != nil {
+		return err
+	}
+	if s.Workload.StartSkewUs > 0 && s.Kernel.Mode != dispatch.Normal {
+		return fmt.Errorf("scenario: workload.start_skew_us = %g needs kernel.mode = normal (the %s kernels start every rank at once)", s.Workload.StartSkewUs, s.Kernel.Mode)
+	}
 	if s.Workload.Routing != workload.RoutingTrace {
 		// A one-token draw runs every check the generator makes on the
 		// workload and model, without the cost of a full routing.
@@ -320,7 +383,10 @@ func (s Scenario) Validate() error {
 			return err
 		}
 	}
-	return s.Schedule.Kind.Validate()
+	if err := s.Schedule.Kind.Validate(); err != nil {
+		return err
+	}
+	return s.Schedule.Step().Validate(s.Schedule.Kind)
 }
 
 // V1Limits returns the *dispatch.V1LimitError of a normal-mode scenario
@@ -354,6 +420,9 @@ func computeWithDefaults(c Compute) Compute {
 	setInt(&c.TileN, d.TileN)
 	if c.Precision == "" {
 		c.Precision = d.Precision
+	}
+	if c.SMCarveout == nil {
+		c.SMCarveout = d.SMCarveout
 	}
 	return c
 }

@@ -62,6 +62,14 @@ func (p *Port) ReserveExtra(now Time, bytes int64, extra Time) Time {
 	return p.busyUntil
 }
 
+// Hold keeps the port from starting any transfer before until, without
+// counting bytes or busy time: an SM whose kernel has not started yet.
+func (p *Port) Hold(until Time) {
+	if until > p.busyUntil {
+		p.busyUntil = until
+	}
+}
+
 // BusyUntil is when the port finishes the work offered so far.
 func (p *Port) BusyUntil() Time { return p.busyUntil }
 

@@ -28,7 +28,8 @@ type Cluster struct {
 	Rails []*sim.Port
 }
 
-// Build makes the ports of a validated config.
+// Build makes the ports of a validated config. A straggler NIC's ports run
+// at its rate over its factor.
 func Build(c Config) *Cluster {
 	n := c.GPUs()
 	cl := &Cluster{Config: c, Devices: make([]Device, n)}
@@ -40,8 +41,8 @@ func Build(c Config) *Cluster {
 			Rank: r, Node: node, Local: local,
 			NVLinkOut: sim.NewPort(fmt.Sprintf("gpu%d.nvl.out", r), nvl),
 			NVLinkIn:  sim.NewPort(fmt.Sprintf("gpu%d.nvl.in", r), nvl),
-			NICOut:    sim.NewPort(fmt.Sprintf("gpu%d.nic.out", r), nic),
-			NICIn:     sim.NewPort(fmt.Sprintf("gpu%d.nic.in", r), nic),
+			NICOut:    sim.NewPort(fmt.Sprintf("gpu%d.nic.out", r), nic/c.NICFactor(r)),
+			NICIn:     sim.NewPort(fmt.Sprintf("gpu%d.nic.in", r), nic/c.NICFactor(r)),
 		}
 	}
 	if c.RailOversubscription > 1 && c.Nodes > 1 {

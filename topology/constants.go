@@ -130,6 +130,18 @@ var Constants = []ConstantSpec{
 	{Key: "nic_efficiency", Doc: "share of the NIC's rate that kernel traffic gets beyond the modelled per-message costs", Min: 0.01, Max: 1,
 		get: func(c *Config) float64 { return c.NICEfficiency },
 		set: func(c *Config, v float64) { c.NICEfficiency = v }},
+	{Key: "gemm_clock_drop", Doc: "fraction a communication kernel's copy rate falls while a math-bound GEMM runs beside it (the GEMM's power draw lowers the shared SM clock)", Min: 0, Max: 0.9,
+		get: func(c *Config) float64 { return c.GPU.GEMMClockDrop },
+		set: func(c *Config, v float64) { c.GPU.GEMMClockDrop = v }},
+	{Key: "copy_hbm_bytes_per_byte", Doc: "HBM bytes read and written per byte an SM copies or a NIC moves (the HBM share communication takes from compute)", Min: 0, Max: 16,
+		get: func(c *Config) float64 { return c.GPU.CopyHBMBytesPerByte },
+		set: func(c *Config, v float64) { c.GPU.CopyHBMBytesPerByte = v }},
+	{Key: "gemm_hbm_sensitivity", Doc: "a GEMM's fractional slowdown per unit share of HBM bandwidth that copies beside it take", Min: 0, Max: 10,
+		get: func(c *Config) float64 { return c.GPU.GEMMHBMSensitivity },
+		set: func(c *Config, v float64) { c.GPU.GEMMHBMSensitivity = v }},
+	{Key: "comm_sm_wait_us", Unit: "µs", Doc: "without an SM carve-out, time from a GEMM wave's end until every block of a communication kernel launched during it holds an SM", Min: 0, Max: 1000,
+		get: func(c *Config) float64 { return c.GPU.CommSMWait.Microseconds() },
+		set: func(c *Config, v float64) { c.GPU.CommSMWait = sim.FromMicroseconds(v) }},
 }
 
 // ConstantNamed returns the spec of key.

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestHardwareFormatRoundTrips(t *testing.T) {
 		}
 		a, _ := h.Config()
 		b, _ := back.Config()
-		if a != b {
+		if !reflect.DeepEqual(a, b) {
 			t.Errorf("%s: config changed in the round trip: %+v vs %+v", name, a, b)
 		}
 	}
