@@ -220,7 +220,14 @@ func (s Scenario) WithDefaults() Scenario {
 	setInt(&k.NumSMs, dispatch.DefaultNumSMs)
 	ranks := c.Nodes * c.GPUsPerNode
 	k.Dispatch = k.Dispatch.withDefaults(dispatch.DefaultConfig(ranks, k.NumSMs))
+	userNVLBuffer := k.Combine.NVLBuffer
 	k.Combine = k.Combine.withDefaults(dispatch.DefaultCombineConfig(ranks, k.NumSMs))
+	if k.Extrapolate && k.Mode == dispatch.Normal && userNVLBuffer == 0 {
+		// DeepEP's table stops at 20 nodes; past it, its largest ring
+		// splits into too few slots per node for combine to run. An
+		// extrapolated run takes the smallest ring its asserts accept.
+		k.Combine.NVLBuffer = dispatch.CombineNVLBufferFor(k.Combine.NVLBuffer, s.CombineConfig(), c.Nodes)
+	}
 	s.Compute = computeWithDefaults(s.Compute)
 	if s.Schedule.Kind == "" {
 		s.Schedule.Kind = schedule.ScheduleSerial
@@ -356,11 +363,13 @@ func (s Scenario) Validate() error {
 	if err := s.DispatchConfig().Validate(hw.GPU.SMs); err != nil {
 		return err
 	}
-	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
-		return fmt.Errorf("%w (kernel.combine)", err)
-	}
+	// DeepEP V1's limits first: past them, the combine ring check below
+	// fails for want of kernel.extrapolate, which sizes the ring.
 	if err := s.V1Limits(); err != nil && !s.Kernel.Extrapolate {
 		return err
+	}
+	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
+		return fmt.Errorf("%w (kernel.combine)", err)
 	}
 	if err := s.Compute.Validate(); err != nil {
 		return err
