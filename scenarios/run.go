@@ -98,6 +98,9 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s, err = withRoutingTokens(s, b.routing); err != nil {
+		return nil, InputError{err}
+	}
 	hw, lay, dfmt, cfmt := b.hw, b.lay, b.dfmt, b.cfmt
 	ranks := hw.GPUs()
 	cl := topology.Build(hw)
@@ -155,8 +158,11 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		commSMs = 0
 	}
 	lc, err := compute.LayerTimes(hw.GPU, commSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
+	if err == nil {
+		err = checkLayerTime(lc)
+	}
 	if err != nil {
-		return nil, err
+		return nil, InputError{err}
 	}
 	res.Compute = ComputeSummary{CommSMs: lc.CommSMs, ComputeSMs: lc.ComputeSMs,
 		AttnFwdUs: us(lc.AttnFwd), MLPFwdUs: us(lc.MLPFwd),

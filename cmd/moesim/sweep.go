@@ -53,6 +53,9 @@ func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
 	if *out == "" || *out == "-" {
 		return nil, usagef("--out FILE.jsonl is required: the sweep appends one JSON line per finished point to it")
 	}
+	if err := checkOutPath("--out", *out); err != nil {
+		return nil, err
+	}
 	if *jobs < 0 {
 		return nil, usagef("--jobs = %d, want 0 (all cores) or more", *jobs)
 	}
@@ -191,17 +194,15 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 // bytes to write before the first new line (a newline the last line
 // lacks). Without --resume the file must be absent or empty.
 func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
-	f, err := os.Open(j.out)
+	if err := checkOutPath("--out", j.out); err != nil {
+		return nil, nil, err
+	}
+	st, err := os.Stat(j.out)
 	if os.IsNotExist(err) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, usagef("--out %s: %v", j.out, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
 	}
 	if st.Size() == 0 {
 		return nil, nil, nil
@@ -209,9 +210,9 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 	if !j.resume {
 		return nil, nil, usagef("--out %s already holds %d bytes: add --resume to continue that sweep, or choose another file", j.out, st.Size())
 	}
-	sw, err := report.ReadSweep(f, j.out)
+	sw, err := readSweepFile(j.out)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, usagef("--out %v", err)
 	}
 	if sw.TornLine > 0 {
 		if err := os.Truncate(j.out, sw.Complete); err != nil {
@@ -240,8 +241,8 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 			others++
 			continue
 		}
-		if want := runID(j.ps.scens[i]); row.Result.Meta.RunID != want {
-			return nil, nil, usagef("--resume: %s has point %s with run_id %s, this sweep's is %s: the base scenario (--preset, --scenario, --set, --seed) differs from the one the file was started with",
+		if want := runID(j.ps.scens[i], j.ps.opts[i]); row.Result.Meta.RunID != want {
+			return nil, nil, usagef("--resume: %s has point %s with run_id %s, this sweep's is %s: the base scenario (--preset, --scenario, --set, --seed) or an input file it reads (routing trace, hardware file) differs from the one the file was started with",
 				j.out, row.Point, row.Result.Meta.RunID, want)
 		}
 		done[key] = true
