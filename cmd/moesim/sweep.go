@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -28,8 +31,14 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first interrupt the points in flight finish and are
+		// written; a second one kills the process as usual.
+		<-ctx.Done()
+		stop()
+	}()
 	return job.run(ctx, stderr, nil)
 }
 
@@ -158,7 +167,17 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 	}
 	bar := progressBar(stderr, len(pending))
 	written := 0
-	err = search.RunPoints(ctx, pending, j.jobs, j.ps.run, func(p search.Point, r *scenarios.Result) error {
+	// A point that fails (a stall, say) fails again on --resume; an
+	// interrupt or a write error does not.
+	var pointFailed atomic.Bool
+	runOne := func(p search.Point) (*scenarios.Result, error) {
+		r, err := j.ps.run(p)
+		if err != nil {
+			pointFailed.Store(true)
+		}
+		return r, err
+	}
+	err = search.RunPoints(ctx, pending, j.jobs, runOne, func(p search.Point, r *scenarios.Result) error {
 		line, err := report.MarshalLine(p, r)
 		if err != nil {
 			return err
@@ -183,6 +202,12 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 		err = cerr
 	}
 	skipped := len(j.points) - len(pending)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return interrupted{fmt.Errorf("interrupted; %s holds %d of %d points (those in flight finished and were written): run the same command with --resume to finish", j.out, skipped+written, len(j.points))}
+	}
+	if err != nil && pointFailed.Load() {
+		return fmt.Errorf("%w; %s keeps the %d of %d points that finished (that point fails again on --resume until its values change)", err, j.out, skipped+written, len(j.points))
+	}
 	if err != nil {
 		return fmt.Errorf("%w; %s holds %d of %d points: run the same command with --resume to finish", err, j.out, skipped+written, len(j.points))
 	}
