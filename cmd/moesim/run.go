@@ -158,6 +158,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		if err := writeOutput(*traceOut, stdout, func(w io.Writer) error { return tr.WriteJSON(w, res) }); err != nil {
 			return err
 		}
+		if cut := tr.Cut(); cut != "" {
+			fmt.Fprintf(stderr, "moesim run: warning: --trace %s is cut: %s\n", *traceOut, cut)
+		}
 	}
 	return writeOutput(*out, stdout, rep)
 }
