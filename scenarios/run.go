@@ -88,7 +88,11 @@ func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 	if err != nil {
 		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
 	}
-	return workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	rt, err := workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	if err != nil {
+		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
+	}
+	return rt, nil
 }
 
 // Run simulates a validated scenario: dispatch and combine of one MoE

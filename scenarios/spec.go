@@ -255,6 +255,9 @@ func (k Kernel) config(ch Chunks) dispatch.Config {
 // Validate checks a scenario after WithDefaults. Every error names the
 // field path, the value and what is allowed.
 func (s Scenario) Validate() error {
+	if _, err := s.baseHardware(); err != nil {
+		return err // cluster.preset or the hardware file, before the fields it fills
+	}
 	if err := s.checkRanges(); err != nil {
 		return err
 	}

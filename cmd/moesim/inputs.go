@@ -38,7 +38,10 @@ func loadTrace(s *scenarios.Scenario, dir, flagFile string) (scenarios.RunOption
 	if s.Workload.Routing != workload.RoutingTrace {
 		return opt, nil
 	}
-	path := resolveFrom(dir, s.Workload.TraceFile)
+	path := s.Workload.TraceFile
+	if path != "" {
+		path = resolveFrom(dir, path)
+	}
 	if flagFile != "" {
 		path = flagFile
 		s.Workload.TraceFile = flagFile
