@@ -213,7 +213,7 @@ func traceCases() []badInput {
 	var cases []badInput
 	add := func(name, file, content string, want ...string) {
 		cases = append(cases, badInput{name: "trace " + name,
-			args:  append(append([]string{"run"}, small...), "--set", "workload.routing=trace", "--set", "workload.tokens_per_gpu=0", "--trace-routing", "{dir}/" + file, "--out", "{dir}/out.txt"),
+			args:  append(append([]string{"run"}, small...), "--set", "workload.routing=trace", "--set", "workload.tokens_per_gpu=0", "--trace-routing", "{dir}/"+file, "--out", "{dir}/out.txt"),
 			files: map[string]string{file: content}, want: append([]string{file}, want...)})
 	}
 	add("id too large", "t.csv", strings.Repeat(row, 63)+"1,2,3,4,5,6,7,300\n", "300")
