@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/topology"
 )
 
 // Docs golden check: every command output quoted in README.md,
@@ -70,8 +73,12 @@ func TestDocsGolden(t *testing.T) {
 	}
 }
 
-// renderGolden runs the spec's command and applies its filter.
+// renderGolden runs the spec's command and applies its filter. The spec
+// "scenario limits" is the table of every numeric field's range.
 func renderGolden(spec string) (string, error) {
+	if spec == "scenario limits" {
+		return limitsTable(), nil
+	}
 	cmdline, filter, _ := strings.Cut(spec, " | ")
 	code, stdout, stderr := cli(strings.Fields(cmdline)...)
 	fence := func(s string) string { return "```\n" + s + "```\n" }
@@ -142,4 +149,23 @@ func jsonSketch(s string) (string, error) {
 	fmt.Fprintf(&b, "  \"points\": [{\"point\": %s, \"result\": {\"meta\": %s, \"...\": {}}}, \"...\"]\n}\n```\n",
 		compact(v.Points[0].Point), compact(v.Points[0].Result.Meta))
 	return b.String(), nil
+}
+
+// limitsTable lists every numeric scenario field with its range, as
+// scenarios.FieldLimit checks it.
+func limitsTable() string {
+	var b strings.Builder
+	b.WriteString("| path | range | unit | whole |\n|---|---|---|---|\n")
+	for _, p := range scenarios.Paths() {
+		spec, ok := scenarios.FieldLimit(p)
+		if !ok {
+			continue
+		}
+		whole := ""
+		if spec.Integer {
+			whole = "yes"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s..%s | %s | %s |\n", p, topology.FormatNumber(spec.Min), topology.FormatNumber(spec.Max), spec.Unit, whole)
+	}
+	return b.String()
 }
