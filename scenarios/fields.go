@@ -198,6 +198,18 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 			}
 		}
 		return nil
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return nodeErr(n, path, describe(n), "a mapping")
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkNode(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Interface:
+		return nil // any value; the decoder and Validate judge it
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
 			return nodeErr(n, path, describe(n), "a list [a, b, ...]")
