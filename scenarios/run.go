@@ -88,7 +88,11 @@ func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 	if err != nil {
 		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
 	}
-	return workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	rt, err := workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	if err != nil {
+		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
+	}
+	return rt, nil
 }
 
 // Run simulates a validated scenario: dispatch and combine of one MoE
@@ -97,6 +101,9 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	b, err := build(s, opt)
 	if err != nil {
 		return nil, err
+	}
+	if s, err = withRoutingTokens(s, b.routing); err != nil {
+		return nil, InputError{err}
 	}
 	hw, lay, dfmt, cfmt := b.hw, b.lay, b.dfmt, b.cfmt
 	ranks := hw.GPUs()
@@ -163,8 +170,11 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		commSMs = 0
 	}
 	lc, err := compute.LayerTimes(hw.GPU, commSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
+	if err == nil {
+		err = checkLayerTime(lc)
+	}
 	if err != nil {
-		return nil, err
+		return nil, InputError{err}
 	}
 	// A synchronous layer computes at its slowest GPU's pace: a straggler
 	// GPU's clock slows its compute by its factor.

@@ -31,6 +31,8 @@ type Scenario struct {
 
 	// hardware is the parsed cluster.hardware_file, if any.
 	hardware *topology.Hardware
+	// hardwareData is that file's bytes, for the run id.
+	hardwareData []byte
 }
 
 // Cluster is the scenario's cluster.* section: a hardware preset and
@@ -209,7 +211,9 @@ func (s Scenario) WithDefaults() Scenario {
 		m.CombineType = d.CombineType
 	}
 	w := &s.Workload
-	setInt(&w.TokensPerGPU, 4096)
+	if w.Routing != workload.RoutingTrace {
+		setInt(&w.TokensPerGPU, 4096) // a trace gives its own count (withRoutingTokens)
+	}
 	if w.Routing == "" {
 		w.Routing = "node-limited"
 	}
@@ -315,6 +319,12 @@ func (k Kernel) config(ch Chunks) dispatch.Config {
 // Validate checks a scenario after WithDefaults. Every error names the
 // field path, the value and what is allowed.
 func (s Scenario) Validate() error {
+	if _, err := s.baseHardware(); err != nil {
+		return err // cluster.preset or the hardware file, before the fields it fills
+	}
+	if err := s.checkRanges(); err != nil {
+		return err
+	}
 	hw, err := s.Topology()
 	if err != nil {
 		return err
@@ -331,7 +341,6 @@ func (s Scenario) Validate() error {
 		pos("model.experts", m.Experts, 1<<16),
 		pos("model.topk", m.TopK, 64),
 		pos("model.expert_intermediate", m.ExpertIntermediate, 1<<17),
-		pos("workload.tokens_per_gpu", s.Workload.TokensPerGPU, 1<<20),
 	} {
 		if err != nil {
 			return err
@@ -379,6 +388,9 @@ func (s Scenario) Validate() error {
 	}
 	if s.Workload.StartSkewUs > 0 && s.Kernel.Mode != dispatch.Normal {
 		return fmt.Errorf("scenario: workload.start_skew_us = %g needs kernel.mode = normal (the %s kernels start every rank at once)", s.Workload.StartSkewUs, s.Kernel.Mode)
+	}
+	if err := s.checkCompute(hw); err != nil {
+		return err
 	}
 	if s.Workload.Routing != workload.RoutingTrace {
 		// A one-token draw runs every check the generator makes on the
