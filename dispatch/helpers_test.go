@@ -74,3 +74,9 @@ func fp8(t testing.TB) Format {
 	}
 	return f
 }
+
+// llConfig is a low-latency kernel config: the chunk and ring sizes are
+// not used.
+func llConfig() Config {
+	return Config{Mode: LowLatency, NumSMs: 20, NVLChunk: 1, NVLBuffer: 2, RDMAChunk: 1, RDMABuffer: 2}
+}
