@@ -104,6 +104,10 @@ const (
 type Phases struct {
 	compute.LayerCompute
 	Dispatch, Combine, DispatchBwd, CombineBwd sim.Time
+	// Hook, when set, splits the forward all-to-alls into hooked
+	// low-latency phases (hook.go) for the serial and two-microbatch
+	// schedules.
+	Hook *HookPhases
 }
 
 // Validate checks that no duration is negative.
@@ -121,6 +125,9 @@ func (p Phases) Validate() error {
 		if f.v < 0 {
 			return fmt.Errorf("scenarios: phases.%s = %v, want >= 0", f.name, f.v)
 		}
+	}
+	if p.Hook != nil {
+		return p.Hook.validate()
 	}
 	return nil
 }
@@ -187,6 +194,11 @@ func RunSchedule(kind ScheduleKind, p Phases) (ScheduleResult, error) {
 
 // scheduleOps lists the ops of a schedule, each stream's in its order.
 func scheduleOps(kind ScheduleKind, p Phases) []opSpec {
+	if p.Hook != nil {
+		if ops, ok := hookOps(kind, p); ok {
+			return ops
+		}
+	}
 	c, m := streamCompute, streamComm
 	switch kind {
 	case ScheduleSerial:
