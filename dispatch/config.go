@@ -39,7 +39,8 @@ type Config struct {
 	RDMABuffer int `yaml:"rdma_buffer"`
 	// LLRDMAOnly sends the low-latency kernels' same-node messages through
 	// the NICs as well, as DeepEP did before PR #173 (June 2025) and as its
-	// README's low-latency table was measured; by default they use NVLink.
+	// README's February 2025 low-latency table was measured; by default
+	// they use NVLink.
 	LLRDMAOnly bool `yaml:"ll_rdma_only,omitempty"`
 	// LLHook splits each low-latency kernel into a send phase and a
 	// receive phase launched apart (DeepEP's return_recv_hook): the
