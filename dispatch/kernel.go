@@ -102,8 +102,9 @@ func ChannelSlice(n, channels, c int) (lo, hi int) {
 	return lo, hi
 }
 
-// Run simulates one normal-mode dispatch of the layout on the cluster. The
-// cluster's ports accumulate this run's traffic.
+// Run simulates one dispatch of the layout on the cluster: DeepEP's normal
+// kernel, or the all-to-all baseline or the low-latency kernel as cfg.Mode
+// says. The cluster's ports accumulate this run's traffic.
 func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, opt Options) (*Result, error) {
 	if err := cfg.Validate(cl.Config.GPU.SMs); err != nil {
 		return nil, err
@@ -112,29 +113,32 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 		return nil, fmt.Errorf("dispatch: layout is for %d ranks of %d per node, cluster has %d of %d",
 			lay.Ranks, lay.GPUsPerNode, cl.Config.GPUs(), cl.Config.GPUsPerNode)
 	}
+	var k Kernel
 	switch cfg.Mode {
 	case AllToAll:
-		res, err := RunAllToAll(cl, lay, f, hidden, false, opt)
-		if err == nil {
-			res.Handle = &Handle{Layout: lay, Config: cfg}
-		}
-		return res, err
+		k = newAllToAll(cl, lay, f, hidden, a2aDispatch, opt)
 	case LowLatency:
-		return RunLowLatency(cl, lay, cfg, f, hidden, false, opt)
+		k = newLowLatency(cl, lay, cfg, f, hidden, llDispatch, opt)
+	default:
+		k = newKernel(cl, lay, cfg, f, hidden, opt)
 	}
-	k := newKernel(cl, lay, cfg, f, hidden, opt)
-	if err := k.eng.Run(); err != nil {
-		return nil, fmt.Errorf("dispatch: %w", err)
-	}
-	if err := k.checkFinished(); err != nil {
+	res, err := Execute("dispatch", k)
+	if err != nil {
 		return nil, err
 	}
-	if k.verify != nil {
-		if err := k.verify.check(); err != nil {
-			return nil, err
-		}
+	res.Handle = &Handle{Layout: lay, Config: cfg}
+	return res, nil
+}
+
+// The normal kernel as a Kernel for Execute.
+func (k *kernel) Engine() *sim.Engine { return k.eng }
+func (k *kernel) Finished() error     { return k.checkFinished() }
+func (k *kernel) Result() *Result     { return k.result() }
+func (k *kernel) Verified() error {
+	if k.verify == nil {
+		return nil
 	}
-	return k.result(), nil
+	return k.verify.check()
 }
 
 // EngineLimits are the options' limits with generous defaults for the

@@ -141,6 +141,10 @@ type Kernel struct {
 	// LLRDMAOnly (kernel.ll_rdma_only) sends low-latency messages between
 	// GPUs of one node through the NICs, as DeepEP did before mid-2025.
 	LLRDMAOnly bool `yaml:"ll_rdma_only,omitempty"`
+	// LLHook (kernel.ll_hook) runs the low-latency kernels as DeepEP's
+	// return_recv_hook does: send and receive phases apart, the transfer
+	// between them holding no SM, so a schedule can overlap it.
+	LLHook bool `yaml:"ll_hook,omitempty"`
 	// Extrapolate (kernel.extrapolate) runs a normal-mode scenario that
 	// DeepEP V1 cannot (dispatch.CheckV1Limits), and the report flags it
 	// as an extrapolation; without it such a scenario is refused.
@@ -313,7 +317,7 @@ func (s Scenario) CombineConfig() dispatch.Config { return s.Kernel.config(s.Ker
 
 func (k Kernel) config(ch Chunks) dispatch.Config {
 	return dispatch.Config{Mode: k.Mode, NumSMs: k.NumSMs, NVLChunk: ch.NVLChunk, NVLBuffer: ch.NVLBuffer,
-		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer, LLRDMAOnly: k.LLRDMAOnly}
+		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer, LLRDMAOnly: k.LLRDMAOnly, LLHook: k.LLHook}
 }
 
 // Validate checks a scenario after WithDefaults. Every error names the
