@@ -147,47 +147,63 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 			predicted = append(predicted, i)
 		}
 	}
+	// One task per (constant, factor, run): the cases that read one run
+	// go together, so no task waits on another's run.
+	groups := groupByRun(cases, predicted)
 	type task struct {
 		v     *validator
 		scale *Scale
-		i     int // case index
+		group []int
 	}
 	var tasks []task
 	for _, k := range constants {
 		for _, f := range factors {
 			sc := &Scale{Constant: k, Factor: f}
 			v := newValidator(sc)
-			for _, i := range predicted {
-				tasks = append(tasks, task{v, sc, i})
+			for _, g := range groups {
+				tasks = append(tasks, task{v, sc, g})
 			}
 		}
 	}
-	out := make([]SensitivityPoint, len(tasks))
+	// Points go in (constant, factor, case) order: scale s's point for
+	// the j-th predicted case is out[s*len(predicted)+j].
+	rank := map[int]int{}
+	for j, i := range predicted {
+		rank[i] = j
+	}
+	out := make([]SensitivityPoint, len(constants)*len(factors)*len(predicted))
 	search.Parallel(len(tasks), func(t int) {
 		tk := tasks[t]
-		c := cases[tk.i]
-		p := SensitivityPoint{Constant: tk.scale.Constant, Factor: tk.scale.Factor, Case: c.ID}
-		defer func() { out[t] = p }()
-		hw, err := caseConfig(c)
-		if err == nil {
-			p.Value, p.Clamped, err = tk.scale.value(hw)
-		}
-		if err != nil {
-			p.Note = "error: " + err.Error()
-			return
-		}
-		r := tk.v.run(c)
-		if r.Predicted == nil {
-			p.Note = r.Note
-			return
-		}
-		p.Predicted = r.Predicted
-		if b := *base[tk.i].Predicted; b != 0 {
-			ch := 100 * (*r.Predicted - b) / b
-			p.ChangePct = &ch
+		for _, i := range tk.group {
+			out[t/len(groups)*len(predicted)+rank[i]] = sensitivityPoint(tk.v, tk.scale, cases[i], *base[i].Predicted)
 		}
 	})
 	return out, nil
+}
+
+// sensitivityPoint runs case c under v's scale against its baseline
+// prediction base.
+func sensitivityPoint(v *validator, sc *Scale, c Case, base float64) SensitivityPoint {
+	p := SensitivityPoint{Constant: sc.Constant, Factor: sc.Factor, Case: c.ID}
+	hw, err := caseConfig(c)
+	if err == nil {
+		p.Value, p.Clamped, err = sc.value(hw)
+	}
+	if err != nil {
+		p.Note = "error: " + err.Error()
+		return p
+	}
+	r := v.run(c)
+	if r.Predicted == nil {
+		p.Note = r.Note
+		return p
+	}
+	p.Predicted = r.Predicted
+	if base != 0 {
+		ch := 100 * (*r.Predicted - base) / base
+		p.ChangePct = &ch
+	}
+	return p
 }
 
 // TuneConstants are the constants that can move tune's recommendation:

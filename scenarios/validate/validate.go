@@ -72,8 +72,51 @@ func ValidationCases() []Case {
 func Validate(cases []Case) []CaseResult {
 	v := newValidator(nil)
 	out := make([]CaseResult, len(cases))
-	search.Parallel(len(cases), func(i int) { out[i] = v.run(cases[i]) })
+	groups := groupByRun(cases, allCases(len(cases)))
+	search.Parallel(len(groups), func(g int) {
+		for _, i := range groups[g] {
+			out[i] = v.run(cases[i])
+		}
+	})
 	return out
+}
+
+// runKey names the run a case reads: cases with one key share it, so a
+// parallel task takes all of them and none waits on another's run.
+func runKey(c Case) string {
+	switch c.Kind {
+	case "deepep", "deepep-ll", "saturate":
+		return "preset " + strings.Join(append([]string{c.Preset}, c.Set...), " ")
+	case "knee", "max-experts":
+		return "knee"
+	}
+	return "case " + c.ID
+}
+
+// groupByRun splits the cases at idx into groups that share a run, in
+// order of first appearance.
+func groupByRun(cases []Case, idx []int) [][]int {
+	var groups [][]int
+	at := map[string]int{}
+	for _, i := range idx {
+		k := runKey(cases[i])
+		g, ok := at[k]
+		if !ok {
+			g = len(groups)
+			at[k] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+func allCases(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 func newValidator(scale *Scale) *validator {
