@@ -2,6 +2,7 @@ package validate
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -36,6 +37,10 @@ func TestSensitivityMovesWhatTheCaseDependsOn(t *testing.T) {
 	}
 	if want := 2 * len(Factors) * len(cases); len(pts) != want {
 		t.Fatalf("%d points, want %d", len(pts), want)
+	}
+	again, err := Sensitivity(cases, base, []string{"nic_GBps", "nvlink_GBps"}, Factors)
+	if a, b := fmt.Sprint(derefPoints(pts)), fmt.Sprint(derefPoints(again)); err != nil || a != b {
+		t.Fatalf("two sensitivity runs differ (%v):\n%s\n%s", err, a, b)
 	}
 	for i, p := range pts {
 		c := cases[i%len(cases)]
@@ -116,4 +121,13 @@ func typeName(v any) string {
 		return "validate.TuneSensitivityPoint"
 	}
 	return "validate.CaseResult"
+}
+
+// derefPoints makes points printable by value.
+func derefPoints(ps []SensitivityPoint) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = fmt.Sprintf("%s %g %s %v %v %v", p.Constant, p.Factor, p.Case, deref(p.Predicted), deref(p.ChangePct), p.Value)
+	}
+	return out
 }
