@@ -259,7 +259,7 @@ func TestLowLatencyClosedForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Messages carry a 16 B header; the counts behind them add 4 B each.
-	want := sim.TransferTime(tokens*topk*(hidden+16), 50e9) + LowLatencyFixed
+	want := sim.TransferTime(tokens*topk*(hidden+16), 50e9) + cfg.LLKernelFixed
 	if d := res.Time - want; d < 0 || d > 10*sim.Nanosecond {
 		t.Fatalf("low-latency dispatch %v, want %v (+ staging)", res.Time, want)
 	}

@@ -76,17 +76,6 @@ const (
 	llRecvGroups = 2
 )
 
-// LowLatencyFixed is the time a low-latency kernel spends before its
-// first message that the terms above do not cover one by one: the start
-// of a cooperative grid of 1024-thread blocks on every SM, cleaning the
-// next buffer, and the ranks' skew in DeepEP's back-to-back benchmark
-// loop. Fitted, not measured: the value that balances the errors of the
-// two rows with no NIC traffic at all, DeepEP's README low-latency EP8
-// dispatch and combine (2025-06-05, NVLink for same-node peers: 77 and
-// 114 µs); every other low-latency row is a prediction
-// (docs/validation.md).
-const LowLatencyFixed = 13 * sim.Microsecond
-
 // llDirection is which way the low-latency machine runs.
 type llDirection uint8
 
@@ -263,14 +252,14 @@ func newLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidd
 				s.next[b] = b
 				if b < lay.Tokens[r] {
 					s.busy++
-					k.eng.At(LowLatencyFixed, s, sim.PackArg(evLLSend, b, 0))
+					k.eng.At(k.cl.Config.LLKernelFixed, s, sim.PackArg(evLLSend, b, 0))
 				}
 			}
 			if s.busy == 0 { // no tokens: straight to the counts
-				k.eng.At(LowLatencyFixed, s, sim.PackArg(evLLSend, k.blocks, 0))
+				k.eng.At(k.cl.Config.LLKernelFixed, s, sim.PackArg(evLLSend, k.blocks, 0))
 			}
 		} else {
-			k.eng.At(LowLatencyFixed, s, sim.PackArg(evLLSend, 0, 0))
+			k.eng.At(k.cl.Config.LLKernelFixed, s, sim.PackArg(evLLSend, 0, 0))
 		}
 		rv := &k.receivers[r]
 		*rv = llReceiver{k: k, rank: r, arrived: make([]bool, k.ranks), waiting: k.ranks}

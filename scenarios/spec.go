@@ -70,6 +70,7 @@ type Cluster struct {
 	NVLinkLatencyUs   float64 `yaml:"nvlink_latency_us,omitempty"`
 	IBLatencyUs       float64 `yaml:"ib_latency_us,omitempty"`
 	KernelLaunchUs    float64 `yaml:"kernel_launch_us,omitempty"`
+	LLKernelFixedUs   float64 `yaml:"ll_kernel_fixed_us,omitempty"`
 	// RailOversubscription: 1 is a non-blocking rail fabric.
 	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
 	// Interference between communication and compute on a GPU
@@ -120,7 +121,7 @@ func (c *Cluster) constant(key string) (get func() float64, set func(float64), o
 		"chunk_handshake_ns": &c.ChunkHandshakeNs, "sm_reduce_GBps": &c.SMReduceGBps, "fp8_TFLOPS": &c.FP8TFLOPS,
 		"bf16_TFLOPS": &c.BF16TFLOPS, "hbm_GBps": &c.HBMGBps, "nvlink_GBps": &c.NVLinkGBps, "nvlink_latency_us": &c.NVLinkLatencyUs,
 		"nic_GBps": &c.NICGBps, "nic_message_rate_Mps": &c.NICMessageRateMps, "ib_latency_us": &c.IBLatencyUs,
-		"kernel_launch_us": &c.KernelLaunchUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
+		"kernel_launch_us": &c.KernelLaunchUs, "ll_kernel_fixed_us": &c.LLKernelFixedUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
 		"gemm_clock_drop": &c.GEMMClockDrop, "copy_hbm_bytes_per_byte": &c.CopyHBMBytesPerByte,
 		"gemm_hbm_sensitivity": &c.GEMMHBMSensitivity, "comm_sm_wait_us": &c.CommSMWaitUs,
 	}

@@ -139,6 +139,11 @@ type Config struct {
 	// NICMessageRate is the messages per second (RDMA writes, atomics)
 	// one NIC issues: each message holds the NIC for 1/rate at least.
 	NICMessageRate float64
+	// LLKernelFixed is what a DeepEP low-latency kernel spends before its
+	// first message beyond the costs modelled one by one (grid start on
+	// every SM, cleaning the next buffer, ranks' skew in the benchmark
+	// loop).
+	LLKernelFixed sim.Time
 	// KernelLaunch is the fixed cost of launching a kernel and having all
 	// its blocks running (host launch gap plus grid start).
 	KernelLaunch sim.Time
