@@ -62,6 +62,18 @@ gen() { # NAME: write the block's new content to stdout
                  "$moesim" tune --scenario "$tmp/my-h200.yaml" --sms 4..36; } | fence ;;
     tune-train) { echo '$ moesim tune --preset deepseek-v3-train --sms 4..40'
                   "$moesim" tune --preset deepseek-v3-train --sms 4..40; } | fence ;;
+    hardware-h200) "$moesim" presets show h200 --format markdown | tail -n +3 ;;
+    hardware-h800) "$moesim" presets show h800 --format markdown | tail -n +3 ;;
+    chunk-ep8)
+      rm -f "$tmp/c8.jsonl"
+      "$moesim" sweep --preset deepep-intranode-ep8 --vary kernel.dispatch.nvl_chunk=1,2,4,6,8,16,32,64,128 --out "$tmp/c8.jsonl" >/dev/null 2>&1
+      echo '$ moesim sweep --preset deepep-intranode-ep8 --vary kernel.dispatch.nvl_chunk=1,2,4,6,8,16,32,64,128 --out c8.jsonl'
+      "$moesim" report "$tmp/c8.jsonl" --format markdown | awk '/^\| #/ {on = 1} on' ;;
+    chunk-ep32)
+      rm -f "$tmp/c32.jsonl"
+      "$moesim" sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out "$tmp/c32.jsonl" >/dev/null 2>&1
+      echo '$ moesim sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out c32.jsonl'
+      "$moesim" report "$tmp/c32.jsonl" --format markdown | awk '/^\| #/ {on = 1} on' ;;
     *) echo "gen-docs: no generator for block $1" >&2; exit 1 ;;
   esac
 }

@@ -11,12 +11,17 @@ import (
 )
 
 func cmdPresets(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("presets", "presets [show NAME]  (NAME: a scenario preset prints its YAML; a hardware preset its constants with sources)", stderr)
-	if err := parse(fs, args); err != nil {
+	fs := newFlagSet("presets", "presets [show NAME] [--format table|markdown]  (NAME: a scenario preset prints its YAML; a hardware preset its constants with sources)", stderr)
+	format := fs.String("format", "table", "a hardware preset's table: table or markdown")
+	args, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
+	if *format != "table" && *format != "markdown" {
+		return usagef("--format = %q, want table or markdown", *format)
+	}
 	switch {
-	case fs.NArg() == 0:
+	case len(args) == 0:
 		fmt.Fprintln(stdout, "Scenario presets (moesim run --preset NAME; moesim presets show NAME):")
 		for _, n := range scenarios.PresetNames() {
 			s, err := scenarios.LoadPreset(n)
@@ -30,17 +35,17 @@ func cmdPresets(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "  %-22s %s\n", n, topology.PresetDescription(n))
 		}
 		return nil
-	case fs.NArg() == 2 && fs.Arg(0) == "show":
-		if h, ok := topology.PresetHardware(fs.Arg(1)); ok {
-			return report.Hardware(stdout, h, false)
+	case len(args) == 2 && args[0] == "show":
+		if h, ok := topology.PresetHardware(args[1]); ok {
+			return report.Hardware(stdout, h, *format == "markdown")
 		}
-		data, err := scenarios.PresetYAML(fs.Arg(1))
+		data, err := scenarios.PresetYAML(args[1])
 		if err != nil {
 			return usageError{err}
 		}
 		_, err = io.Copy(stdout, bytes.NewReader(data))
 		return err
 	default:
-		return usagef("want `presets` or `presets show NAME`, got %q", fs.Args())
+		return usagef("want `presets` or `presets show NAME`, got %q", args)
 	}
 }
