@@ -66,21 +66,11 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 // readBounded reads at most limit bytes of path and refuses larger files,
 // so a wrong path (a device, a huge file) fails fast.
 func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openBounded(path, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
@@ -89,4 +79,28 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
 	return data, nil
+}
+
+// openBounded opens path for reading if it is a regular file of at most
+// limit bytes; the caller closes it. A file that does not exist is
+// fs.ErrNotExist.
+func openBounded(path string, limit int64) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, usagef("%s is not a regular file", path)
+	}
+	if st.Size() > limit {
+		f.Close()
+		return nil, usagef("%s is larger than %d bytes", path, limit)
+	}
+	return f, nil
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/google/uuid"
@@ -83,21 +82,11 @@ const maxSweepFileBytes = 4 << 30
 // readSweepFile reads the sweep file at path, a regular file of at most
 // maxSweepFileBytes. A file that does not exist is fs.ErrNotExist.
 func readSweepFile(path string) (*report.SweepFile, error) {
-	f, err := os.Open(path)
+	f, err := openBounded(path, maxSweepFileBytes)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, usagef("%s is not a regular file", path)
-	}
-	if st.Size() > maxSweepFileBytes {
-		return nil, usagef("%s is larger than %d bytes", path, int64(maxSweepFileBytes))
-	}
 	sw, err := report.ReadSweep(io.LimitReader(f, maxSweepFileBytes), path)
 	if err != nil {
 		return nil, usageError{err}
