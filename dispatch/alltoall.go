@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
@@ -59,19 +60,15 @@ func RunAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, revers
 	eng := sim.NewEngine(opt.EngineLimits())
 	k := &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks)}
 	rec := int64(f.PayloadBytes(hidden))
+	peers := lay.RankPeers(reverse)
 	for from := range lay.Ranks {
 		// Start each sender at a different peer so no GPU is hit by every
-		// sender at once.
-		for i := range lay.Ranks {
-			to := (from + i) % lay.Ranks
-			tokens := lay.RankTokens[from][to]
-			if reverse {
-				tokens = lay.RankTokens[to][from]
-			}
-			if tokens == 0 {
-				continue
-			}
-			eng.At(0, &a2aFlow{k: k, from: from, to: to, left: int64(tokens) * rec}, 0)
+		// sender at once: its peers from itself up, then from 0.
+		to, tokens := peers.Of(from)
+		first, _ := slices.BinarySearch(to, int32(from))
+		for i := range to {
+			j := (first + i) % len(to)
+			eng.At(0, &a2aFlow{k: k, from: from, to: int(to[j]), left: int64(tokens[j]) * rec}, 0)
 		}
 	}
 	if err := eng.Run(); err != nil {
