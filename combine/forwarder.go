@@ -33,26 +33,28 @@ type forwarder struct {
 }
 
 // fwdGroup is the large warp for one source node. Its queue's streams are
-// the node's local GPUs; a stream's freed count is the NVL slots the group
-// has returned to that GPU, and its peer that GPU's partition for the
-// group among its sender warp's.
+// the node's local GPUs that hold rows for it, ids[s] being stream s's, in
+// order; a stream's freed count is the NVL slots the group has returned to
+// that GPU, and its peer that GPU's partition for the group among its
+// sender warp's.
 //
 // Invariants:
 //   - credit <= posted <= chunkEnd <= q.len(); done <= q.pos <= chunkEnd;
 //   - posted - credit <= RDMABuffer (the source's ring);
-//   - q.st[d].tail - q.st[d].freed <= nvlSlots (each NVL partition);
+//   - q.st[s].tail - q.st[s].freed <= nvlSlots (each NVL partition);
 //   - wait is waitAny before the group's first step; after it, while the
 //     group is idle, wait is the stream whose row the next token lacks,
 //     or waitNone when rows would not move it on (it waits for RDMA
 //     credit, or has finished).
 type fwdGroup struct {
 	q        reduceQueue
-	src      int // the source rank these tokens return to
-	rs       int // the source receiver's stream for this node
-	done     int // tokens summed
-	chunkEnd int // end of the chunk being summed
-	posted   int // tokens written to the source by RDMA (chunk starts)
-	credit   int // slots the source's receivers have returned
+	ids      []uint8 // local GPU of each stream
+	src      int     // the source rank these tokens return to
+	rs       int     // the source receiver's stream for this node
+	done     int     // tokens summed
+	chunkEnd int     // end of the chunk being summed
+	posted   int     // tokens written to the source by RDMA (chunk starts)
+	credit   int     // slots the source's receivers have returned
 	busy     bool
 	until    sim.Time // when the batch being summed is done, while busy
 	wait     int
@@ -70,11 +72,11 @@ func (f *forwarder) init(k *kernel, rank, c int, groups []fwdGroup, peers []*sen
 		groups: groups, peers: peers}
 }
 
-// initGroup makes group i the one for source rank src, with the node's
-// per-GPU streams st.
-func (f *forwarder) initGroup(i, src int, st []streamState) {
+// initGroup makes group i the one for source rank src, with streams st
+// from the local GPUs ids.
+func (f *forwarder) initGroup(i, src int, st []streamState, ids []uint8) {
 	g := &f.groups[i]
-	g.src = src
+	g.src, g.ids = src, ids
 	g.wait = waitAny
 	g.q.setStreams(st)
 }
@@ -90,11 +92,11 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 			var n, rows int
 			n, rows, last = fly.pop(&f.k.flyPool)
 			g := &f.groups[n]
-			f.land(n, a, rows)
+			s := f.land(n, a, rows)
 			// Rows from a stream the group does not wait for leave it
 			// where it is: busy, waiting for RDMA credit, or waiting for
 			// another stream (the next token's first missing row).
-			if g.wait == a || g.wait == waitAny {
+			if g.wait == s || g.wait == waitAny {
 				f.step(now, n)
 			}
 		}
@@ -107,10 +109,15 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 	}
 }
 
-// land puts rows from local GPU d into group n's NVL ring partition.
-func (f *forwarder) land(n, d, rows int) {
+// land puts rows from local GPU d into group n's NVL ring partition and
+// returns its stream.
+func (f *forwarder) land(n, d, rows int) int {
 	g := &f.groups[n]
-	st := &g.q.st[d]
+	s := 0
+	for int(g.ids[s]) != d {
+		s++
+	}
+	st := &g.q.st[s]
 	st.tail += int32(rows)
 	if f.k.verify != nil {
 		f.k.verify.arrivedNVL(f.rank, f.c, d, g.src/f.k.gpn, rows)
@@ -118,6 +125,7 @@ func (f *forwarder) land(n, d, rows int) {
 	if int(st.tail-st.freed) > f.k.nvlSlots {
 		panic("combine: NVL ring overflow: a sender wrote past its credits")
 	}
+	return s
 }
 
 // rdmaCredit returns n slots of group m's source's RDMA ring, landing at
@@ -164,7 +172,11 @@ func (f *forwarder) step(now sim.Time, n int) {
 		for i := lo; i < g.q.pos; i++ {
 			var from []uint16
 			from, off = g.q.needsAt(off)
-			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), from)
+			locals := make([]uint16, len(from))
+			for j, s := range from {
+				locals[j] = uint16(g.ids[s])
+			}
+			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), locals)
 		}
 	}
 	finish := k.costs.For(f.rank).Reduce(k.sm(f.rank, 2*f.c+1), now, k.fwdWarps, tokens, rows, k.rec)
@@ -181,12 +193,13 @@ func (f *forwarder) finishBatch(now sim.Time, n int) {
 	g.busy = false
 	g.done = g.q.pos
 	lo, hi := g.q.batch()
-	for d := lo; d < hi; d++ {
-		st := &g.q.st[d]
+	for s := lo; s < hi; s++ {
+		st := &g.q.st[s]
 		cnt := int(st.taken - st.freed)
 		if cnt == 0 {
 			continue
 		}
+		d := int(g.ids[s])
 		st.freed = st.taken
 		at := now
 		if d != f.local {
@@ -239,10 +252,10 @@ func (f *forwarder) waiting() []string {
 				head, g.src, g.posted-g.credit, k.cfg.RDMABuffer, g.posted, g.q.len()))
 			continue
 		}
-		if d := g.q.waitsOn(); d >= 0 {
-			from := f.base + d
+		if s := g.q.waitsOn(); s >= 0 {
+			from := f.base + int(g.ids[s])
 			out = append(out, fmt.Sprintf("%s waits for token %d's row in rank %d's NVL ring partition (%d rows arrived)",
-				head, g.q.tok[g.q.pos], from, g.q.st[d].tail))
+				head, g.q.tok[g.q.pos], from, g.q.st[s].tail))
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package combine
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -275,11 +276,14 @@ func (k *kernel) fill() {
 		node[r] = int32(r / gpn)
 	}
 	// Count, then turn the counts into offsets: partsAt for the sender
-	// warps, indexed (rank*ch+c)*gpn+warp; groupsAt for the forwarders
-	// and streamsAt for the receivers (across nodes), indexed rank*ch+c.
+	// warps, indexed (rank*ch+c)*gpn+warp; groupsAt and fwdStreamsAt for
+	// the forwarders' groups and their streams, and streamsAt for the
+	// receivers (across nodes), indexed rank*ch+c. A forwarder stream is
+	// a sender partition seen from its consumer, so they count alike.
 	// lastSrc[warp] is the last source (+1) that gave the warp a
 	// partition, seen[node] the last slice (+1) whose tokens went there.
 	partsAt, groupsAt, streamsAt := make([]int32, n*gpn+1), make([]int32, n+1), make([]int32, n+1)
+	fwdStreamsAt := make([]int32, n+1)
 	lastSrc, seen := make([]int32, n*gpn), make([]int32, nodes)
 	for src := range lay.Ranks {
 		srcLocal := src % gpn
@@ -296,12 +300,13 @@ func (k *kernel) fill() {
 					if w := (int(d)*ch+c)*gpn + srcLocal; lastSrc[w] != int32(src+1) {
 						lastSrc[w] = int32(src + 1)
 						partsAt[w]++
+						fwdStreamsAt[(int(node[d])*gpn+srcLocal)*ch+c]++
 					}
 				}
 			}
 		}
 	}
-	for _, a := range [][]int32{partsAt, groupsAt, streamsAt} {
+	for _, a := range [][]int32{partsAt, groupsAt, streamsAt, fwdStreamsAt} {
 		var sum int32
 		for i, c := range a {
 			a[i], sum = sum, sum+c
@@ -319,10 +324,12 @@ func (k *kernel) fill() {
 	peerSlab := make([]*sendWarp, n*gpn)
 	var recvSt, fwdSt []streamState
 	var ids []uint16
+	var fwdIDs []uint8
 	var groupSlab []fwdGroup
 	if k.internode {
 		recvSt, ids = make([]streamState, streamsAt[n]), make([]uint16, streamsAt[n])
-		groupSlab, fwdSt = make([]fwdGroup, groupsAt[n]), make([]streamState, int(groupsAt[n])*gpn)
+		groupSlab = make([]fwdGroup, groupsAt[n])
+		fwdSt, fwdIDs = make([]streamState, fwdStreamsAt[n]), make([]uint8, fwdStreamsAt[n])
 	} else {
 		recvSt = make([]streamState, n*gpn)
 	}
@@ -368,15 +375,16 @@ func (k *kernel) fill() {
 		q.tok, q.need = tok[:copy(tok, t):len(t)], need[:copy(need, n):len(n)]
 		tok, need = tok[len(t):], need[len(n):]
 	}
-	// The second pass makes the partitions and groups in the order the
-	// first counted them: partsMade and groupsMade count them per warp and
-	// per forwarder. Per slice, group[m] is its group on node m's
-	// forwarder and stream[m] its receiver's stream from node m, visited
-	// the nodes its tokens go to.
+	// The second pass makes the partitions, groups and streams in the
+	// order the first counted them: partsMade, groupsMade and
+	// fwdStreamsMade count them per warp and per forwarder. Per slice,
+	// group[m] is its group on node m's forwarder, locals[m] the GPUs of
+	// node m its tokens go to, stream[m] its receiver's stream from node
+	// m, and visited the nodes its tokens go to.
 	clear(lastSrc)
 	clear(seen)
-	partsMade, groupsMade := make([]int32, n*gpn), make([]int32, n)
-	group, stream := make([]int32, nodes), make([]int32, nodes)
+	partsMade, groupsMade, fwdStreamsMade := make([]int32, n*gpn), make([]int32, n), make([]int32, n)
+	group, stream, locals := make([]int32, nodes), make([]int32, nodes), make([]localSet, nodes)
 	visited := make([]int32, 0, nodes)
 	// Scratch: the receiver's queue, then each node's forwarder group's.
 	scratch := make([]reduceQueue, 1+nodes)
@@ -393,17 +401,15 @@ func (k *kernel) fill() {
 			recv.tok, recv.need = recv.tok[:0], recv.need[:0]
 			// part counts a row of slice (src, c) in its partition on
 			// d's warp for src's rail, made when d first appears, feeding
-			// group grp; it returns the partition's index in the warp.
-			part := func(d int32, grp int32) int32 {
+			// group grp.
+			part := func(d int32, grp int32) {
 				w := (int(d)*ch+c)*gpn + srcLocal
 				if lastSrc[w] != int32(src+1) {
 					lastSrc[w] = int32(src + 1)
 					partsMade[w]++
 					k.sendParts[partsAt[w]+partsMade[w]-1].grp = grp
 				}
-				p := partsMade[w] - 1
-				k.sendParts[partsAt[w]+p].total++
-				return p
+				k.sendParts[partsAt[w]+partsMade[w]-1].total++
 			}
 			for t := lo; t < hi; t++ {
 				targets := lay.Targets(src, t)
@@ -421,17 +427,14 @@ func (k *kernel) fill() {
 				recv.need = append(recv.need, 0)
 				for i := 0; i < len(targets); {
 					m := node[targets[i]]
-					fi := (int(m)*gpn+srcLocal)*ch + c
-					f := k.forwards[fi]
 					if seen[m] != int32(slice+1) {
 						seen[m] = int32(slice + 1)
 						visited = append(visited, m)
+						fi := (int(m)*gpn+srcLocal)*ch + c
 						group[m] = groupsMade[fi]
 						groupsMade[fi]++
-						gi := int(groupsAt[fi] + group[m])
-						f.initGroup(int(group[m]), src, slab(fwdSt, gi, gpn))
+						locals[m] = localSet{}
 					}
-					g := &f.groups[group[m]]
 					recv.need = append(recv.need, uint16(m))
 					q := &scratch[1+m]
 					q.tok = append(q.tok, int32(t))
@@ -441,10 +444,10 @@ func (k *kernel) fill() {
 					for ; i < len(targets) && node[targets[i]] == m; i++ {
 						d := targets[i]
 						q.need = append(q.need, uint16(d-base))
+						locals[m].add(int(d - base))
 						// d's warp for forwarder (m, srcLocal), partition
-						// srcNode; the group's stream from d returns its
-						// slots there.
-						g.q.st[d-base].peer = part(d, group[m])
+						// srcNode.
+						part(d, group[m])
 					}
 					q.need[fc] = uint16(len(q.need) - fc - 1)
 				}
@@ -459,7 +462,35 @@ func (k *kernel) fill() {
 					stream[m] = int32(s)
 					r.ids[s] = uint16(m)
 					r.q.st[s].peer = group[m]
-					k.fwd(int(m)*gpn+srcLocal, c).groups[group[m]].rs = s
+					// The group's streams are the GPUs of node m its
+					// tokens come from, in order, each returning slots to
+					// its partition on that GPU's sender warp; its queue
+					// names them by stream.
+					fi := (int(m)*gpn+srcLocal)*ch + c
+					set := &locals[m]
+					lo := fwdStreamsAt[fi] + fwdStreamsMade[fi]
+					hi := lo + int32(set.len())
+					fwdStreamsMade[fi] = hi - fwdStreamsAt[fi]
+					st, stIDs := fwdSt[lo:hi:hi], fwdIDs[lo:hi:hi]
+					j := 0
+					for d := range gpn {
+						if set.has(d) {
+							stIDs[j] = uint8(d)
+							st[j].peer = partsMade[((int(m)*gpn+d)*ch+c)*gpn+srcLocal] - 1
+							j++
+						}
+					}
+					f := k.forwards[fi]
+					f.initGroup(int(group[m]), src, st, stIDs)
+					f.groups[group[m]].rs = s
+					q := &scratch[1+m]
+					for off := 0; off < len(q.need); {
+						cnt := int(q.need[off])
+						for j := off + 1; j <= off+cnt; j++ {
+							q.need[j] = uint16(set.rank(int(q.need[j])))
+						}
+						off += 1 + cnt
+					}
 				}
 				for off := 0; off < len(recv.need); {
 					cnt := int(recv.need[off])
@@ -476,6 +507,21 @@ func (k *kernel) fill() {
 			}
 		}
 	}
+}
+
+// localSet is a set of a node's local GPUs (at most 128).
+type localSet [2]uint64
+
+func (s *localSet) add(d int)      { s[d>>6] |= 1 << (d & 63) }
+func (s *localSet) has(d int) bool { return s[d>>6]>>(d&63)&1 != 0 }
+func (s *localSet) len() int       { return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) }
+
+// rank is the number of members below d.
+func (s *localSet) rank(d int) int {
+	if d < 64 {
+		return bits.OnesCount64(s[0] & (1<<d - 1))
+	}
+	return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]&(1<<(d-64)-1))
 }
 
 // checkFinished returns an ErrStall diagnosis if any output token was not
