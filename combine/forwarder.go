@@ -89,10 +89,10 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 		// partitions' rows, in partition order.
 		fly := &f.peers[a].fly
 		for last := false; !last; {
-			var n, rows int
-			n, rows, last = fly.pop(&f.k.flyPool)
+			var n, s, rows int
+			n, s, rows, last = fly.pop(&f.k.flyPool)
 			g := &f.groups[n]
-			s := f.land(n, a, rows)
+			f.land(n, s, rows)
 			// Rows from a stream the group does not wait for leave it
 			// where it is: busy, waiting for RDMA credit, or waiting for
 			// another stream (the next token's first missing row).
@@ -109,23 +109,17 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 	}
 }
 
-// land puts rows from local GPU d into group n's NVL ring partition and
-// returns its stream.
-func (f *forwarder) land(n, d, rows int) int {
+// land puts rows into group n's NVL ring partition from its stream s.
+func (f *forwarder) land(n, s, rows int) {
 	g := &f.groups[n]
-	s := 0
-	for int(g.ids[s]) != d {
-		s++
-	}
 	st := &g.q.st[s]
 	st.tail += int32(rows)
 	if f.k.verify != nil {
-		f.k.verify.arrivedNVL(f.rank, f.c, d, g.src/f.k.gpn, rows)
+		f.k.verify.arrivedNVL(f.rank, f.c, int(g.ids[s]), g.src/f.k.gpn, rows)
 	}
 	if int(st.tail-st.freed) > f.k.nvlSlots {
 		panic("combine: NVL ring overflow: a sender wrote past its credits")
 	}
-	return s
 }
 
 // rdmaCredit returns n slots of group m's source's RDMA ring, landing at

@@ -402,7 +402,7 @@ func (k *kernel) fill() {
 			// part counts a row of slice (src, c) in its partition on
 			// d's warp for src's rail, made when d first appears, feeding
 			// group grp.
-			part := func(d int32, grp int32) {
+			part := func(d int32, grp uint16) {
 				w := (int(d)*ch+c)*gpn + srcLocal
 				if lastSrc[w] != int32(src+1) {
 					lastSrc[w] = int32(src + 1)
@@ -447,7 +447,7 @@ func (k *kernel) fill() {
 						locals[m].add(int(d - base))
 						// d's warp for forwarder (m, srcLocal), partition
 						// srcNode.
-						part(d, group[m])
+						part(d, uint16(group[m]))
 					}
 					q.need[fc] = uint16(len(q.need) - fc - 1)
 				}
@@ -476,7 +476,9 @@ func (k *kernel) fill() {
 					for d := range gpn {
 						if set.has(d) {
 							stIDs[j] = uint8(d)
-							st[j].peer = partsMade[((int(m)*gpn+d)*ch+c)*gpn+srcLocal] - 1
+							w := ((int(m)*gpn+d)*ch+c)*gpn + srcLocal
+							st[j].peer = partsMade[w] - 1
+							k.sendParts[partsAt[w]+partsMade[w]-1].st = uint8(j)
 							j++
 						}
 					}

@@ -34,12 +34,14 @@ type nvlSender struct {
 	warps       []sendWarp
 }
 
-// sendPart is one (warp, partition) with rows to send. grp is the
-// forwarder group the partition feeds, across nodes: the group of the
-// partition's source node on the warp's forwarder.
+// sendPart is one (warp, partition) with rows to send. Across nodes, grp
+// is the forwarder group the partition feeds (the group of the
+// partition's source node on the warp's forwarder) and st the group's
+// stream from this GPU.
 type sendPart struct {
 	total, sent, freed int32
-	grp                int32
+	grp                uint16
+	st                 uint8
 }
 
 // sendWarp is one NVL sender warp's state.
@@ -61,11 +63,12 @@ func (s *nvlSender) init(k *kernel, rank, c int, warps []sendWarp) {
 }
 
 // flyPart is one partition's rows in a round on its way: the forwarder
-// group they land in and the row count, whose roundEnd bit marks the
-// round's last partition. A chunk is at most 4096 rows and a cluster at
-// most 4096 nodes, so both fit 16 bits.
+// group and stream they land in and the row count, whose roundEnd bit
+// marks the round's last partition. A chunk is at most 4096 rows, a
+// cluster at most 4096 nodes and a node at most 72 GPUs, so they fit.
 type flyPart struct {
 	grp, rows uint16
+	st        uint8
 }
 
 const roundEnd = 1 << 15
@@ -104,9 +107,9 @@ func (q *roundRing) push(pool *flyPool, round []flyPart) {
 	q.n += len(round)
 }
 
-// pop takes the oldest round's next partition: its group, its rows, and
-// whether it ends the round.
-func (q *roundRing) pop(pool *flyPool) (grp, rows int, last bool) {
+// pop takes the oldest round's next partition: its group, its stream in
+// the group, its rows, and whether it ends the round.
+func (q *roundRing) pop(pool *flyPool) (grp, st, rows int, last bool) {
 	if q.n == 0 {
 		panic("combine: an NVL round landed that was never sent")
 	}
@@ -116,13 +119,15 @@ func (q *roundRing) pop(pool *flyPool) (grp, rows int, last bool) {
 		pool.put(q.buf)
 		q.buf, q.head = nil, 0
 	}
-	return int(p.grp), int(p.rows &^ roundEnd), p.rows&roundEnd != 0
+	return int(p.grp), int(p.st), int(p.rows &^ roundEnd), p.rows&roundEnd != 0
 }
 
 // flyPool keeps the buffers of empty round rings, by power-of-two size,
-// for the next ring that needs one.
+// for the next ring that needs one; new buffers of the smallest size are
+// cut from blocks.
 type flyPool struct {
-	free [17][][]flyPart
+	free  [17][][]flyPart
+	block []flyPart
 }
 
 // minFly is the smallest ring: at EP64 with DeepEP's defaults a warp has
@@ -140,6 +145,14 @@ func (p *flyPool) get(n int) []flyPart {
 			p.free[class] = f[:len(f)-1]
 			return b
 		}
+	}
+	if class == 0 {
+		if len(p.block) < minFly {
+			p.block = make([]flyPart, 256*minFly)
+		}
+		b := p.block[:minFly:minFly]
+		p.block = p.block[minFly:]
+		return b
 	}
 	return make([]flyPart, size)
 }
@@ -225,7 +238,7 @@ func (s *nvlSender) step(now sim.Time, w int) {
 			continue
 		}
 		sp.sent += int32(n)
-		round = append(round, flyPart{grp: uint16(sp.grp), rows: uint16(n)})
+		round = append(round, flyPart{grp: sp.grp, rows: uint16(n), st: sp.st})
 		rows += n
 	}
 	k.round = round
