@@ -132,7 +132,14 @@ func (p *RankPeers) Of(r int) (peers, tokens []int32) {
 func (l *Layout) RankPeers(reverse bool) *RankPeers {
 	p := &RankPeers{start: make([]int32, l.Ranks+1)}
 	if !reverse {
-		// One source at a time, counted in a row of ranks.
+		// One source at a time, counted in a row of ranks, into lists
+		// sized for the most pairs there can be.
+		most := 0
+		for _, tg := range l.targets {
+			most += len(tg)
+		}
+		most = min(most, l.Ranks*l.Ranks)
+		p.peer, p.tokens = make([]int32, 0, most), make([]int32, 0, most)
 		row := make([]int32, l.Ranks)
 		for src := range l.Ranks {
 			for _, d := range l.targets[src] {
