@@ -6,16 +6,16 @@ package combine
 // Event kinds. Each handler type receives its own subset.
 const (
 	// nvlSender
-	evSent  = iota // a = warp: its round's copies are done
-	evFreed        // a = warp*parts + partition, b = slots the consumer freed
+	evSent  = iota // a = warp: its round's copies are done (or the start)
+	evFreed        // a = partition<<freedShift | warp, b = slots the consumer freed
 
 	// forwarder
 	evNVLRound   // a = sender local GPU: its oldest round in flight has landed
-	evFwdReduced // a = source node: the group's batch is summed
-	evRDMACredit // a = source node, b = RDMA slots returned
+	evFwdReduced // a = group: its batch is summed
+	evRDMACredit // a = group, b = RDMA slots returned
 
 	// receiver
 	evKick     // start: tokens with nothing to wait for
-	evArrive   // a = stream (sender local GPU or node), b = rows
+	evArrive   // a = stream (sender local GPU, or node's stream), b = rows
 	evReceived // the batch is summed into the output
 )

@@ -23,32 +23,38 @@ import (
 type forwarder struct {
 	k                 *kernel
 	rank, c           int
-	base, local, node int        // the node's first rank, this GPU's index in it, the node
-	groups            []fwdGroup // indexed by source node
+	base, local, node int // the node's first rank, this GPU's index in it, the node
+	// groups are the source nodes whose tokens in this channel come to
+	// this node, in node order; a node with none has no group.
+	groups []fwdGroup
 	// peers[d] is local GPU d's NVL sender warp for this GPU: its rounds
 	// land here, and the groups return NVL slots to it.
 	peers []*sendWarp
 }
 
 // fwdGroup is the large warp for one source node. Its queue's streams are
-// the node's local GPUs; a stream's freed count is the NVL slots the group
-// has returned to that GPU.
+// the node's local GPUs that hold rows for it, ids[s] being stream s's, in
+// order; a stream's freed count is the NVL slots the group has returned to
+// that GPU, and its peer that GPU's partition for the group among its
+// sender warp's.
 //
 // Invariants:
 //   - credit <= posted <= chunkEnd <= q.len(); done <= q.pos <= chunkEnd;
 //   - posted - credit <= RDMABuffer (the source's ring);
-//   - q.st[d].tail - q.st[d].freed <= nvlSlots (each NVL partition);
+//   - q.st[s].tail - q.st[s].freed <= nvlSlots (each NVL partition);
 //   - wait is waitAny before the group's first step; after it, while the
 //     group is idle, wait is the stream whose row the next token lacks,
 //     or waitNone when rows would not move it on (it waits for RDMA
 //     credit, or has finished).
 type fwdGroup struct {
 	q        reduceQueue
-	src      int // the source rank these tokens return to
-	done     int // tokens summed
-	chunkEnd int // end of the chunk being summed
-	posted   int // tokens written to the source by RDMA (chunk starts)
-	credit   int // slots the source's receivers have returned
+	ids      []uint8 // local GPU of each stream
+	src      int     // the source rank these tokens return to
+	rs       int     // the source receiver's stream for this node
+	done     int     // tokens summed
+	chunkEnd int     // end of the chunk being summed
+	posted   int     // tokens written to the source by RDMA (chunk starts)
+	credit   int     // slots the source's receivers have returned
 	busy     bool
 	until    sim.Time // when the batch being summed is done, while busy
 	wait     int
@@ -60,32 +66,37 @@ const (
 	waitAny  = -2
 )
 
-func (f *forwarder) init(k *kernel, rank, c int, groups []fwdGroup, peers []*sendWarp, st []streamState) {
+// init sets the forwarder up with its groups, which fill sets.
+func (f *forwarder) init(k *kernel, rank, c int, groups []fwdGroup, peers []*sendWarp) {
 	*f = forwarder{k: k, rank: rank, c: c, base: rank - rank%k.gpn, local: rank % k.gpn, node: rank / k.gpn,
 		groups: groups, peers: peers}
-	for n := range f.groups {
-		g := &f.groups[n]
-		g.src = n*k.gpn + f.local
-		g.wait = waitAny
-		g.q.setStreams(slab(st, n, k.gpn))
-	}
+}
+
+// initGroup makes group i the one for source rank src, with streams st
+// from the local GPUs ids.
+func (f *forwarder) initGroup(i, src int, st []streamState, ids []uint8) {
+	g := &f.groups[i]
+	g.src, g.ids = src, ids
+	g.wait = waitAny
+	g.q.setStreams(st)
 }
 
 func (f *forwarder) Handle(now sim.Time, arg int64) {
 	kind, a, b := sim.UnpackArg(arg)
 	switch kind {
 	case evNVLRound:
-		// A round of NVL sender warp a's rows has landed.
-		for n, rows := range f.peers[a].fly.pop(len(f.groups)) {
-			if rows == 0 {
-				continue
-			}
+		// A round of NVL sender warp a's rows has landed: its
+		// partitions' rows, in partition order.
+		fly := &f.peers[a].fly
+		for last := false; !last; {
+			var n, s, rows int
+			n, s, rows, last = fly.pop(&f.k.flyPool)
 			g := &f.groups[n]
-			f.land(n, a, int(rows))
+			f.land(n, s, rows)
 			// Rows from a stream the group does not wait for leave it
 			// where it is: busy, waiting for RDMA credit, or waiting for
 			// another stream (the next token's first missing row).
-			if g.wait == a || g.wait == waitAny {
+			if g.wait == s || g.wait == waitAny {
 				f.step(now, n)
 			}
 		}
@@ -98,20 +109,20 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 	}
 }
 
-// land puts rows from local GPU d into group n's NVL ring partition.
-func (f *forwarder) land(n, d, rows int) {
+// land puts rows into group n's NVL ring partition from its stream s.
+func (f *forwarder) land(n, s, rows int) {
 	g := &f.groups[n]
-	st := &g.q.st[d]
+	st := &g.q.st[s]
 	st.tail += int32(rows)
 	if f.k.verify != nil {
-		f.k.verify.arrivedNVL(f.rank, f.c, d, n, rows)
+		f.k.verify.arrivedNVL(f.rank, f.c, int(g.ids[s]), g.src/f.k.gpn, rows)
 	}
 	if int(st.tail-st.freed) > f.k.nvlSlots {
 		panic("combine: NVL ring overflow: a sender wrote past its credits")
 	}
 }
 
-// rdmaCredit returns n slots of source node m's RDMA ring, landing at
+// rdmaCredit returns n slots of group m's source's RDMA ring, landing at
 // time at. The group looks at its credit only when it is not busy and has
 // tokens left to post: a credit that lands before its batch is done, or
 // after it has posted every token, is counted now, without an event.
@@ -155,7 +166,11 @@ func (f *forwarder) step(now sim.Time, n int) {
 		for i := lo; i < g.q.pos; i++ {
 			var from []uint16
 			from, off = g.q.needsAt(off)
-			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), from)
+			locals := make([]uint16, len(from))
+			for j, s := range from {
+				locals[j] = uint16(g.ids[s])
+			}
+			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), locals)
 		}
 	}
 	finish := k.costs.For(f.rank).Reduce(k.sm(f.rank, 2*f.c+1), now, k.fwdWarps, tokens, rows, k.rec)
@@ -172,19 +187,20 @@ func (f *forwarder) finishBatch(now sim.Time, n int) {
 	g.busy = false
 	g.done = g.q.pos
 	lo, hi := g.q.batch()
-	for d := lo; d < hi; d++ {
-		st := &g.q.st[d]
+	for s := lo; s < hi; s++ {
+		st := &g.q.st[s]
 		cnt := int(st.taken - st.freed)
 		if cnt == 0 {
 			continue
 		}
+		d := int(g.ids[s])
 		st.freed = st.taken
 		at := now
 		if d != f.local {
 			at += k.cl.Config.NVLinkLatency
 		}
-		// The sender's warp for this forwarder, partition n.
-		f.peers[d].credit(n, at, cnt)
+		// The sender's warp for this forwarder, the partition of n.
+		f.peers[d].credit(int(st.peer), at, cnt)
 	}
 }
 
@@ -199,19 +215,20 @@ func (f *forwarder) post(now sim.Time, n int) {
 	}
 	g.posted = g.chunkEnd
 	myNode := f.node
+	srcNode := g.src / k.gpn
 	recv := k.recv(g.src, f.c)
 	bytes := int64(rows) * k.rec
-	if n == myNode {
-		recv.arrive(now, myNode, rows)
-		k.trace(now, now, "rdma_put", "forward", f.rank, f.c, n, "local", bytes, rows)
+	if srcNode == myNode {
+		recv.arrive(now, g.rs, rows)
+		k.trace(now, now, "rdma_put", "forward", f.rank, f.c, srcNode, "local", bytes, rows)
 		return
 	}
-	r := &k.railRoutes[f.rank*k.nodes+n]
+	r := &k.railRoutes[f.rank*k.nodes+srcNode]
 	// The chunk is fenced, then posted as two NIC messages: the RDMA
 	// write and the atomic add on the source's tail.
 	arrive := sim.TransferMessage(now+k.costs.For(f.rank).Handshake(), bytes, 2*k.costs.Message(), r.Latency, r.Ports...)
-	recv.arrive(arrive, myNode, rows)
-	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, n, "ib", bytes, rows)
+	recv.arrive(arrive, g.rs, rows)
+	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, srcNode, "ib", bytes, rows)
 }
 
 // waiting describes the groups with tokens left and what they wait for.
@@ -223,16 +240,16 @@ func (f *forwarder) waiting() []string {
 		if g.busy || g.posted == g.q.len() {
 			continue
 		}
-		head := fmt.Sprintf("channel %d rank %d: forwarder for source rank %d (node %d)", f.c, f.rank, g.src, n)
+		head := fmt.Sprintf("channel %d rank %d: forwarder for source rank %d (node %d)", f.c, f.rank, g.src, g.src/k.gpn)
 		if g.done == g.chunkEnd {
 			out = append(out, fmt.Sprintf("%s waits for room in rank %d's RDMA ring (%d of %d slots held, %d tokens posted of %d)",
 				head, g.src, g.posted-g.credit, k.cfg.RDMABuffer, g.posted, g.q.len()))
 			continue
 		}
-		if d := g.q.waitsOn(); d >= 0 {
-			from := f.base + d
+		if s := g.q.waitsOn(); s >= 0 {
+			from := f.base + int(g.ids[s])
 			out = append(out, fmt.Sprintf("%s waits for token %d's row in rank %d's NVL ring partition (%d rows arrived)",
-				head, g.q.tok[g.q.pos], from, g.q.st[d].tail))
+				head, g.q.tok[g.q.pos], from, g.q.st[s].tail))
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package combine
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -60,11 +61,15 @@ type kernel struct {
 	smPs  [][]*sim.Port // [rank][sm]
 
 	senders []*nvlSender // [rank*ch+c]
-	// sendParts holds every sender's per (warp, partition) counts:
-	// [((rank*ch+c)*gpn+warp)*parts+partition].
+	// sendParts holds every sender warp's partitions with rows, warp
+	// after warp in (rank, channel, warp) order.
 	sendParts []sendPart
 	forwards  []*forwarder // [rank*ch+c], internode only
 	receivers []*receiver  // [rank*ch+c]
+	// round is the NVL round being built, flyPool the buffers of the
+	// round rings that are empty.
+	round   []flyPart
+	flyPool flyPool
 
 	nvlRoutes  []topology.Route // [src*gpn+dstLocal]
 	railRoutes []topology.Route // [src*nodes+dstNode]: same local index
@@ -80,6 +85,9 @@ func (k *kernel) sm(rank, i int) *sim.Port      { return k.smPs[rank][i] }
 
 // slab is the i-th of the n-long pieces s is cut into.
 func slab[T any](s []T, i, n int) []T { return s[i*n : (i+1)*n : (i+1)*n] }
+
+// span is the i-th piece of s cut at the offsets off.
+func span[T any](s []T, off []int32, i int) []T { return s[off[i]:off[i+1]:off[i+1]] }
 
 // CheckConfig checks a combine configuration for a cluster of nodes nodes
 // of GPUs with deviceSMs SMs. Beyond dispatch's checks, internode combine
@@ -198,45 +206,24 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	}
 
 	// The warp roles and their state are carved out of a few slabs, so a
-	// run allocates little and each role's state sits together.
+	// run allocates little and each role's state sits together; fill
+	// gives them the partitions, groups and streams that carry rows.
 	n := ranks * k.ch
-	streams := gpn // per receiver
-	if k.internode {
-		streams = nodes
-	}
 	k.senders = make([]*nvlSender, n)
 	k.receivers = make([]*receiver, n)
-	k.sendParts = make([]sendPart, n*gpn*k.parts)
-	sendSlab, warpSlab, roundSlab := make([]nvlSender, n), make([]sendWarp, n*gpn), make([]int, n*k.parts)
-	recvSlab, recvSt := make([]receiver, n), make([]streamState, n*streams)
-	peerSlab := make([]*sendWarp, n*gpn)
-	var flySlab []int32
-	var fwdSlab []forwarder
-	var groupSlab []fwdGroup
-	var fwdSt []streamState
-	if k.internode {
-		flySlab = make([]int32, n*gpn*flyRounds*k.parts)
-		k.forwards = make([]*forwarder, n)
-		fwdSlab, groupSlab, fwdSt = make([]forwarder, n), make([]fwdGroup, n*nodes), make([]streamState, n*nodes*gpn)
-	}
+	sendSlab, warpSlab, recvSlab := make([]nvlSender, n), make([]sendWarp, n*gpn), make([]receiver, n)
 	for i := range n {
-		sendSlab[i].init(k, i/k.ch, i%k.ch, slab(warpSlab, i, gpn), slab(k.sendParts, i, gpn*k.parts),
-			slab(roundSlab, i, k.parts), slab(flySlab, i, len(flySlab)/n))
+		sendSlab[i].init(k, i/k.ch, i%k.ch, slab(warpSlab, i, gpn))
 		k.senders[i] = &sendSlab[i]
-	}
-	for i := range n {
-		r, c := i/k.ch, i%k.ch
-		// peers[d]: local GPU d's sender warp for r in channel c.
-		peers := slab(peerSlab, i, gpn)
-		for d := range gpn {
-			peers[d] = &k.sender(r-r%gpn+d, c).warps[r%gpn]
-		}
-		recvSlab[i].init(k, r, c, peers, slab(recvSt, i, streams))
 		k.receivers[i] = &recvSlab[i]
-		if k.internode {
-			fwdSlab[i].init(k, r, c, slab(groupSlab, i, nodes), peers, slab(fwdSt, i, nodes*gpn))
+	}
+	if k.internode {
+		k.forwards = make([]*forwarder, n)
+		fwdSlab := make([]forwarder, n)
+		for i := range n {
 			k.forwards[i] = &fwdSlab[i]
 		}
+		k.round = make([]flyPart, 0, nodes)
 	}
 	k.fill()
 	if opt.Verify {
@@ -248,7 +235,7 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	for _, s := range k.senders {
 		for i := range s.warps {
 			w := (s.rank + 1 + i) % len(s.warps)
-			k.eng.At(opt.Offset(s.rank), s, sim.PackArg(evFreed, w*k.parts, 0))
+			k.eng.At(opt.Offset(s.rank), s, sim.PackArg(evSent, w, 0))
 		}
 	}
 	for _, r := range k.receivers {
@@ -259,23 +246,97 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 
 // fill gives every warp role its work: each source rank's channel slice,
 // in token order, as DeepEP's prefix matrices lay it out. A channel slice
-// of a source feeds that source's receiver and one forwarder group per
-// node, and nothing else, so fill builds those queues in scratch buffers
-// and then copies them into two slabs sized by the layout's totals.
+// of a source feeds that source's receiver, one forwarder group per node
+// its tokens go to, and one partition of the sender warp for its rail on
+// each GPU its tokens go to, and nothing else. fill counts those first,
+// so that only the ones that carry rows get state, then builds each
+// slice's queues in scratch buffers and copies them into two slabs sized
+// by the layout's totals.
 func (k *kernel) fill() {
-	lay, gpn, nodes := k.lay, k.gpn, k.nodes
+	lay, gpn, nodes, ch := k.lay, k.gpn, k.nodes, k.ch
+	n := lay.Ranks * ch
 	// node[r] is rank r's node: a table, as integer division is slow.
 	node := make([]int32, lay.Ranks)
 	for r := range lay.Ranks {
 		node[r] = int32(r / gpn)
 	}
+	// Count, then turn the counts into offsets: partsAt for the sender
+	// warps, indexed (rank*ch+c)*gpn+warp; groupsAt and fwdStreamsAt for
+	// the forwarders' groups and their streams, and streamsAt for the
+	// receivers (across nodes), indexed rank*ch+c. A forwarder stream is
+	// a sender partition seen from its consumer, so they count alike.
+	// lastSrc[warp] is the last source (+1) that gave the warp a
+	// partition, seen[node] the last slice (+1) whose tokens went there.
+	partsAt, groupsAt, streamsAt := make([]int32, n*gpn+1), make([]int32, n+1), make([]int32, n+1)
+	fwdStreamsAt := make([]int32, n+1)
+	lastSrc, seen := make([]int32, n*gpn), make([]int32, nodes)
+	for src := range lay.Ranks {
+		srcLocal := src % gpn
+		for c := range ch {
+			slice := src*ch + c
+			lo, hi := dispatch.ChannelSlice(lay.Tokens[src], ch, c)
+			for t := lo; t < hi; t++ {
+				for _, d := range lay.Targets(src, t) {
+					if m := node[d]; seen[m] != int32(slice+1) {
+						seen[m] = int32(slice + 1)
+						streamsAt[slice]++
+						groupsAt[(int(m)*gpn+srcLocal)*ch+c]++
+					}
+					if w := (int(d)*ch+c)*gpn + srcLocal; lastSrc[w] != int32(src+1) {
+						lastSrc[w] = int32(src + 1)
+						partsAt[w]++
+						fwdStreamsAt[(int(node[d])*gpn+srcLocal)*ch+c]++
+					}
+				}
+			}
+		}
+	}
+	for _, a := range [][]int32{partsAt, groupsAt, streamsAt, fwdStreamsAt} {
+		var sum int32
+		for i, c := range a {
+			a[i], sum = sum, sum+c
+		}
+	}
+	k.sendParts = make([]sendPart, partsAt[n*gpn])
+	for i, s := range k.senders {
+		for w := range s.warps {
+			s.warps[w].parts = span(k.sendParts, partsAt, i*gpn+w)
+		}
+	}
+	// peers[d] of (rank, c): local GPU d's sender warp for rank in
+	// channel c, which the receiver (within a node) or the forwarder
+	// (across nodes) returns NVL slots to.
+	peerSlab := make([]*sendWarp, n*gpn)
+	var recvSt, fwdSt []streamState
+	var ids []uint16
+	var fwdIDs []uint8
+	var groupSlab []fwdGroup
+	if k.internode {
+		recvSt, ids = make([]streamState, streamsAt[n]), make([]uint16, streamsAt[n])
+		groupSlab = make([]fwdGroup, groupsAt[n])
+		fwdSt, fwdIDs = make([]streamState, fwdStreamsAt[n]), make([]uint8, fwdStreamsAt[n])
+	} else {
+		recvSt = make([]streamState, n*gpn)
+	}
+	for i := range n {
+		r, c := i/ch, i%ch
+		peers := slab(peerSlab, i, gpn)
+		for d := range gpn {
+			peers[d] = &k.sender(r-r%gpn+d, c).warps[r%gpn]
+		}
+		if k.internode {
+			k.receivers[i].init(k, r, c, peers, span(recvSt, streamsAt, i), span(ids, streamsAt, i))
+			k.forwards[i].init(k, r, c, span(groupSlab, groupsAt, i), peers)
+		} else {
+			k.receivers[i].init(k, r, c, peers, slab(recvSt, i, gpn), nil)
+		}
+	}
+
 	// Every queue holds, per token, a count and then its streams.
 	var tokens, pairs, visits int
 	for src := range lay.Ranks {
 		tokens += lay.Tokens[src]
-		for _, n := range lay.RankTokens[src] {
-			pairs += n
-		}
+		pairs += lay.RecvRows[src]
 		for _, n := range lay.NodeTokens[src] {
 			visits += n
 		}
@@ -299,17 +360,42 @@ func (k *kernel) fill() {
 		q.tok, q.need = tok[:copy(tok, t):len(t)], need[:copy(need, n):len(n)]
 		tok, need = tok[len(t):], need[len(n):]
 	}
-	parts := k.sendParts
+	// The second pass makes the partitions, groups and streams in the
+	// order the first counted them: partsMade, groupsMade and
+	// fwdStreamsMade count them per warp and per forwarder. Per slice,
+	// group[m] is its group on node m's forwarder, locals[m] the GPUs of
+	// node m its tokens go to, stream[m] its receiver's stream from node
+	// m, and visited the nodes its tokens go to.
+	clear(lastSrc)
+	clear(seen)
+	partsMade, groupsMade, fwdStreamsMade := make([]int32, n*gpn), make([]int32, n), make([]int32, n)
+	group, stream, locals := make([]int32, nodes), make([]int32, nodes), make([]localSet, nodes)
+	visited := make([]int32, 0, nodes)
 	// Scratch: the receiver's queue, then each node's forwarder group's.
 	scratch := make([]reduceQueue, 1+nodes)
 	for src := range lay.Ranks {
-		srcNode, srcLocal := int(node[src]), src%gpn
-		for c := range k.ch {
-			lo, hi := dispatch.ChannelSlice(lay.Tokens[src], k.ch, c)
-			for i := range scratch {
-				scratch[i].tok, scratch[i].need = scratch[i].tok[:0], scratch[i].need[:0]
+		srcLocal := src % gpn
+		for c := range ch {
+			slice := src*ch + c
+			lo, hi := dispatch.ChannelSlice(lay.Tokens[src], ch, c)
+			for _, m := range visited {
+				scratch[1+m].tok, scratch[1+m].need = scratch[1+m].tok[:0], scratch[1+m].need[:0]
 			}
+			visited = visited[:0]
 			recv := &scratch[0]
+			recv.tok, recv.need = recv.tok[:0], recv.need[:0]
+			// part counts a row of slice (src, c) in its partition on
+			// d's warp for src's rail, made when d first appears, feeding
+			// group grp.
+			part := func(d int32, grp uint16) {
+				w := (int(d)*ch+c)*gpn + srcLocal
+				if lastSrc[w] != int32(src+1) {
+					lastSrc[w] = int32(src + 1)
+					partsMade[w]++
+					k.sendParts[partsAt[w]+partsMade[w]-1].grp = grp
+				}
+				k.sendParts[partsAt[w]+partsMade[w]-1].total++
+			}
 			for t := lo; t < hi; t++ {
 				targets := lay.Targets(src, t)
 				recv.tok = append(recv.tok, int32(t))
@@ -318,7 +404,7 @@ func (k *kernel) fill() {
 					for _, d := range targets {
 						recv.need = append(recv.need, uint16(d))
 						// d's warp for src, the one partition.
-						parts[(int(d)*k.ch+c)*gpn+srcLocal].total++
+						part(d, 0)
 					}
 					continue
 				}
@@ -326,6 +412,14 @@ func (k *kernel) fill() {
 				recv.need = append(recv.need, 0)
 				for i := 0; i < len(targets); {
 					m := node[targets[i]]
+					if seen[m] != int32(slice+1) {
+						seen[m] = int32(slice + 1)
+						visited = append(visited, m)
+						fi := (int(m)*gpn+srcLocal)*ch + c
+						group[m] = groupsMade[fi]
+						groupsMade[fi]++
+						locals[m] = localSet{}
+					}
 					recv.need = append(recv.need, uint16(m))
 					q := &scratch[1+m]
 					q.tok = append(q.tok, int32(t))
@@ -333,24 +427,88 @@ func (k *kernel) fill() {
 					q.need = append(q.need, 0)
 					base := m * int32(gpn)
 					for ; i < len(targets) && node[targets[i]] == m; i++ {
-						q.need = append(q.need, uint16(targets[i]-base))
+						d := targets[i]
+						q.need = append(q.need, uint16(d-base))
+						locals[m].add(int(d - base))
 						// d's warp for forwarder (m, srcLocal), partition
 						// srcNode.
-						parts[((int(targets[i])*k.ch+c)*gpn+srcLocal)*nodes+srcNode].total++
+						part(d, uint16(group[m]))
 					}
 					q.need[fc] = uint16(len(q.need) - fc - 1)
 				}
 				recv.need[count] = uint16(len(recv.need) - count - 1)
 			}
-			place(&k.recv(src, c).q, recv.tok, recv.need)
+			r := k.recv(src, c)
 			if k.internode {
-				for m := range nodes {
+				// The receiver's streams are the visited nodes in order;
+				// its queue names them by stream.
+				slices.Sort(visited)
+				for s, m := range visited {
+					stream[m] = int32(s)
+					r.ids[s] = uint16(m)
+					r.q.st[s].peer = group[m]
+					// The group's streams are the GPUs of node m its
+					// tokens come from, in order, each returning slots to
+					// its partition on that GPU's sender warp; its queue
+					// names them by stream.
+					fi := (int(m)*gpn+srcLocal)*ch + c
+					set := &locals[m]
+					lo := fwdStreamsAt[fi] + fwdStreamsMade[fi]
+					hi := lo + int32(set.len())
+					fwdStreamsMade[fi] = hi - fwdStreamsAt[fi]
+					st, stIDs := fwdSt[lo:hi:hi], fwdIDs[lo:hi:hi]
+					j := 0
+					for d := range gpn {
+						if set.has(d) {
+							stIDs[j] = uint8(d)
+							w := ((int(m)*gpn+d)*ch+c)*gpn + srcLocal
+							st[j].peer = partsMade[w] - 1
+							k.sendParts[partsAt[w]+partsMade[w]-1].st = uint8(j)
+							j++
+						}
+					}
+					f := k.forwards[fi]
+					f.initGroup(int(group[m]), src, st, stIDs)
+					f.groups[group[m]].rs = s
 					q := &scratch[1+m]
-					place(&k.fwd(m*gpn+srcLocal, c).groups[srcNode].q, q.tok, q.need)
+					for off := 0; off < len(q.need); {
+						cnt := int(q.need[off])
+						for j := off + 1; j <= off+cnt; j++ {
+							q.need[j] = uint16(set.rank(int(q.need[j])))
+						}
+						off += 1 + cnt
+					}
 				}
+				for off := 0; off < len(recv.need); {
+					cnt := int(recv.need[off])
+					for j := off + 1; j <= off+cnt; j++ {
+						recv.need[j] = uint16(stream[recv.need[j]])
+					}
+					off += 1 + cnt
+				}
+			}
+			place(&r.q, recv.tok, recv.need)
+			for _, m := range visited {
+				q := &scratch[1+m]
+				place(&k.fwd(int(m)*gpn+srcLocal, c).groups[group[m]].q, q.tok, q.need)
 			}
 		}
 	}
+}
+
+// localSet is a set of a node's local GPUs (at most 128).
+type localSet [2]uint64
+
+func (s *localSet) add(d int)      { s[d>>6] |= 1 << (d & 63) }
+func (s *localSet) has(d int) bool { return s[d>>6]>>(d&63)&1 != 0 }
+func (s *localSet) len() int       { return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) }
+
+// rank is the number of members below d.
+func (s *localSet) rank(d int) int {
+	if d < 64 {
+		return bits.OnesCount64(s[0] & (1<<d - 1))
+	}
+	return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]&(1<<(d-64)-1))
 }
 
 // checkFinished returns an ErrStall diagnosis if any output token was not

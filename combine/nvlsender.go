@@ -23,18 +23,25 @@ import (
 // Invariants, per (warp, partition) j:
 //   - freed <= sent <= total;
 //   - sent - freed <= nvlSlots (ring space).
+//
+// A warp keeps only the partitions it has rows for, in partition order:
+// across many nodes most (source node, target GPU) pairs of a channel
+// carry nothing.
 type nvlSender struct {
 	k           *kernel
 	rank, c     int
 	base, local int // the node's first rank, and this GPU's index in it
 	warps       []sendWarp
-	// parts is per (warp, partition), indexed warp*k.parts + partition.
-	parts []sendPart
-	round []int // rows of the round being built
 }
 
+// sendPart is one (warp, partition) with rows to send. Across nodes, grp
+// is the forwarder group the partition feeds (the group of the
+// partition's source node on the warp's forwarder) and st the group's
+// stream from this GPU.
 type sendPart struct {
 	total, sent, freed int32
+	grp                uint16
+	st                 uint8
 }
 
 // sendWarp is one NVL sender warp's state.
@@ -43,69 +50,124 @@ type sendWarp struct {
 	until sim.Time // when the round in flight is done, while busy
 	s     *nvlSender
 	w     int
-	parts []sendPart // the warp's partitions: s.parts[w*k.parts:][:k.parts]
+	parts []sendPart // the partitions with rows, in partition order
 	fly   roundRing  // across nodes, the rounds on their way
 }
 
-// init sets the sender up with its slices of the kernel's slabs. Across
-// nodes, fly holds the first flyRounds rounds in flight of each warp.
-func (s *nvlSender) init(k *kernel, rank, c int, warps []sendWarp, parts []sendPart, round []int, fly []int32) {
-	*s = nvlSender{k: k, rank: rank, c: c, base: rank - rank%k.gpn, local: rank % k.gpn,
-		warps: warps, parts: parts, round: round}
+// init sets the sender up with its warps, whose partitions fill sets.
+func (s *nvlSender) init(k *kernel, rank, c int, warps []sendWarp) {
+	*s = nvlSender{k: k, rank: rank, c: c, base: rank - rank%k.gpn, local: rank % k.gpn, warps: warps}
 	for w := range warps {
-		warps[w] = sendWarp{s: s, w: w, parts: slab(parts, w, k.parts)}
-		if len(fly) > 0 {
-			warps[w].fly.counts = slab(fly, w, flyRounds*k.parts)
-		}
+		warps[w] = sendWarp{s: s, w: w}
 	}
 }
 
-// flyRounds is the rounds in flight a warp's ring starts with: a power of
-// two, which the ring doubles when a warp has more. At EP64 with DeepEP's
-// defaults a warp has at most 8 rounds in flight, and mostly one or two.
-const flyRounds = 4
+// flyPart is one partition's rows in a round on its way: the forwarder
+// group and stream they land in and the row count, whose roundEnd bit
+// marks the round's last partition. A chunk is at most 4096 rows, a
+// cluster at most 4096 nodes and a node at most 72 GPUs, so they fit.
+type flyPart struct {
+	grp, rows uint16
+	st        uint8
+}
+
+const roundEnd = 1 << 15
 
 // roundRing holds the rounds of one NVL sender warp on their way to its
-// forwarder, oldest first: parts row counts per round, in a ring of rounds
-// whose size is a power of two, starting at round head. A warp's rounds
-// land in the order it sent them (each starts once the last is done, and
-// lands a fixed latency after it is done), so the forwarder takes one
-// round per landing event.
+// forwarder, oldest first, as the (group, rows) pairs of the partitions
+// each round carries, in a ring whose size is a power of two, starting at
+// head. A warp's rounds land in the order it sent them (each starts once
+// the last is done, and lands a fixed latency after it is done), so the
+// forwarder takes one round per landing event. An empty ring gives its
+// buffer back to the kernel's pool, so memory follows the rounds in
+// flight, not the warps.
 type roundRing struct {
-	counts  []int32
+	buf     []flyPart
 	head, n int
 }
 
-// push queues the row counts of a round.
-func (q *roundRing) push(counts []int) {
-	parts := len(counts)
-	if q.n*parts == len(q.counts) {
-		rounds := len(q.counts) / parts
-		grown := make([]int32, max(flyRounds, 2*rounds)*parts)
+// push queues a round of one or more partitions.
+func (q *roundRing) push(pool *flyPool, round []flyPart) {
+	if q.n+len(round) > len(q.buf) {
+		grown := pool.get(q.n + len(round))
 		for i := range q.n {
-			r := (q.head + i) & (rounds - 1)
-			copy(grown[i*parts:(i+1)*parts], q.counts[r*parts:(r+1)*parts])
+			grown[i] = q.buf[(q.head+i)&(len(q.buf)-1)]
 		}
-		q.counts, q.head = grown, 0
+		pool.put(q.buf)
+		q.buf, q.head = grown, 0
 	}
-	r := (q.head + q.n) & (len(q.counts)/parts - 1)
-	dst := q.counts[r*parts : (r+1)*parts]
-	for p, n := range counts {
-		dst[p] = int32(n)
+	mask := len(q.buf) - 1
+	at := q.head + q.n
+	for i, p := range round {
+		if i == len(round)-1 {
+			p.rows |= roundEnd
+		}
+		q.buf[(at+i)&mask] = p
 	}
-	q.n++
+	q.n += len(round)
 }
 
-// pop takes the oldest round, of parts counts. The counts stay valid
-// until the next push.
-func (q *roundRing) pop(parts int) []int32 {
+// pop takes the oldest round's next partition: its group, its stream in
+// the group, its rows, and whether it ends the round.
+func (q *roundRing) pop(pool *flyPool) (grp, st, rows int, last bool) {
 	if q.n == 0 {
 		panic("combine: an NVL round landed that was never sent")
 	}
-	r := q.head
-	q.head = (r + 1) & (len(q.counts)/parts - 1)
-	q.n--
-	return q.counts[r*parts : (r+1)*parts]
+	p := q.buf[q.head]
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	if q.n--; q.n == 0 {
+		pool.put(q.buf)
+		q.buf, q.head = nil, 0
+	}
+	return int(p.grp), int(p.st), int(p.rows &^ roundEnd), p.rows&roundEnd != 0
+}
+
+// flyPool keeps the buffers of empty round rings, by power-of-two size,
+// for the next ring that needs one; new buffers of the smallest size are
+// cut from blocks.
+type flyPool struct {
+	free  [17][][]flyPart
+	block []flyPart
+}
+
+// minFly is the smallest ring: at EP64 with DeepEP's defaults a warp has
+// at most 8 rounds in flight, and mostly one or two.
+const minFly = 16
+
+func (p *flyPool) get(n int) []flyPart {
+	size, class := minFly, 0
+	for size < n {
+		size, class = 2*size, class+1
+	}
+	if class < len(p.free) {
+		if f := p.free[class]; len(f) > 0 {
+			b := f[len(f)-1]
+			p.free[class] = f[:len(f)-1]
+			return b
+		}
+	}
+	if class == 0 {
+		if len(p.block) < minFly {
+			p.block = make([]flyPart, 256*minFly)
+		}
+		b := p.block[:minFly:minFly]
+		p.block = p.block[minFly:]
+		return b
+	}
+	return make([]flyPart, size)
+}
+
+func (p *flyPool) put(b []flyPart) {
+	if len(b) == 0 {
+		return
+	}
+	class := 0
+	for size := minFly; size < len(b); size *= 2 {
+		class++
+	}
+	if class < len(p.free) {
+		p.free[class] = append(p.free[class], b)
+	}
 }
 
 func (s *nvlSender) Handle(now sim.Time, arg int64) {
@@ -115,10 +177,17 @@ func (s *nvlSender) Handle(now sim.Time, arg int64) {
 		s.warps[a].busy = false
 		s.step(now, a)
 	case evFreed:
-		s.parts[a].freed += int32(b)
-		s.step(now, a/s.k.parts)
+		w := a & (freedWarps - 1)
+		s.warps[w].parts[a>>freedShift].freed += int32(b)
+		s.step(now, w)
 	}
 }
+
+// An evFreed names the partition and the warp as p<<freedShift | w.
+const (
+	freedShift = 7
+	freedWarps = 1 << freedShift // more than topology.MaxGPUsPerNode
+)
 
 // credit returns n slots of the warp's partition p, landing at time at.
 // Most credits need no event, as the warp would do nothing with them then:
@@ -141,7 +210,7 @@ func (w *sendWarp) credit(p int, at sim.Time, n int) {
 		return
 	}
 	s := w.s
-	s.k.eng.At(at, s, sim.PackArg(evFreed, w.w*s.k.parts+p, n))
+	s.k.eng.At(at, s, sim.PackArg(evFreed, p<<freedShift|w.w, n))
 }
 
 // step starts warp w's next round if some partition has room.
@@ -153,9 +222,9 @@ func (s *nvlSender) step(now sim.Time, w int) {
 	k := s.k
 	rows := 0
 	parts := warp.parts
+	round := k.round[:0]
 	for p := range parts {
 		sp := &parts[p]
-		s.round[p] = 0
 		left := int(sp.total - sp.sent)
 		if left == 0 {
 			continue
@@ -168,9 +237,11 @@ func (s *nvlSender) step(now sim.Time, w int) {
 		if k.nvlSlots-int(sp.sent-sp.freed) < need {
 			continue
 		}
-		s.round[p] = n
+		sp.sent += int32(n)
+		round = append(round, flyPart{grp: sp.grp, rows: uint16(n), st: sp.st})
 		rows += n
 	}
+	k.round = round
 	if rows == 0 {
 		return // everything sent, or waiting for a credit
 	}
@@ -198,17 +269,14 @@ func (s *nvlSender) step(now sim.Time, w int) {
 	arrive += k.costs.For(s.rank).Handshake()
 	warp.busy, warp.until = true, finish
 	k.eng.At(finish, s, sim.PackArg(evSent, w, 0))
-	for p, n := range s.round {
-		parts[p].sent += int32(n)
-	}
 	if k.internode {
 		// One landing event for the round, which hands each partition's
 		// rows to the forwarder in partition order, as one event per
 		// partition scheduled back to back would.
-		warp.fly.push(s.round)
+		warp.fly.push(&k.flyPool, round)
 		k.eng.At(arrive, k.fwd(dst, s.c), sim.PackArg(evNVLRound, s.local, 0))
 	} else {
-		k.recv(dst, s.c).arrive(arrive, s.local, s.round[0])
+		k.recv(dst, s.c).arrive(arrive, s.local, rows)
 	}
 	k.trace(now, arrive, "nvl_send", "nvl-send", s.rank, s.c, dst, link, bytes, rows)
 }
@@ -222,10 +290,13 @@ func (s *nvlSender) waiting() []string {
 			continue
 		}
 		dst := s.base + w
-		for p := range k.parts {
-			sp := s.parts[w*k.parts+p]
+		for _, sp := range s.warps[w].parts {
 			if sp.sent == sp.total {
 				continue
+			}
+			p := 0 // the partition: the source node across nodes
+			if k.internode {
+				p = k.fwd(dst, s.c).groups[sp.grp].src / k.gpn
 			}
 			need := min(k.cfg.NVLChunk, int(sp.total-sp.sent))
 			ring := fmt.Sprintf("its NVL ring on rank %d", dst)

@@ -41,6 +41,10 @@ type streamState struct {
 	// credited is the rows returned to the producer (the receiver's RDMA
 	// coordinator returns them a chunk at a time).
 	credited int32
+	// peer is the producer's index for this stream, where freed slots go
+	// back: a forwarder stream's partition among its sender warp's, an
+	// internode receiver stream's group among its forwarder's.
+	peer int32
 }
 
 // setStreams gives the queue its per-stream counts, all zero.

@@ -29,6 +29,10 @@ type receiver struct {
 	// Within a node, per local GPU: its sender warp for this GPU, which
 	// the receiver returns NVL slots to.
 	peers []*sendWarp
+	// Across nodes, ids[s] is stream s's node: the streams are the nodes
+	// this channel's tokens go to, in node order, and a stream's peer is
+	// its group on that node's forwarder.
+	ids   []uint16
 	q     reduceQueue
 	done  int // tokens summed into the output
 	busy  bool
@@ -37,9 +41,18 @@ type receiver struct {
 	last  sim.Time
 }
 
-func (r *receiver) init(k *kernel, rank, c int, peers []*sendWarp, st []streamState) {
-	*r = receiver{k: k, rank: rank, c: c, local: rank % k.gpn, node: rank / k.gpn, wait: waitNone, peers: peers}
+func (r *receiver) init(k *kernel, rank, c int, peers []*sendWarp, st []streamState, ids []uint16) {
+	*r = receiver{k: k, rank: rank, c: c, local: rank % k.gpn, node: rank / k.gpn, wait: waitNone, peers: peers, ids: ids}
 	r.q.setStreams(st)
+}
+
+// from is stream s's producer: its node across nodes, its local GPU within
+// a node.
+func (r *receiver) from(s int) int {
+	if r.k.internode {
+		return int(r.ids[s])
+	}
+	return s
 }
 
 func (r *receiver) smIndex() int {
@@ -88,7 +101,7 @@ func (r *receiver) land(s, n int) {
 	st := &r.q.st[s]
 	st.tail += int32(n)
 	if r.k.verify != nil {
-		r.k.verify.arrived(r.rank, r.c, s, n)
+		r.k.verify.arrived(r.rank, r.c, r.from(s), n)
 	}
 	if int(st.tail-st.credited) > r.ringSlots() {
 		panic("combine: receive ring overflow: a producer wrote past its credits")
@@ -158,10 +171,11 @@ func (r *receiver) finishBatch(now sim.Time) {
 		if back := int(st.freed - st.credited); back >= k.cfg.RDMAChunk {
 			st.credited = st.freed
 			at := now
-			if s != node {
+			m := int(r.ids[s])
+			if m != node {
 				at += k.cl.Config.IBLatency
 			}
-			k.fwd(s*k.gpn+local, r.c).rdmaCredit(node, at, back)
+			k.fwd(m*k.gpn+local, r.c).rdmaCredit(int(st.peer), at, back)
 		}
 	}
 }
@@ -178,7 +192,7 @@ func (r *receiver) waiting() string {
 	tok := r.q.tok[r.q.pos]
 	if r.k.internode {
 		return fmt.Sprintf("channel %d rank %d: RDMA receiver waits for token %d's row in its RDMA ring from node %d (%d rows arrived)",
-			r.c, r.rank, tok, s, r.q.st[s].tail)
+			r.c, r.rank, tok, r.from(s), r.q.st[s].tail)
 	}
 	return fmt.Sprintf("channel %d rank %d: receiver waits for token %d's row in its NVL ring from rank %d (%d rows arrived)",
 		r.c, r.rank, tok, s, r.q.st[s].tail)

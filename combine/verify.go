@@ -197,8 +197,10 @@ func (v *verifier) received(src, c, tok int, streams []uint16) {
 		}
 		return
 	}
-	for _, m := range streams {
-		if msg := v.read(&v.rdma[v.rdmaRing(src, c, int(m))], tok); msg != "" {
+	r := v.k.recv(src, c)
+	for _, s := range streams {
+		m := r.from(int(s))
+		if msg := v.read(&v.rdma[v.rdmaRing(src, c, m)], tok); msg != "" {
 			v.fail("channel %d receiver rank %d, RDMA ring from node %d: %s", c, src, m, msg)
 		}
 		v.nodeRows[src][tok]++

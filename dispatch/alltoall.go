@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"slices"
+
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -74,19 +76,15 @@ func newAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, dir a2
 	eng := sim.NewEngine(opt.EngineLimits())
 	k := &allToAll{a2a: &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks)}, lay: lay,
 		rec: int64(f.PayloadBytes(hidden))}
+	peers := lay.RankPeers(dir == a2aCombine)
 	for from := range lay.Ranks {
 		// Start each sender at a different peer so no GPU is hit by every
-		// sender at once.
-		for i := range lay.Ranks {
-			to := (from + i) % lay.Ranks
-			tokens := lay.RankTokens[from][to]
-			if dir == a2aCombine {
-				tokens = lay.RankTokens[to][from]
-			}
-			if tokens == 0 {
-				continue
-			}
-			eng.At(0, &a2aFlow{k: k.a2a, from: from, to: to, left: int64(tokens) * k.rec}, 0)
+		// sender at once: its peers from itself up, then from 0.
+		to, tokens := peers.Of(from)
+		first, _ := slices.BinarySearch(to, int32(from))
+		for i := range to {
+			j := (first + i) % len(to)
+			eng.At(0, &a2aFlow{k: k.a2a, from: from, to: int(to[j]), left: int64(tokens[j]) * k.rec}, 0)
 		}
 	}
 	return k

@@ -205,9 +205,11 @@ func TestAllToAllBaselineSendsMoreIB(t *testing.T) {
 	var want int64
 	payload := int64(fp8(t).PayloadBytes(7168))
 	for src := range s.lay.Ranks {
-		for dst, n := range s.lay.RankTokens[src] {
-			if dst/8 != src/8 {
-				want += int64(n) * payload
+		for t := range s.lay.Tokens[src] {
+			for _, dst := range s.lay.Targets(src, t) {
+				if int(dst)/8 != src/8 {
+					want += payload
+				}
 			}
 		}
 	}

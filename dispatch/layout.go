@@ -12,8 +12,8 @@ import (
 //
 // Invariants:
 //   - Targets(src, t) is sorted ascending and has no duplicates.
-//   - RankTokens[src][dst] counts tokens of src with dst among their targets;
-//     the sum over src is RecvRows[dst].
+//   - RecvRows[dst] counts the (token, dst) pairs with dst among the
+//     token's targets.
 //   - NodeTokens[src][node] counts tokens of src with a target on node.
 type Layout struct {
 	Ranks, Nodes, GPUsPerNode int
@@ -24,8 +24,6 @@ type Layout struct {
 	start   [][]int32
 	targets [][]int32
 	slots   [][]uint16
-	// RankTokens[src][dst]: tokens of src that target rank dst.
-	RankTokens [][]int
 	// NodeTokens[src][node]: tokens of src that target some GPU of node.
 	NodeTokens [][]int
 	// RecvRows[dst]: token rows rank dst receives (the self copy included).
@@ -53,7 +51,6 @@ func NewLayout(rt Routing, p Placement, nodes, gpusPerNode, experts int) (*Layou
 		start:        make([][]int32, ranks),
 		targets:      make([][]int32, ranks),
 		slots:        make([][]uint16, ranks),
-		RankTokens:   make([][]int, ranks),
 		NodeTokens:   make([][]int, ranks),
 		RecvRows:     make([]int, ranks),
 		ExpertSlots:  make([]int, ranks),
@@ -64,7 +61,6 @@ func NewLayout(rt Routing, p Placement, nodes, gpusPerNode, experts int) (*Layou
 		n := rt.Tokens(src)
 		l.Tokens[src] = n
 		l.start[src] = make([]int32, n+1)
-		l.RankTokens[src] = make([]int, ranks)
 		l.NodeTokens[src] = make([]int, nodes)
 		tg := make([]int32, 0, n*min(rt.TopK, 8))
 		sl := make([]uint16, 0, cap(tg))
@@ -89,7 +85,6 @@ func NewLayout(rt Routing, p Placement, nodes, gpusPerNode, experts int) (*Layou
 				}
 				tg = append(tg, r)
 				sl = append(sl, 1)
-				l.RankTokens[src][r]++
 				l.RecvRows[r]++
 				if node := int(r) / gpusPerNode; lastNode[node] != t {
 					lastNode[node] = t
@@ -114,6 +109,80 @@ func (l *Layout) Targets(src, t int) []int32 {
 // Slots are the number of the token's experts on each of Targets(src, t).
 func (l *Layout) Slots(src, t int) []uint16 {
 	return l.slots[src][l.start[src][t]:l.start[src][t+1]]
+}
+
+// RankPeers are the (rank, rank) pairs a layout's tokens join, with the
+// tokens of each: Of(r) lists r's peers ascending and, for each, the
+// tokens of r that target it (or, reversed, the tokens of it that target
+// r). They hold only the pairs that carry tokens, so a layout needs no
+// ranks × ranks matrix.
+type RankPeers struct {
+	start        []int32 // Of(r) is peer[start[r]:start[r+1]]
+	peer, tokens []int32
+}
+
+// Of is rank r's peers, ascending, and the tokens between r and each.
+func (p *RankPeers) Of(r int) (peers, tokens []int32) {
+	lo, hi := p.start[r], p.start[r+1]
+	return p.peer[lo:hi:hi], p.tokens[lo:hi:hi]
+}
+
+// RankPeers counts the tokens of each (source, target rank) pair: per
+// source when reverse is false, per target when it is true.
+func (l *Layout) RankPeers(reverse bool) *RankPeers {
+	p := &RankPeers{start: make([]int32, l.Ranks+1)}
+	if !reverse {
+		// One source at a time, counted in a row of ranks, into lists
+		// sized for the most pairs there can be.
+		most := 0
+		for _, tg := range l.targets {
+			most += len(tg)
+		}
+		most = min(most, l.Ranks*l.Ranks)
+		p.peer, p.tokens = make([]int32, 0, most), make([]int32, 0, most)
+		row := make([]int32, l.Ranks)
+		for src := range l.Ranks {
+			for _, d := range l.targets[src] {
+				row[d]++
+			}
+			for d, n := range row {
+				if n > 0 {
+					p.peer, p.tokens = append(p.peer, int32(d)), append(p.tokens, n)
+					row[d] = 0
+				}
+			}
+			p.start[src+1] = int32(len(p.peer))
+		}
+		return p
+	}
+	// Per target: count each one's distinct sources, then fill in
+	// source order, so each list comes out ascending.
+	last := make([]int32, l.Ranks) // the last source (+1) seen per target
+	for src := range l.Ranks {
+		for _, d := range l.targets[src] {
+			if last[d] != int32(src+1) {
+				last[d] = int32(src + 1)
+				p.start[d+1]++
+			}
+		}
+	}
+	for r := range l.Ranks {
+		p.start[r+1] += p.start[r]
+	}
+	p.peer, p.tokens = make([]int32, p.start[l.Ranks]), make([]int32, p.start[l.Ranks])
+	next := slices.Clone(p.start[:l.Ranks])
+	clear(last)
+	for src := range l.Ranks {
+		for _, d := range l.targets[src] {
+			if last[d] != int32(src+1) {
+				last[d] = int32(src + 1)
+				p.peer[next[d]] = int32(src)
+				next[d]++
+			}
+			p.tokens[next[d]-1]++
+		}
+	}
+	return p
 }
 
 // TargetNodes appends the distinct nodes token t of src goes to.

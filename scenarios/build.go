@@ -16,8 +16,9 @@ type built struct {
 }
 
 // build derives the cluster, routing, placement, layout and wire formats of
-// a scenario. The routing comes from opt.Routing when set; a routing that
-// cannot be made from the user's input is an InputError.
+// a scenario. The layout comes from opt.Layout when set, the routing from
+// opt.Routing; a routing that cannot be made from the user's input is an
+// InputError.
 func build(s Scenario, opt RunOptions) (built, error) {
 	var b built
 	var err error
@@ -25,21 +26,35 @@ func build(s Scenario, opt RunOptions) (built, error) {
 		return b, err
 	}
 	var rt dispatch.Routing
-	if opt.Routing != nil {
+	switch {
+	case opt.Layout != nil:
+	case opt.Routing != nil:
 		rt = *opt.Routing
-	} else if rt, err = Routing(s, opt); err != nil {
-		return b, InputError{err}
+	default:
+		if rt, err = Routing(s, opt); err != nil {
+			return b, InputError{err}
+		}
 	}
 	b.routing = rt
 	if b.place, err = workload.Placement(s.Model, b.hw.GPUs()); err != nil {
 		return b, err
 	}
-	if b.lay, err = dispatch.NewLayout(rt, b.place, b.hw.Nodes, b.hw.GPUsPerNode, s.Model.Experts); err != nil {
-		return b, err
+	if b.lay = opt.Layout; b.lay == nil {
+		if b.lay, err = dispatch.NewLayout(rt, b.place, b.hw.Nodes, b.hw.GPUsPerNode, s.Model.Experts); err != nil {
+			return b, err
+		}
 	}
 	if b.dfmt, err = dispatch.FormatNamed("model.dispatch_dtype", s.Model.DispatchType); err != nil {
 		return b, err
 	}
 	b.cfmt, err = dispatch.FormatNamed("model.combine_dtype", s.Model.CombineType)
 	return b, err
+}
+
+// Layout builds the scenario's layout (routing, as build takes it, and
+// placement), for runs that differ only in kernel or compute settings to
+// share through RunOptions.Layout.
+func Layout(s Scenario, opt RunOptions) (*dispatch.Layout, error) {
+	b, err := build(s, opt)
+	return b.lay, err
 }

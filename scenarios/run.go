@@ -25,6 +25,11 @@ type RunOptions struct {
 	// Routing): runs that differ only in kernel or compute settings, such
 	// as a tune's SM points, share it instead of drawing it again.
 	Routing *dispatch.Routing
+	// Layout, when set, is the scenario's layout already built (by
+	// Layout) from its routing and placement: kernel and compute settings
+	// leave it unchanged too, so a tune's points share it. The kernels
+	// only read it.
+	Layout *dispatch.Layout
 	// Verify turns on the kernels' end-to-end conservation checks.
 	Verify bool
 	// Tracer receives the kernels' event trace: dispatch from time zero,

@@ -33,12 +33,15 @@ func Tune(s scenarios.Scenario, from, to int, opt scenarios.RunOptions) ([]TuneP
 		return nil, fmt.Errorf("scenario: --sms %d..%d, want an even range within 2..%d", from, to, s.Cluster.SMs-2)
 	}
 	sms := Grid(from, to)
-	// Every point routes the same tokens: draw them once.
+	// Every point routes the same tokens: draw them and lay them out once.
 	rt, err := scenarios.Routing(s, opt)
 	if err != nil {
 		return nil, scenarios.InputError{Err: err}
 	}
 	opt.Routing = &rt
+	if opt.Layout, err = scenarios.Layout(s, opt); err != nil {
+		return nil, err
+	}
 	pts := make([]TunePoint, len(sms))
 	errs := make([]error, len(sms))
 	Parallel(len(sms), func(i int) { pts[i], errs[i] = tunePoint(s, sms[i], opt) })
