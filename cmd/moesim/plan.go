@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -86,13 +87,23 @@ func cmdPlan(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// Merged shards hold every point: evaluate them all. A file an
+		// earlier pruned plan wrote holds the points pruning chose, which
+		// the same pruning chooses again.
 		env.Known, env.Prune = known, false
 		env.Run = func(s scenarios.Scenario, opt scenarios.RunOptions) (*scenarios.Result, error) {
-			return nil, fmt.Errorf("%s lacks this point: run its shard again and merge", *from)
+			return nil, errMissingPoint
 		}
 		var unc bool
 		unc, env.Uncertainty = env.Uncertainty, false
 		res, err := search.RunPlan(ctx, plan, env)
+		if errors.Is(err, errMissingPoint) {
+			env.Prune = true
+			res, err = search.RunPlan(ctx, plan, env)
+		}
+		if errors.Is(err, errMissingPoint) {
+			return fmt.Errorf("--from %s: %w: run its shard again (moesim plan --shard) and merge", *from, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -135,6 +146,8 @@ func cmdPlan(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "moesim plan: %d points: %d run, %d reused, %d not needed\n", res.Points, res.Ran, res.Reused, res.Points-res.Ran-res.Reused)
 	return renderPlan(res, *format, *reportOut, stdout)
 }
+
+var errMissingPoint = errors.New("the file lacks this point")
 
 func renderPlan(res *search.PlanResult, format, out string, stdout io.Writer) error {
 	rep, err := report.ForPlan(format, res)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -19,9 +20,10 @@ import (
 
 // pointWriter appends a plan's points to --out.
 type pointWriter struct {
-	path  string
-	f     *os.File
-	known map[string]*scenarios.Result
+	path   string
+	f      *os.File
+	prefix []byte
+	known  map[string]*scenarios.Result
 }
 
 func openPointWriter(path string, resume bool, p *search.Plan, sf *scenarioFlags, stderr io.Writer) (*pointWriter, error) {
@@ -49,13 +51,15 @@ func openPointWriter(path string, resume bool, p *search.Plan, sf *scenarioFlags
 			return nil, err
 		}
 	}
-	if w.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
+	// Opened at the first point, so a plan that fails to load writes
+	// nothing; checked now, so a bad path fails before anything runs.
+	w.prefix = prefix
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		f.Close()
+	} else if !os.IsNotExist(err) {
 		return nil, usagef("--out %s: %v", path, err)
-	}
-	if prefix != nil {
-		if _, err := w.f.Write(prefix); err != nil {
-			return nil, err
-		}
+	} else if d, err := os.Stat(filepath.Dir(path)); err != nil || !d.IsDir() {
+		return nil, usagef("--out %s: no such folder", path)
 	}
 	return w, nil
 }
@@ -64,6 +68,12 @@ func (w *pointWriter) write(p search.Point, r *scenarios.Result) error {
 	line, err := report.MarshalLine(p, r)
 	if err != nil {
 		return err
+	}
+	if w.f == nil {
+		if w.f, err = os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
+			return usagef("--out %s: %v", w.path, err)
+		}
+		line = append(w.prefix, line...)
 	}
 	if _, err := w.f.Write(line); err != nil {
 		return fmt.Errorf("--out %s: %w", w.path, err)

@@ -1,0 +1,215 @@
+package search
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moesim/moesim/scenarios"
+)
+
+// decodePlan decodes a plan from text, failing the test on an error.
+func decodePlan(t *testing.T, text string) *Plan {
+	t.Helper()
+	p, err := DecodePlan(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// presetEnv loads points from the plan's base preset and runs them.
+func presetEnv(p *Plan, prune bool) PlanEnv {
+	return PlanEnv{
+		Load: func(ovs []scenarios.Override) (scenarios.Scenario, scenarios.RunOptions, error) {
+			s, err := scenarios.LoadPreset(p.Base.Preset, append(slices.Clone(p.Base.Set), ovs...)...)
+			return s, scenarios.RunOptions{}, err
+		},
+		Run:   scenarios.Run,
+		Jobs:  2,
+		Prune: prune,
+	}
+}
+
+// The decode preset runs in a fraction of a second per point: small plans
+// over it test the search, not the model.
+const decodePlanYAML = `
+name: test
+base:
+  preset: deepseek-v3-decode
+  set:
+    workload.tokens_per_gpu: 64
+space:
+  cluster.nodes: [4, 9]
+  cluster.nic_GBps: [12.5, 25, 50, 100]
+constraints:
+  - kernels_us <= 180
+objective: minimize cost
+figure: kernels_us
+monotone:
+  cluster.nic_GBps: increasing
+  cluster.nodes: decreasing
+cost:
+  gpu_hour: 2
+  nic_hour: {by: cluster.nic_GBps, values: {12.5: 0.01, 25: 0.02, 50: 0.04, 100: 0.08}}
+`
+
+func feasibleLabels(r *PlanResult) []string {
+	var out []string
+	for _, i := range r.Feasible() {
+		out = append(out, r.Candidates[i].Label())
+	}
+	return out
+}
+
+// Pruning skips only candidates a run one proves infeasible: the feasible
+// set, the front and the recommendation are the exhaustive search's, from
+// fewer runs.
+func TestPlanPruningMatchesExhaustive(t *testing.T) {
+	p := decodePlan(t, decodePlanYAML)
+	ctx := context.Background()
+	full, err := RunPlan(ctx, p, presetEnv(p, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := RunPlan(ctx, p, presetEnv(p, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Ran != 8 {
+		t.Fatalf("exhaustive search ran %d points, want all 8", full.Ran)
+	}
+	if pruned.Ran >= full.Ran {
+		t.Fatalf("pruned search ran %d points, the exhaustive one %d: nothing was pruned", pruned.Ran, full.Ran)
+	}
+	nf, np := feasibleLabels(full), feasibleLabels(pruned)
+	if len(nf) == 0 || len(nf) == len(full.Candidates) {
+		t.Fatalf("feasible set %q: the test needs both feasible and infeasible points", nf)
+	}
+	if !slices.Equal(nf, np) {
+		t.Fatalf("feasible set: pruned %q, exhaustive %q", np, nf)
+	}
+	if !slices.Equal(full.Pareto, pruned.Pareto) || full.Recommended != pruned.Recommended {
+		t.Fatalf("front %v / recommendation %d pruned, %v / %d exhaustive", pruned.Pareto, pruned.Recommended, full.Pareto, full.Recommended)
+	}
+	for i := range pruned.Candidates {
+		c := &pruned.Candidates[i]
+		if c.Status == StatusPruned && full.Candidates[i].Status != StatusInfeasible {
+			t.Errorf("%s pruned, but the exhaustive search finds it %s", c.Label(), full.Candidates[i].Status)
+		}
+	}
+	// The recommendation is the cheapest feasible point, and every
+	// cheaper one fails the constraint it names as binding.
+	rec := &full.Candidates[full.Recommended]
+	for i := range full.Candidates {
+		c := &full.Candidates[i]
+		if c.Status == StatusFeasible && c.Num(FieldCost) < rec.Num(FieldCost) {
+			t.Errorf("%s is feasible and cheaper than the recommended %s", c.Label(), rec.Label())
+		}
+	}
+	if full.Binding != "kernels_us <= 180" || full.BindingCount == 0 {
+		t.Errorf("binding constraint %q (%d), want kernels_us <= 180", full.Binding, full.BindingCount)
+	}
+	if b := rec.Bottleneck(); !strings.Contains(b, "dispatch") {
+		t.Errorf("bottleneck %q names no kernel", b)
+	}
+}
+
+// A plan no point meets names the constraint nobody meets, with the best
+// value reached, and the closest point.
+func TestPlanInfeasible(t *testing.T) {
+	p := decodePlan(t, strings.Replace(decodePlanYAML, "kernels_us <= 180", "kernels_us <= 20", 1))
+	r, err := RunPlan(context.Background(), p, presetEnv(p, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Recommended >= 0 {
+		t.Fatalf("recommended %s, but no point meets kernels_us <= 20", r.Candidates[r.Recommended].Label())
+	}
+	if len(r.Unmet) != 1 || r.Unmet[0].Constraint.String() != "kernels_us <= 20" {
+		t.Fatalf("unmet %+v, want kernels_us <= 20", r.Unmet)
+	}
+	best := math.Inf(1)
+	for i := range r.Candidates {
+		if v := r.Candidates[i].Num(FieldKernelsUs); v < best {
+			best = v
+		}
+	}
+	if r.Unmet[0].Best != best || r.Closest < 0 || r.Candidates[r.Closest].Num(FieldKernelsUs) != best {
+		t.Fatalf("best value %g at closest %d, want the fastest point's %g", r.Unmet[0].Best, r.Closest, best)
+	}
+}
+
+func TestDecodePlanErrors(t *testing.T) {
+	ok := "space: {kernel.num_sms: [8, 16]}\nconstraints: [overlap.exposed_comm_us <= 0]\nobjective: minimize overlap.layer_us\n"
+	if _, err := DecodePlan(strings.NewReader(ok)); err != nil {
+		t.Fatalf("a minimal plan: %v", err)
+	}
+	for _, c := range []struct{ text, want string }{
+		{"", "empty file"},
+		{ok + "colour: red\n", "field colour not found"},
+		{"space: {kernel.num_sm: [8]}\nobjective: minimize cost\n", "space kernel.num_sm: no such field"},
+		{"space: {kernel.num_sms: []}\nobjective: minimize gpus\n", "space.kernel.num_sms (line 1): an empty list"},
+		{"space: {kernel.num_sms: [8, 8]}\nobjective: minimize gpus\n", "space.kernel.num_sms: value 8 given twice"},
+		{"space: {kernel.num_sms: {from: 8, to: 4, step: 2}}\nobjective: minimize gpus\n", "range to = 4 is below from = 8"},
+		{"space: {kernel.num_sms: {from: 4, to: 8}}\nobjective: minimize gpus\n", "exactly one of step"},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize gpus\nconstraints: [overlap.exposed <= 0]\n", "constraints[0]: field overlap.exposed: no such numeric result field"},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize gpus\nconstraints: [overlap.layer_us ~ 0]\n", `constraints[0]: "overlap.layer_us ~ 0", want FIELD OP NUMBER`},
+		{"space: {kernel.num_sms: [8]}\n", "objective: missing"},
+		{"space: {kernel.num_sms: [8]}\nobjective: shrink cost\n", `objective: "shrink cost", want minimize FIELD`},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize cost\n", "cost needs a cost: section"},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize gpus\nmonotone: {cluster.nodes: increasing}\n", "monotone.cluster.nodes: not a space path"},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize gpus\nmonotone: {kernel.num_sms: up}\n", `monotone.kernel.num_sms = "up", want increasing`},
+		{"space: {kernel.mode: [normal]}\nobjective: minimize gpus\nmonotone: {kernel.mode: increasing}\n", `value "normal" is not a number`},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize cost\ncost: {gpu_hour: cheap}\n", `cost.gpu_hour: "cheap", want a price`},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize cost\ncost: {nic_hour: {by: cluster.nic, values: {50: 1}}}\n", "by: cluster.nic: no such field"},
+		{"base: {preset: nope}\nspace: {kernel.num_sms: [8]}\nobjective: minimize gpus\n", `base.preset = "nope", want one of`},
+		{"base: {set: {kernel.num_sm: 8}}\nspace: {kernel.num_sms: [8]}\nobjective: minimize gpus\n", "base.set kernel.num_sm: no such field"},
+		{"space: {kernel.num_sms: [8], seed: [1]}\nobjective: minimize gpus\n", "list seeds under seeds:"},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize gpus\nheatmap: [kernel.num_sms, cluster.nodes]\n", "heatmap[1]: cluster.nodes is not a space path"},
+		{"space: {kernel.num_sms: [8]}\nobjective: minimize gpus\nuncertainty: {constants: [{path: kernel.num_sms, pessimistic: 1, optimistic: 1}]}\n", "only cluster.* constants"},
+	} {
+		_, err := DecodePlan(strings.NewReader(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("DecodePlan(%q) = %v, want an error containing %q", c.text, err, c.want)
+		}
+	}
+}
+
+// Every built-in example decodes.
+func TestPlanExamplesDecode(t *testing.T) {
+	names := scenarios.PlanExampleNames()
+	if len(names) < 3 {
+		t.Fatalf("examples %q, want at least the three of docs/capacity.md", names)
+	}
+	for _, n := range names {
+		data, err := scenarios.PlanExampleYAML(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := DecodePlan(strings.NewReader(string(data)))
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if p.Name != n {
+			t.Errorf("%s: name %q, want the file's name", n, p.Name)
+		}
+	}
+}
+
+func TestSpaceRanges(t *testing.T) {
+	p := decodePlan(t, "space:\n  cluster.nodes: {from: 2, to: 16, times: 2}\n  kernel.num_sms: {from: 8, to: 20, step: 4}\nobjective: minimize gpus\nseeds: [1, 2]\n")
+	if got := p.Space[0].Values; !slices.Equal(got, []string{"2", "4", "8", "16"}) {
+		t.Errorf("times range = %q", got)
+	}
+	if got := p.Space[1].Values; !slices.Equal(got, []string{"8", "12", "16", "20"}) {
+		t.Errorf("step range = %q", got)
+	}
+	vs := p.Varies()
+	if len(vs) != 3 || vs[2].Path != "seed" || !slices.Equal(vs[2].Values, []string{"1", "2"}) {
+		t.Errorf("Varies = %+v, want the space then the seeds", vs)
+	}
+}
