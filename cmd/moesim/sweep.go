@@ -246,8 +246,8 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 			j.out, strings.Join(sw.Set.Vary, " "), strings.Join(j.vary, " "))
 	}
 	byKey := map[string]int{}
-	for i, p := range j.points {
-		byKey[p.Key()] = i
+	for _, p := range j.points {
+		byKey[p.Key()] = p.Index
 	}
 	done := map[string]bool{}
 	others := 0
