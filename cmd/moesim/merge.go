@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
@@ -33,13 +32,9 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 		rows  []report.Row
 	)
 	for _, name := range shards {
-		data, err := readBounded(name, 16<<30)
+		sw, err := readSweepFile(name)
 		if err != nil {
-			return usageError{err}
-		}
-		sw, err := report.ReadSweep(bytes.NewReader(data), name)
-		if err != nil {
-			return usageError{err}
+			return err
 		}
 		if sw.TornLine > 0 {
 			return fmt.Errorf("%s:%d: the last line is cut short (the shard was killed mid-write): rerun that shard with --resume", name, sw.TornLine)

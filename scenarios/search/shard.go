@@ -49,13 +49,12 @@ func (s Shard) Filter(points []Point) []Point {
 // Environment variables --shard auto/N reads, in this order.
 const (
 	EnvJobCompletionIndex = "JOB_COMPLETION_INDEX" // Kubernetes Indexed Job: 0..N-1
-	EnvSlurmArrayTaskID   = "SLURM_ARRAY_TASK_ID"  // Slurm job array: --array=MIN-MAX
-	EnvSlurmArrayTaskMin  = "SLURM_ARRAY_TASK_MIN"
+	EnvSlurmArrayTaskID   = "SLURM_ARRAY_TASK_ID"  // Slurm job array: --array=1-N
 )
 
 // ParseShard parses "I/N" (1 <= I <= N) or "auto/N", which takes I from
-// JOB_COMPLETION_INDEX (I = index+1) or SLURM_ARRAY_TASK_ID (I = id -
-// SLURM_ARRAY_TASK_MIN + 1) through getenv.
+// JOB_COMPLETION_INDEX (0-based: I = index+1) or SLURM_ARRAY_TASK_ID (the
+// array is --array=1-N: I = id) through getenv.
 func ParseShard(s string, getenv func(string) string) (Shard, error) {
 	is, ns, ok := strings.Cut(s, "/")
 	n, err := strconv.Atoi(ns)
@@ -79,13 +78,14 @@ func ParseShard(s string, getenv func(string) string) (Shard, error) {
 		}
 		i = x + 1
 	case getenv(EnvSlurmArrayTaskID) != "":
-		v, m := getenv(EnvSlurmArrayTaskID), getenv(EnvSlurmArrayTaskMin)
+		// The task id is the shard (--array=1-N), so a failed task
+		// reruns alone with --array=K and still runs shard K.
+		v := getenv(EnvSlurmArrayTaskID)
 		x, err := strconv.Atoi(v)
-		lo, merr := strconv.Atoi(m)
-		if err != nil || merr != nil {
-			return Shard{}, fmt.Errorf("--shard auto/%d: %s = %q and %s = %q, want integers", n, EnvSlurmArrayTaskID, v, EnvSlurmArrayTaskMin, m)
+		if err != nil || x < 1 || x > n {
+			return Shard{}, fmt.Errorf("--shard auto/%d: %s = %q, want 1..%d: submit the array as --array=1-%d", n, EnvSlurmArrayTaskID, v, n, n)
 		}
-		i = x - lo + 1
+		i = x
 	default:
 		return Shard{}, fmt.Errorf("--shard auto/%d: neither %s (Kubernetes Indexed Job) nor %s (Slurm array) is set; give --shard I/%d", n, EnvJobCompletionIndex, EnvSlurmArrayTaskID, n)
 	}
