@@ -61,6 +61,7 @@ func TestShardsKilledRerunMergeEqualsSweep(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, n+1)
+	wasKilled := make([]bool, n+1)
 	for i := 1; i <= n; i++ {
 		wg.Add(1)
 		go func() {
@@ -77,6 +78,7 @@ func TestShardsKilledRerunMergeEqualsSweep(t *testing.T) {
 				return nil
 			})
 			if kills[i] > 0 && errors.Is(err, errKilled) {
+				wasKilled[i] = true
 				f, ferr := os.OpenFile(shard(i), os.O_WRONLY|os.O_APPEND, 0)
 				if ferr == nil {
 					_, _ = f.WriteString(`{"point":{"index":`)
@@ -95,7 +97,7 @@ func TestShardsKilledRerunMergeEqualsSweep(t *testing.T) {
 	}
 	killed := 0
 	for i := 1; i <= n; i++ {
-		if kills[i] > 0 {
+		if wasKilled[i] {
 			killed++
 		}
 	}

@@ -27,7 +27,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("plan", planSynopsis, stderr)
 	example := fs.String("example", "", "run a built-in plan: "+strings.Join(scenarios.PlanExampleNames(), ", "))
 	show := fs.Bool("show", false, "print the plan file (with --example: the built-in plan, to start your own) and exit")
-	format := fs.String("format", "table", "output format: "+strings.Join(report.Formats[:len(report.Formats)-2], ", ")+", json, html")
+	format := fs.String("format", "table", "output format: table, markdown, json, html")
 	reportOut := fs.String("report", "", "write the plan report to `FILE` instead of stdout")
 	out := fs.String("out", "", "append each point run to `FILE.jsonl` (a sweep file: moesim report reads it)")
 	resume := fs.Bool("resume", false, "continue a plan: use the points --out already holds and run the rest")

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/search"
@@ -297,13 +296,4 @@ func RecommendedYAML(r *search.PlanResult) (string, error) {
 		return "", nil
 	}
 	return scenarioYAML(r.Candidates[r.Recommended].Scenario)
-}
-
-// describe is a short form of the candidate list for messages.
-func describe(r *search.PlanResult, idx []int) string {
-	var s []string
-	for _, i := range idx {
-		s = append(s, r.Candidates[i].Label())
-	}
-	return strings.Join(s, "; ")
 }

@@ -201,6 +201,6 @@ func heatmapFigure(r *search.PlanResult) figure {
 	}
 	b.WriteString("</tbody></table></div>")
 	return figure{Title: titleHeatmap, SVG: template.HTML(b.String()),
-		Caption: fmt.Sprintf("Each cell is the best %s among the feasible candidates with that %s and %s (the other dimensions free), darker is better; gray cells have no feasible candidate and say why (infeasible: ran and failed a constraint; pruned: implied to fail; excluded: failed a constraint known before running).",
-			p.Objective, p.Heatmap[0], p.Heatmap[1])}
+		Caption: fmt.Sprintf("Each cell is the best (%s) %s among the feasible candidates with that %s and %s (the other dimensions free), darker is better; gray cells have no feasible candidate and say why (infeasible: ran and failed a constraint; pruned: implied to fail; excluded: failed a constraint known before running).",
+			map[bool]string{true: "largest", false: "smallest"}[p.Objective.Maximize], p.Objective.Field, p.Heatmap[0], p.Heatmap[1])}
 }

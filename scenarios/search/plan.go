@@ -202,7 +202,7 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("plan: empty file; a plan needs base:, space:, constraints: and objective:")
+			return nil, errors.New("plan: empty file; a plan needs base, space, constraints and objective sections")
 		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		for _, t := range []string{"search.planFile", "search.baseFile", "search.costFile", "search.uncertaintyFile", "search.Uncertain"} {
@@ -420,7 +420,7 @@ func spaceValues(v *yaml.Node) ([]string, error) {
 		}
 		switch {
 		case r.From == nil || r.To == nil:
-			return nil, errors.New("a range needs from: and to:")
+			return nil, errors.New("a range needs both from and to")
 		case *r.To < *r.From:
 			return nil, fmt.Errorf("range to = %g is below from = %g", *r.To, *r.From)
 		case (r.Step != 0) == (r.Times != 0):

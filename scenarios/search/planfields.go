@@ -246,7 +246,7 @@ func decodePrice(n *yaml.Node) (Price, error) {
 			case "values":
 				values = v
 			default:
-				return Price{}, fmt.Errorf("field %q, want by: and values:", k)
+				return Price{}, fmt.Errorf("field %q, want by and values", k)
 			}
 		}
 		if err := scenarios.CheckPath("by:", p.By); err != nil {
