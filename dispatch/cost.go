@@ -131,3 +131,19 @@ func (c Costs) Handshake() sim.Time { return c.handshake }
 
 // Message is a NIC's time per message (an RDMA write or an atomic).
 func (c Costs) Message() sim.Time { return c.msg }
+
+// ReduceSplit returns when w warps that start together at now are done
+// summing rows input rows of rec bytes into one output row, each warp a
+// 1/w slice of every row (DeepEP's low-latency combine: decode warps split
+// the hidden dimension): the SM's port carries the input rows at the
+// reduce rate; each warp pays a record overhead per row and streams its
+// slice of every row.
+func (c Costs) ReduceSplit(sm *sim.Port, now sim.Time, w, rows int, rec int64) sim.Time {
+	in := int64(rows) * rec
+	smBytes := in
+	if c.reduceScale != 1 {
+		smBytes = int64(math.Ceil(float64(in) * c.reduceScale))
+	}
+	w = max(w, 1)
+	return max(sm.Reserve(now, smBytes), now+c.warpTime(rows, (in+int64(w)-1)/int64(w)))
+}

@@ -49,6 +49,14 @@ type Result struct {
 	// the time.
 	Bottleneck string
 
+	// The low-latency kernels' (token, expert) data messages and their
+	// counts or flags (one per (expert, GPU) pair), all GPUs.
+	Messages, Signals int64
+	// SendTime is the low-latency send phase (kernel start to the last
+	// GPU's SMs free), RecvTime its receive phase; with kernel.ll_hook
+	// WireTime is the transfer between them, when no SM is held.
+	SendTime, WireTime, RecvTime sim.Time
+
 	Routing     Stats
 	RecordBytes int
 	Events      int64

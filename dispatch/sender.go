@@ -73,7 +73,8 @@ func (s *rdmaSender) step(now sim.Time) {
 	end := s.pos
 	for end < s.hi && end-s.pos < sevenWarps {
 		fits := true
-		for _, m := range l.TargetNodes(k.nodeBuf[:0], s.rank, end) {
+		targets := l.TargetNodes(k.nodeBuf[:0], s.rank, end)
+		for _, m := range targets {
 			if s.written[m]+s.pending[m]-s.credit[m] >= k.cfg.RDMABuffer {
 				fits = false
 				s.blockedOn = m
@@ -83,7 +84,6 @@ func (s *rdmaSender) step(now sim.Time) {
 		if !fits {
 			break
 		}
-		targets := l.TargetNodes(k.nodeBuf[:0], s.rank, end)
 		for _, m := range targets {
 			s.pending[m]++
 			bytes += k.rec

@@ -14,8 +14,10 @@ import (
 	"github.com/moesim/moesim/topology"
 )
 
-// maxScenarioBytes bounds a scenario file; real ones are a few hundred bytes.
-const maxScenarioBytes = 1 << 20
+// MaxScenarioBytes bounds a scenario file (1 MiB); real ones are a few
+// hundred bytes, and one with an explicit model.placement of every expert
+// a few tens of kilobytes.
+const MaxScenarioBytes = 1 << 20
 
 // Override is one --set path=value.
 type Override struct {
@@ -51,12 +53,12 @@ type DecodeOptions struct {
 
 // DecodeWith is Decode with options.
 func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxScenarioBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxScenarioBytes+1))
 	if err != nil {
 		return Scenario{}, fmt.Errorf("scenario: %w", err)
 	}
-	if len(data) > maxScenarioBytes {
-		return Scenario{}, fmt.Errorf("scenario: file is larger than %d bytes", maxScenarioBytes)
+	if len(data) > MaxScenarioBytes {
+		return Scenario{}, fmt.Errorf("scenario: file is larger than %d bytes", MaxScenarioBytes)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -73,6 +75,9 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 			return Scenario{}, err
 		}
 		setNode(root.Content[0], strings.Split(o.Path, "."), o.Value)
+	}
+	if err := checkTree(root.Content[0]); err != nil {
+		return Scenario{}, err
 	}
 	merged, err := yaml.Marshal(&root)
 	if err != nil {
@@ -99,7 +104,7 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 		// The file replaces the preset, so a preset scenario can be run
 		// on calibrated hardware with one --set; the report names it.
 		s.Cluster.Preset = h.Name
-		s.hardware = h
+		s.hardware, s.hardwareData = h, data
 	}
 	s = s.WithDefaults()
 	if err := s.Validate(); err != nil {

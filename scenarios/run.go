@@ -88,7 +88,11 @@ func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 	if err != nil {
 		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
 	}
-	return workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	rt, err := workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	if err != nil {
+		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
+	}
+	return rt, nil
 }
 
 // Run simulates a validated scenario: dispatch and combine of one MoE
@@ -97,6 +101,9 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	b, err := build(s, opt)
 	if err != nil {
 		return nil, err
+	}
+	if s, err = withRoutingTokens(s, b.routing); err != nil {
+		return nil, InputError{err}
 	}
 	hw, lay, dfmt, cfmt := b.hw, b.lay, b.dfmt, b.cfmt
 	ranks := hw.GPUs()
@@ -157,14 +164,17 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	local := max(1, b.place.Slots()/ranks)
 	commSMs := s.Kernel.NumSMs
 	if s.Kernel.Mode == dispatch.LowLatency {
-		// The low-latency kernels post their RDMA writes and free every SM
-		// (DeepEP's receive hook; profile-data's decode trace), so compute
-		// keeps the whole GPU.
+		// The low-latency kernels take every SM while they run and none
+		// otherwise: the schedule runs their phases on the compute stream
+		// (schedule.HookPhases), and compute keeps the whole GPU.
 		commSMs = 0
 	}
 	lc, err := compute.LayerTimes(hw.GPU, commSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
+	if err == nil {
+		err = checkLayerTime(lc)
+	}
 	if err != nil {
-		return nil, err
+		return nil, InputError{err}
 	}
 	// A synchronous layer computes at its slowest GPU's pace: a straggler
 	// GPU's clock slows its compute by its factor.
@@ -190,6 +200,20 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		DispatchHBM: hbmShare(hw, dres), CombineHBM: hbmShare(hw, cres),
 		Interference: schedule.Interference{ClockDrop: g.GEMMClockDrop, GEMMHBMSensitivity: g.GEMMHBMSensitivity,
 			NoCarveout: !s.Compute.Carveout(), SMWait: g.CommSMWait}}
+	switch {
+	case s.Kernel.Mode == dispatch.LowLatency && s.Kernel.LLHook:
+		// Each hooked phase is its own launch; the transfer between
+		// them holds no SM.
+		launch := hw.KernelLaunch
+		ph.Hook = &schedule.HookPhases{
+			DispatchSend: launch + dres.SendTime, DispatchWire: dres.WireTime, DispatchRecv: launch + dres.RecvTime,
+			CombineSend: launch + cres.SendTime, CombineWire: cres.WireTime, CombineRecv: launch + cres.RecvTime,
+		}
+	case s.Kernel.Mode == dispatch.LowLatency:
+		// Unhooked, a low-latency kernel holds a block on every SM until
+		// its data is in: one phase that excludes compute.
+		ph.Hook = &schedule.HookPhases{DispatchSend: dres.Time, CombineSend: cres.Time}
+	}
 	sr, err := schedule.RunSchedule(s.Schedule.Kind, ph)
 	if err != nil {
 		return nil, err

@@ -139,6 +139,11 @@ type Config struct {
 	// NICMessageRate is the messages per second (RDMA writes, atomics)
 	// one NIC issues: each message holds the NIC for 1/rate at least.
 	NICMessageRate float64
+	// LLKernelFixed is what a DeepEP low-latency kernel spends before its
+	// first message beyond the costs modelled one by one (grid start on
+	// every SM, cleaning the next buffer, ranks' skew in the benchmark
+	// loop).
+	LLKernelFixed sim.Time
 	// KernelLaunch is the fixed cost of launching a kernel and having all
 	// its blocks running (host launch gap plus grid start).
 	KernelLaunch sim.Time
@@ -167,9 +172,12 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
-	posRate := func(field string, v float64) error {
+	// posRate checks a rate held in base units (bytes/s, FLOP/s,
+	// messages/s) and names it in the field's unit (per is the unit's
+	// size: GBps for a _GBps field).
+	posRate := func(field string, v, per float64) error {
 		if !(v > 0) || math.IsInf(v, 0) {
-			return fmt.Errorf("topology: %s = %g, want a positive finite number", field, v)
+			return fmt.Errorf("topology: %s = %g, want a positive finite number", field, v/per)
 		}
 		return nil
 	}
@@ -177,15 +185,15 @@ func (c Config) Validate() error {
 		posInt("cluster.nodes", c.Nodes, MaxNodes),
 		posInt("cluster.gpus_per_node", c.GPUsPerNode, MaxGPUsPerNode),
 		posInt("cluster.sms", c.GPU.SMs, MaxSMs),
-		posRate("cluster.sm_copy_GBps", c.GPU.SMCopyBytesPerSec),
-		posRate("cluster.sm_reduce_GBps", c.GPU.SMReduceBytesPerSec),
-		posRate("cluster.fp8_TFLOPS", c.GPU.FP8FLOPS),
-		posRate("cluster.bf16_TFLOPS", c.GPU.BF16FLOPS),
-		posRate("cluster.hbm_GBps", c.GPU.HBMBytesPerSec),
-		posRate("cluster.nvlink_GBps", c.GPU.NVLinkBytesPerSec),
-		posRate("cluster.nic_GBps", c.GPU.NICBytesPerSec),
-		posRate("cluster.warp_copy_GBps", c.GPU.WarpCopyBytesPerSec),
-		posRate("cluster.nic_message_rate_Mps", c.NICMessageRate),
+		posRate("cluster.sm_copy_GBps", c.GPU.SMCopyBytesPerSec, GBps),
+		posRate("cluster.sm_reduce_GBps", c.GPU.SMReduceBytesPerSec, GBps),
+		posRate("cluster.fp8_TFLOPS", c.GPU.FP8FLOPS, TFLOPS),
+		posRate("cluster.bf16_TFLOPS", c.GPU.BF16FLOPS, TFLOPS),
+		posRate("cluster.hbm_GBps", c.GPU.HBMBytesPerSec, GBps),
+		posRate("cluster.nvlink_GBps", c.GPU.NVLinkBytesPerSec, GBps),
+		posRate("cluster.nic_GBps", c.GPU.NICBytesPerSec, GBps),
+		posRate("cluster.warp_copy_GBps", c.GPU.WarpCopyBytesPerSec, GBps),
+		posRate("cluster.nic_message_rate_Mps", c.NICMessageRate, 1e6),
 	}
 	for _, err := range checks {
 		if err != nil {

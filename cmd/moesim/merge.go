@@ -32,7 +32,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 		rows  []report.Row
 	)
 	for _, name := range shards {
-		sw, err := readSweepFile(name)
+		sw, err := readPointsFile(name)
 		if err != nil {
 			return err
 		}

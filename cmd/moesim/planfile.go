@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,7 +35,7 @@ func openPointWriter(path string, resume bool, p *search.Plan, sf *scenarioFlags
 		if !resume {
 			return nil, usagef("--out %s already holds %d bytes: add --resume to continue that plan, or choose another file", path, st.Size())
 		}
-		sw, err := readSweepFile(path)
+		sw, err := readPointsFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -90,17 +91,15 @@ func (w *pointWriter) close() error {
 	return f.Close()
 }
 
-func readSweepFile(path string) (*report.SweepFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
+// readPointsFile reads a points file that plan and merge were given: a
+// file that is missing or cannot be read is bad input (exit status 2),
+// like a malformed one.
+func readPointsFile(path string) (*report.SweepFile, error) {
+	sw, err := readSweepFile(path)
+	if err != nil && !errors.As(err, new(usageError)) {
 		return nil, usageError{err}
 	}
-	defer f.Close()
-	sw, err := report.ReadSweep(f, path)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return sw, nil
+	return sw, err
 }
 
 // knownPoints are a points file's results by key, checked against the
@@ -117,11 +116,11 @@ func knownPoints(path string, set *report.Set, p *search.Plan, sf *scenarioFlags
 	}
 	known := map[string]*scenarios.Result{}
 	for _, row := range set.Rows {
-		s, _, err := sf.load(row.Point.Values...)
+		s, opt, err := sf.load(row.Point.Values...)
 		if err != nil {
 			return nil, usagef("%s: point %s: %v", path, row.Point, err)
 		}
-		if want := runID(s); row.Result.Meta.RunID != want {
+		if want := runID(s, opt); row.Result.Meta.RunID != want {
 			return nil, usagef("%s has point %s with run_id %s, this plan's is %s: the plan's base scenario differs from the one the file was made with",
 				path, row.Point, row.Result.Meta.RunID, want)
 		}
@@ -132,7 +131,7 @@ func knownPoints(path string, set *report.Set, p *search.Plan, sf *scenarioFlags
 
 // readPoints reads a finished points file for --from.
 func readPoints(path string, p *search.Plan, sf *scenarioFlags) (map[string]*scenarios.Result, error) {
-	sw, err := readSweepFile(path)
+	sw, err := readPointsFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -14,9 +14,9 @@ func shardSpace(spec string, sf *scenarioFlags, vs []search.Vary) (*search.Space
 	if err != nil {
 		return nil, usageError{err}
 	}
-	base, _, err := sf.load()
+	base, opt, err := sf.load()
 	if err != nil {
 		return nil, err
 	}
-	return &search.Space{Shard: sh, Base: runID(base), Vary: vs}, nil
+	return &search.Space{Shard: sh, Base: runID(base, opt), Vary: vs}, nil
 }

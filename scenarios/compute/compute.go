@@ -382,12 +382,12 @@ func groupedTime(gpu topology.GPU, sms int, c Compute, peak float64, x linear, p
 
 func checkComputeGPU(g topology.GPU) error {
 	if g.SMs < 1 || g.SMs > topology.MaxSMs {
-		return fmt.Errorf("scenarios: cluster.gpu.sms = %d, want 1..%d", g.SMs, topology.MaxSMs)
+		return fmt.Errorf("scenarios: cluster.sms = %d, want 1..%d", g.SMs, topology.MaxSMs)
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"cluster.gpu.fp8_TFLOPS", g.FP8FLOPS}, {"cluster.gpu.bf16_TFLOPS", g.BF16FLOPS}, {"cluster.gpu.hbm_GBps", g.HBMBytesPerSec}} {
+	}{{"cluster.fp8_TFLOPS", g.FP8FLOPS / topology.TFLOPS}, {"cluster.bf16_TFLOPS", g.BF16FLOPS / topology.TFLOPS}, {"cluster.hbm_GBps", g.HBMBytesPerSec / topology.GBps}} {
 		if !(f.v > 0) || math.IsInf(f.v, 0) {
 			return fmt.Errorf("scenarios: %s = %g, want a positive finite number", f.name, f.v)
 		}

@@ -377,7 +377,7 @@ func TestLayerTimesErrors(t *testing.T) {
 		{"experts", gpu, 0, m, 1, 1, 0, c, "local experts per GPU = 0"},
 		{"compute", gpu, 0, m, 1, 1, 1, badC, "compute.efficiency = 2"},
 		{"model", gpu, 0, badM, 1, 1, 1, c, "model.heads = 0"},
-		{"gpu", badG, 0, m, 1, 1, 1, c, "cluster.gpu.hbm_GBps = 0"},
+		{"gpu", badG, 0, m, 1, 1, 1, c, "cluster.hbm_GBps = 0"},
 	} {
 		_, err := LayerTimes(tc.gpu, tc.comm, tc.m, tc.tokens, tc.slots, tc.experts, tc.c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

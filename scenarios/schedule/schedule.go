@@ -117,6 +117,10 @@ type Phases struct {
 	// in [0, 1); the backward twins take their forward twin's.
 	DispatchHBM, CombineHBM float64
 	Interference            Interference
+	// Hook, when set, splits the forward all-to-alls into hooked
+	// low-latency phases (hook.go) for the serial and two-microbatch
+	// schedules.
+	Hook *HookPhases
 }
 
 // Interference is how communication and computation on one GPU slow each
@@ -157,6 +161,11 @@ func (p Phases) Validate() error {
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("scenarios: phases.%s = %v, want >= 0", f.name, f.v)
+		}
+	}
+	if p.Hook != nil {
+		if err := p.Hook.validate(); err != nil {
+			return err
 		}
 	}
 	for _, f := range []struct {
@@ -263,6 +272,11 @@ func RunSchedule(kind ScheduleKind, p Phases) (ScheduleResult, error) {
 // DeepSeek-V3 fixes its 20 SMs); serial overlaps nothing and gives compute
 // every SM.
 func scheduleOps(kind ScheduleKind, p Phases) []opSpec {
+	if p.Hook != nil {
+		if ops, ok := hookOps(kind, p); ok {
+			return ops
+		}
+	}
 	carved := kind != ScheduleSerial && !p.Interference.NoCarveout
 	comp := func(name string, mb int, ph compute.Phase, deps ...string) opSpec {
 		in := p.Info[ph]

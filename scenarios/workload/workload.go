@@ -48,7 +48,7 @@ type Workload struct {
 	// TraceFile is workload.trace_file, the routing trace replayed by
 	// routing "trace". The command reads it; this package sees only bytes
 	// (ReadRoutingNPY, ReadRoutingCSV, RoutingFromTrace).
-	TraceFile string `yaml:"trace_file"`
+	TraceFile string `yaml:"trace_file,omitempty"`
 	// StartSkewUs is workload.start_skew_us: how far apart the ranks
 	// start each normal-mode dispatch and combine kernel, in µs. Each
 	// rank's start is drawn uniform on [0, StartSkewUs] (StartOffsets), a
