@@ -49,8 +49,10 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	err = writeOutput(out, stdout, func(w io.Writer) error {
-		for _, i := range order {
-			line, err := report.MarshalLine(rows[i].Point, rows[i].Result)
+		for _, m := range order {
+			// The space's point: its index is the one the unsharded
+			// sweep writes (a file's rows are renumbered when read).
+			line, err := report.MarshalLine(m.Point, rows[m.Line].Result)
 			if err != nil {
 				return err
 			}

@@ -53,9 +53,20 @@ func (e *MergeError) Error() string {
 	return msg
 }
 
-// Merge checks the lines and returns their order by point index. The
-// first line's space, base and version are the reference.
-func Merge(lines []ShardLine) ([]int, error) {
+// Merged is one point of the merged sweep: the space's point, numbered
+// as the unsharded sweep numbers it (Expand's index), and the line that
+// holds its result.
+type Merged struct {
+	Point Point
+	Line  int
+}
+
+// Merge checks the lines and returns the space's points in Expand's
+// order, each with its line. A line is matched to its point by value (its
+// Key), as a resumed sweep matches them: the index a line carries is not
+// its identity (readers renumber points by value, NewSet). The first
+// line's space, base and version are the reference.
+func Merge(lines []ShardLine) ([]Merged, error) {
 	if len(lines) == 0 {
 		return nil, &MergeError{Missing: []string{"every point (the files hold no lines)"}}
 	}
@@ -96,8 +107,8 @@ func Merge(lines []ShardLine) ([]int, error) {
 			continue
 		}
 		i, ok := byKey[l.Point.Key()]
-		if !ok || l.Point.Index != i {
-			e.Mixed = append(e.Mixed, fmt.Sprintf("%s: point %s (index %d) is not the space's point %d", l.File, l.Point, l.Point.Index, i))
+		if !ok {
+			e.Mixed = append(e.Mixed, fmt.Sprintf("%s: point %s is not a point of the space its line names", l.File, l.Point))
 			continue
 		}
 		files[i] = append(files[i], l.File)
@@ -125,7 +136,11 @@ func Merge(lines []ShardLine) ([]int, error) {
 	if len(e.Missing)+len(e.Duplicate)+len(e.Mixed) > 0 {
 		return nil, e
 	}
-	return at, nil
+	out := make([]Merged, len(points))
+	for i, p := range points {
+		out[i] = Merged{Point: p, Line: at[i]}
+	}
+	return out, nil
 }
 
 func sameVary(a, b []Vary) bool {

@@ -106,10 +106,31 @@ func TestMergeChecks(t *testing.T) {
 		return l
 	}
 	order, err := Merge([]ShardLine{line("b", 2, nil), line("a", 0, nil), line("a", 1, nil)})
-	if err != nil || !slices.Equal(order, []int{1, 2, 0}) {
+	var got []int
+	for _, m := range order {
+		got = append(got, m.Line)
+	}
+	if err != nil || !slices.Equal(got, []int{1, 2, 0}) {
 		t.Fatalf("Merge of a whole space = %v, %v; want lines in point order", order, err)
 	}
+	// A point is matched by value, not by the index its line carries (a
+	// shard file read back is numbered 0..k-1 by value): the merged point
+	// has the space's index.
+	renumbered := func(i int) func(*ShardLine) { return func(l *ShardLine) { l.Point.Index = i } }
+	order, err = Merge([]ShardLine{line("b", 2, renumbered(0)), line("a", 0, nil), line("a", 1, renumbered(0))})
+	if err != nil || len(order) != 3 {
+		t.Fatalf("Merge of renumbered lines: %v, %v", order, err)
+	}
+	for i, m := range order {
+		if m.Point.Index != i || m.Point.Key() != points[i].Key() || m.Line != []int{1, 2, 0}[i] {
+			t.Fatalf("Merge of renumbered lines: point %d = %+v, want the space's point %v from line %d", i, m, points[i], []int{1, 2, 0}[i])
+		}
+	}
 	var me *MergeError
+	_, err = Merge([]ShardLine{line("a", 0, nil), line("a", 1, nil), line("a", 2, nil), line("b", 1, func(l *ShardLine) { l.Point.Values[0].Value = "32" })})
+	if !errors.As(err, &me) || len(me.Mixed) != 1 || !strings.Contains(me.Mixed[0], "b: point kernel.num_sms=32 is not a point of the space") {
+		t.Fatalf("point outside the space: %v", err)
+	}
 	_, err = Merge([]ShardLine{line("a", 0, nil), line("a", 2, nil)})
 	if !errors.As(err, &me) || !slices.Equal(me.Missing, []string{"kernel.num_sms=16"}) ||
 		!strings.Contains(err.Error(), fmt.Sprintf("rerun shard(s) %d/2", ShardOf(points[1], 2))) {
