@@ -23,22 +23,29 @@ func writePlan(t *testing.T, text string) string {
 	return path
 }
 
+// smallPlan runs the decode preset (18 nodes, hook-mode low-latency
+// kernels, two micro-batches) over four NICs. In hook mode the kernels only
+// issue (kernels_us does not move with the NIC); what the NIC moves is the
+// communication the other micro-batch does not hide. The limit of 100 µs
+// splits the space with a wide margin on each side (about 1,200 and 240 µs
+// exposed at 12.5 and 25 GB/s, about 25 and 0 at 50 and 100), and the first
+// wave's point (50 GB/s) is feasible, so 25 GB/s fails and prunes 12.5.
 const smallPlan = `name: small
 base:
   preset: deepseek-v3-decode
   set:
     workload.tokens_per_gpu: 64
 space:
-  cluster.nic_GBps: [25, 50, 100]
+  cluster.nic_GBps: [12.5, 25, 50, 100]
 constraints:
-  - kernels_us <= 160
+  - overlap.exposed_comm_us <= 100
 objective: minimize cost
-figure: kernels_us
+figure: overlap.exposed_comm_us
 monotone:
   cluster.nic_GBps: increasing
 cost:
   gpu_hour: 2
-  nic_hour: {by: cluster.nic_GBps, values: {25: 0.02, 50: 0.04, 100: 0.08}}
+  nic_hour: {by: cluster.nic_GBps, values: {12.5: 0.01, 25: 0.02, 50: 0.04, 100: 0.08}}
 uncertainty: {off: true}
 `
 
@@ -46,7 +53,7 @@ uncertainty: {off: true}
 // that point: the line it writes to --out is the run's JSON, byte for
 // byte, and the report's figures are read from it.
 func TestPlanSinglePointMatchesRun(t *testing.T) {
-	plan := writePlan(t, strings.Replace(smallPlan, "[25, 50, 100]", "[100]", 1))
+	plan := writePlan(t, strings.NewReplacer("[12.5, 25, 50, 100]", "[100]", "figure: overlap.exposed_comm_us", "figure: kernels_us").Replace(smallPlan))
 	out := filepath.Join(filepath.Dir(plan), "points.jsonl")
 	code, stdout, stderr := cli("plan", plan, "--out", out, "--format", "json")
 	if code != 0 {
@@ -96,18 +103,18 @@ func TestPlanSinglePointMatchesRun(t *testing.T) {
 // Bad plan files exit 2 naming the field, and write nothing.
 func TestPlanBadFileExits2(t *testing.T) {
 	for _, c := range []struct{ edit, want string }{
-		{"kernels_us <= 160", "constraints[0]: field kernels: no such numeric result field"},
-		{"figure: kernels_us", "figure: field kernel_us"},
-		{"cluster.nic_GBps: [25, 50, 100]", "space cluster.nic: no such field"},
+		{"overlap.exposed_comm_us <= 100", "constraints[0]: field overlap.exposed: no such numeric result field"},
+		{"figure: overlap.exposed_comm_us", "figure: field kernel_us"},
+		{"cluster.nic_GBps: [12.5, 25, 50, 100]", "space cluster.nic: no such field"},
 		{"25: 0.02, ", "cost.nic_hour: no price for cluster.nic_GBps = 25"},
 		{"workload.tokens_per_gpu: 64", "workload.tokens_per_gpu"},
 	} {
 		bad := map[string]string{
-			"kernels_us <= 160":               "kernels <= 160",
-			"figure: kernels_us":              "figure: kernel_us",
-			"cluster.nic_GBps: [25, 50, 100]": "cluster.nic: [25, 50, 100]",
-			"25: 0.02, ":                      "",
-			"workload.tokens_per_gpu: 64":     "workload.tokens_per_gpu: -5",
+			"overlap.exposed_comm_us <= 100":        "overlap.exposed <= 100",
+			"figure: overlap.exposed_comm_us":       "figure: kernel_us",
+			"cluster.nic_GBps: [12.5, 25, 50, 100]": "cluster.nic: [12.5, 25, 50, 100]",
+			"25: 0.02, ":                            "",
+			"workload.tokens_per_gpu: 64":           "workload.tokens_per_gpu: -5",
 		}[c.edit]
 		plan := writePlan(t, strings.Replace(smallPlan, c.edit, bad, 1))
 		rep := filepath.Join(filepath.Dir(plan), "report.txt")
@@ -136,8 +143,11 @@ func TestPlanOutThenFrom(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plan: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(first, "#### Pareto front") || !strings.Contains(first, "recommended |") || !strings.Contains(first, "cluster.nic_GBps=100 |") {
-		t.Fatalf("plan report lacks the front or the recommendation:\n%s", first)
+	if !strings.Contains(first, "#### Pareto front") || !strings.Contains(first, "recommended |") || !strings.Contains(first, "cluster.nic_GBps=50 |") {
+		t.Fatalf("plan report lacks the front or the recommendation (50 GB/s, the cheapest point that hides enough):\n%s", first)
+	}
+	if !strings.Contains(first, "1 pruned (monotone)") {
+		t.Fatalf("plan report prunes nothing: --from is not tested on pruned points:\n%s", first)
 	}
 	code, again, stderr := cli("plan", plan, "--from", out, "--format", "markdown")
 	if code != 0 {

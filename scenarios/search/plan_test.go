@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,7 +35,16 @@ func presetEnv(p *Plan, prune bool) PlanEnv {
 }
 
 // The decode preset runs in a fraction of a second per point: small plans
-// over it test the search, not the model.
+// over it test the search, not the model. CONSTRAINT and FIGURE are filled
+// in by each test (decodeTestPlan).
+//
+// The decode preset runs the low-latency kernels in hook mode with two
+// micro-batches: the kernels only issue their sends (kernels_us does not
+// depend on the NIC), and what the NIC and the node count move is the
+// communication the other micro-batch's compute does not hide,
+// overlap.exposed_comm_us. It grows with the node count and shrinks with
+// the NIC's bandwidth, as the monotone section declares (the pruning test
+// checks that this still holds).
 const decodePlanYAML = `
 name: test
 base:
@@ -45,9 +55,9 @@ space:
   cluster.nodes: [4, 9]
   cluster.nic_GBps: [12.5, 25, 50, 100]
 constraints:
-  - kernels_us <= 180
+  - CONSTRAINT
 objective: minimize cost
-figure: kernels_us
+figure: FIGURE
 monotone:
   cluster.nic_GBps: increasing
   cluster.nodes: decreasing
@@ -55,6 +65,14 @@ cost:
   gpu_hour: 2
   nic_hour: {by: cluster.nic_GBps, values: {12.5: 0.01, 25: 0.02, 50: 0.04, 100: 0.08}}
 `
+
+// decodeTestPlan is decodePlanYAML with its constraint and figure.
+func decodeTestPlan(t *testing.T, constraint, figure string) *Plan {
+	t.Helper()
+	return decodePlan(t, strings.NewReplacer("CONSTRAINT", constraint, "FIGURE", figure).Replace(decodePlanYAML))
+}
+
+const exposedField = "overlap.exposed_comm_us"
 
 func feasibleLabels(r *PlanResult) []string {
 	var out []string
@@ -64,12 +82,61 @@ func feasibleLabels(r *PlanResult) []string {
 	return out
 }
 
+// figureAt is the field's value at the candidate with these node count and
+// NIC values.
+func figureAt(t *testing.T, r *PlanResult, field, nodes, nic string) float64 {
+	t.Helper()
+	for i := range r.Candidates {
+		c := &r.Candidates[i]
+		if c.Values[0].Value == nodes && c.Values[1].Value == nic {
+			return c.Num(field)
+		}
+	}
+	t.Fatalf("no candidate cluster.nodes=%s cluster.nic_GBps=%s", nodes, nic)
+	return 0
+}
+
 // Pruning skips only candidates a run one proves infeasible: the feasible
 // set, the front and the recommendation are the exhaustive search's, from
-// fewer runs.
+// fewer runs. The limit is taken from the model's own figures, so the test
+// keeps splitting the space as the model's constants move.
 func TestPlanPruningMatchesExhaustive(t *testing.T) {
-	p := decodePlan(t, decodePlanYAML)
 	ctx := context.Background()
+	// Every point's exposed communication, from a search all points meet.
+	probe := decodeTestPlan(t, exposedField+" <= 1e9", exposedField)
+	all, err := RunPlan(ctx, probe, presetEnv(probe, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The premise of pruning: the figure is monotone as declared (fewer
+	// nodes and a faster NIC never expose more).
+	for i := range all.Candidates {
+		for j := range all.Candidates {
+			a, b := &all.Candidates[i], &all.Candidates[j]
+			if numeric(a.Values[0].Value) <= numeric(b.Values[0].Value) && numeric(a.Values[1].Value) >= numeric(b.Values[1].Value) &&
+				a.Num(exposedField) > b.Num(exposedField) {
+				t.Fatalf("%s exposes %g µs, more than %s's %g: the model no longer makes %s monotone as the plan declares; choose another figure",
+					a.Label(), a.Num(exposedField), b.Label(), b.Num(exposedField), exposedField)
+			}
+		}
+	}
+	// The limit lies between the 9-node, 50 GB/s point (the middle of its
+	// line, which the first wave runs) and the next lower figure: that
+	// point fails, its run prunes the slower NICs of its line, and the
+	// points below the limit are feasible.
+	pivot := figureAt(t, all, exposedField, "9", "50")
+	lower := math.Inf(-1)
+	for i := range all.Candidates {
+		if v := all.Candidates[i].Num(exposedField); v < pivot {
+			lower = max(lower, v)
+		}
+	}
+	if math.IsInf(lower, -1) {
+		t.Fatalf("no point exposes less than cluster.nodes=9 cluster.nic_GBps=50 (%g µs): the space no longer splits; choose another space", pivot)
+	}
+	limit := strconv.FormatFloat((pivot+lower)/2, 'g', 6, 64)
+	p := decodeTestPlan(t, exposedField+" <= "+limit, exposedField)
+	constraint := p.Constraints[0].String()
 	full, err := RunPlan(ctx, p, presetEnv(p, false))
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +152,9 @@ func TestPlanPruningMatchesExhaustive(t *testing.T) {
 		t.Fatalf("pruned search ran %d points, the exhaustive one %d: nothing was pruned", pruned.Ran, full.Ran)
 	}
 	nf, np := feasibleLabels(full), feasibleLabels(pruned)
+	t.Logf("%s: pruned search ran %d of %d points; feasible %q", constraint, pruned.Ran, full.Ran, nf)
 	if len(nf) == 0 || len(nf) == len(full.Candidates) {
-		t.Fatalf("feasible set %q: the test needs both feasible and infeasible points", nf)
+		t.Fatalf("feasible set %q under %s: the test needs both feasible and infeasible points", nf, constraint)
 	}
 	if !slices.Equal(nf, np) {
 		t.Fatalf("feasible set: pruned %q, exhaustive %q", np, nf)
@@ -109,8 +177,8 @@ func TestPlanPruningMatchesExhaustive(t *testing.T) {
 			t.Errorf("%s is feasible and cheaper than the recommended %s", c.Label(), rec.Label())
 		}
 	}
-	if full.Binding != "kernels_us <= 180" || full.BindingCount == 0 {
-		t.Errorf("binding constraint %q (%d), want kernels_us <= 180", full.Binding, full.BindingCount)
+	if full.Binding != constraint || full.BindingCount == 0 {
+		t.Errorf("binding constraint %q (%d), want %s", full.Binding, full.BindingCount, constraint)
 	}
 	if b := rec.Bottleneck(); !strings.Contains(b, "dispatch") {
 		t.Errorf("bottleneck %q names no kernel", b)
@@ -118,10 +186,11 @@ func TestPlanPruningMatchesExhaustive(t *testing.T) {
 }
 
 // A plan no point meets names the constraint nobody meets, with the best
-// value reached, and the closest point.
+// value reached, and the closest point. (Exhaustive: the plan's monotone
+// section is about exposed communication, not kernels_us.)
 func TestPlanInfeasible(t *testing.T) {
-	p := decodePlan(t, strings.Replace(decodePlanYAML, "kernels_us <= 180", "kernels_us <= 20", 1))
-	r, err := RunPlan(context.Background(), p, presetEnv(p, true))
+	p := decodeTestPlan(t, "kernels_us <= 20", FieldKernelsUs)
+	r, err := RunPlan(context.Background(), p, presetEnv(p, false))
 	if err != nil {
 		t.Fatal(err)
 	}
