@@ -6,6 +6,7 @@
 #
 # Usage: scripts/gen-docs.sh          rewrite the blocks in place
 #        scripts/gen-docs.sh --check  exit 1 if any block is stale (for CI)
+#        scripts/gen-docs.sh [--check] NAME...  only the blocks named
 #
 # Runtime: about 5 minutes on 2 cores, almost all of it
 # `moesim validate --sensitivity` (about 470 CPU-seconds: every predicted
@@ -14,10 +15,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 check=0
-case "${1:-}" in
-  --check) check=1 ;;
-  "") ;;
-  *) echo "usage: scripts/gen-docs.sh [--check]" >&2; exit 2 ;;
+if [ "${1:-}" = --check ]; then check=1; shift; fi
+only=" $* "
+case "$only" in
+  *" -"*) echo "usage: scripts/gen-docs.sh [--check] [NAME...]" >&2; exit 2 ;;
 esac
 
 tmp=$(mktemp -d)
@@ -52,6 +53,11 @@ YAML
 
 fence() { echo '```'; cat; echo '```'; }
 
+# A plan example's report from its Recommendation to the end of its
+# Pareto front, and its Uncertainty table.
+plan_head() { awk '/^Recommendation:/ {on = 1} /^Constraints:/ {exit} on' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
+plan_uncertainty() { awk '/^Uncertainty:/ {on = 1} on && /^$/ {exit} on'; }
+
 gen() { # NAME: write the block's new content to stdout
   case "$1" in
     validate-table) validate | fence ;;
@@ -74,6 +80,11 @@ gen() { # NAME: write the block's new content to stdout
       "$moesim" sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out "$tmp/c32.jsonl" >/dev/null 2>&1
       echo '$ moesim sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out c32.jsonl'
       "$moesim" report "$tmp/c32.jsonl" --format markdown | awk '/^\| #/ {on = 1} on' ;;
+    plan-v3-train-nic|plan-v3-decode-ep|plan-v3-train-fabric)
+      { echo "\$ moesim plan --example ${1#plan-}"
+        "$moesim" plan --example "${1#plan-}" 2>/dev/null | plan_head; } | fence ;;
+    plan-v3-train-nic-uncertainty|plan-v3-decode-ep-uncertainty)
+      ex=${1#plan-}; "$moesim" plan --example "${ex%-uncertainty}" 2>/dev/null | plan_uncertainty | fence ;;
     *) echo "gen-docs: no generator for block $1" >&2; exit 1 ;;
   esac
 }
@@ -84,6 +95,7 @@ for doc in docs/*.md; do
   [ -n "$names" ] || continue
   cp "$doc" "$tmp/doc.md"
   for name in $names; do
+    if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then continue; fi
     gen "$name" > "$tmp/block"
     grep -qx "<!-- END generated $name -->" "$tmp/doc.md" || { echo "gen-docs: $doc: block $name has no END marker" >&2; exit 1; }
     awk -v name="$name" -v block="$tmp/block" '

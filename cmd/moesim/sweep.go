@@ -44,7 +44,7 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 
 // parseSweep reads the flags and loads every point.
 func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
-	fs := newFlagSet("sweep", "sweep --vary path=v1,v2,... [--vary ...] [--preset NAME | --scenario FILE] [--set path=value ...] [--seed N] --out FILE.jsonl [--resume] [--jobs N]", stderr)
+	fs := newFlagSet("sweep", "sweep --vary path=v1,v2,... [--vary ...] [--preset NAME | --scenario FILE] [--set path=value ...] [--seed N] --out FILE.jsonl [--resume] [--shard I/N|auto/N] [--jobs N]", stderr)
 	var sf scenarioFlags
 	sf.register(fs)
 	var varies multiFlag
@@ -53,6 +53,7 @@ func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
 	resume := fs.Bool("resume", false, "continue a sweep: skip the points --out already holds and append the rest")
 	jobs := fs.Int("jobs", 0, "points run at once (default: GOMAXPROCS, all cores)")
 	verify := fs.Bool("verify", false, "check conservation of every (token, GPU) record end to end (slower)")
+	shard := fs.String("shard", "", "run only shard `I/N` of the points (1 <= I <= N; auto/N reads JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); merge the shards' files with moesim merge")
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
@@ -83,11 +84,18 @@ func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	var space *search.Space
+	if *shard != "" {
+		if space, err = shardSpace(*shard, &sf, vs); err != nil {
+			return nil, err
+		}
+		points = space.Shard.Filter(points)
+	}
 	ps, err := loadPoints(&sf, points, *verify)
 	if err != nil {
 		return nil, err
 	}
-	job := &sweepJob{out: *out, resume: *resume, jobs: *jobs, points: points, ps: ps}
+	job := &sweepJob{out: *out, resume: *resume, jobs: *jobs, points: points, ps: ps, space: space}
 	for _, v := range vs {
 		job.vary = append(job.vary, v.Path)
 	}
@@ -107,6 +115,11 @@ func loadPoints(sf *scenarioFlags, points []search.Point, verify bool) (*pointSc
 	// compute settings share theirs.
 	ps := &pointScenarios{routes: scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}}
 	traces := map[string][]byte{} // share each routing trace's bytes
+	n := 0                        // a shard's points are not numbered 0..len-1
+	for _, p := range points {
+		n = max(n, p.Index+1)
+	}
+	ps.scens, ps.opts = make([]scenarios.Scenario, n), make([]scenarios.RunOptions, n)
 	for _, p := range points {
 		s, opt, err := sf.load(p.Values...)
 		if err != nil {
@@ -120,8 +133,7 @@ func loadPoints(sf *scenarioFlags, points []search.Point, verify bool) (*pointSc
 			}
 		}
 		opt.Verify = verify
-		ps.scens = append(ps.scens, s)
-		ps.opts = append(ps.opts, opt)
+		ps.scens[p.Index], ps.opts[p.Index] = s, opt
 	}
 	return ps, nil
 }
@@ -144,6 +156,8 @@ type sweepJob struct {
 	vary   []string
 	points []search.Point
 	ps     *pointScenarios
+	// space is set for a shard (--shard): its lines carry it for merge.
+	space *search.Space
 }
 
 // run appends the points the file lacks. afterLine, when set, is called
@@ -178,7 +192,7 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 		return r, err
 	}
 	err = search.RunPoints(ctx, pending, j.jobs, runOne, func(p search.Point, r *scenarios.Result) error {
-		line, err := report.MarshalLine(p, r)
+		line, err := report.MarshalShardLine(p, r, j.space)
 		if err != nil {
 			return err
 		}
@@ -211,7 +225,11 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 	if err != nil {
 		return fmt.Errorf("%w; %s holds %d of %d points: run the same command with --resume to finish", err, j.out, skipped+written, len(j.points))
 	}
-	fmt.Fprintf(stderr, "moesim sweep: %s: %d points run, %d already there, %d in all\n", j.out, written, skipped, len(j.points))
+	in := ""
+	if j.space != nil {
+		in = fmt.Sprintf(" of shard %s (the sweep has %d; merge the shards with moesim merge)", j.space.Shard, j.space.Points())
+	}
+	fmt.Fprintf(stderr, "moesim sweep: %s: %d points run, %d already there, %d in all%s\n", j.out, written, skipped, len(j.points), in)
 	return nil
 }
 
@@ -254,8 +272,8 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 			j.out, strings.Join(sw.Set.Vary, " "), strings.Join(j.vary, " "))
 	}
 	byKey := map[string]int{}
-	for i, p := range j.points {
-		byKey[p.Key()] = i
+	for _, p := range j.points {
+		byKey[p.Key()] = p.Index
 	}
 	done := map[string]bool{}
 	others := 0

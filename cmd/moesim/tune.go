@@ -52,7 +52,7 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	}
 	var vs []search.Variation
 	if *withRange {
-		if vs, err = search.VaryUncertain(s, from, to, best, *objective, search.Uncertain, opt); err != nil {
+		if vs, err = search.VaryUncertain(s, from, to, best, *objective, search.TuneUncertain, opt); err != nil {
 			return err
 		}
 	}

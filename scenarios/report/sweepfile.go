@@ -30,6 +30,9 @@ import (
 type Row struct {
 	Point  search.Point
 	Result *scenarios.Result
+	// Space is the whole sweep, on lines a shard wrote (--shard); nil on
+	// the lines of a whole sweep.
+	Space *search.Space
 }
 
 // Set is a sweep's rows in point order, with the varied paths.
@@ -126,8 +129,9 @@ func (v *values) UnmarshalJSON(data []byte) error {
 }
 
 type pointJSON struct {
-	Index  int    `json:"index"`
-	Values values `json:"values"`
+	Index  int        `json:"index"`
+	Values values     `json:"values"`
+	Space  *spaceJSON `json:"space,omitempty"`
 }
 
 type lineJSON struct {
@@ -137,7 +141,7 @@ type lineJSON struct {
 
 func lineOf(r Row) lineJSON {
 	v := viewOf(r.Result)
-	return lineJSON{Point: &pointJSON{Index: r.Point.Index, Values: values(r.Point.Values)}, Result: &v}
+	return lineJSON{Point: &pointJSON{Index: r.Point.Index, Values: values(r.Point.Values), Space: spaceOf(r.Space)}, Result: &v}
 }
 
 // MarshalLine is one sweep-file line for a finished point, newline
@@ -272,5 +276,9 @@ func parseLine(line []byte) (Row, error) {
 	case l.Result.Meta.RunID == "":
 		return Row{}, errors.New(`"result"."meta"."run_id" is empty`)
 	}
-	return Row{Point: search.Point{Index: l.Point.Index, Values: l.Point.Values}, Result: l.Result.result()}, nil
+	sp, err := l.Point.Space.space()
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{Point: search.Point{Index: l.Point.Index, Values: l.Point.Values}, Result: l.Result.result(), Space: sp}, nil
 }

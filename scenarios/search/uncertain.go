@@ -31,12 +31,12 @@ type Range struct {
 	Why string
 }
 
-// Uncertain lists the inputs `moesim tune` varies beside its
+// TuneUncertain lists the inputs `moesim tune` varies beside its
 // recommendation. To vary another input, add its path and range here; an
 // entry whose path the scenario does not have is skipped, so an input
 // another package adds later (workload.start_skew_us, an interference
 // constant) can be listed before it exists.
-var Uncertain = []Range{
+var TuneUncertain = []Range{
 	{Path: "cluster.sm_copy_GBps", Low: 0.8, High: 1.2, Relative: true, Why: "±20%: one SM's copy rate, assumed or measured on one GPU"},
 	{Path: "cluster.warp_copy_GBps", Low: 0.8, High: 1.2, Relative: true, Why: "±20%: one warp's copy rate"},
 	{Path: "cluster.record_overhead_ns", Low: 0.8, High: 1.2, Relative: true, Why: "±20%: a warp's fixed cost per record"},
