@@ -70,6 +70,8 @@ type Cluster struct {
 	KernelLaunchUs    float64 `yaml:"kernel_launch_us,omitempty"`
 	// RailOversubscription: 1 is a non-blocking rail fabric.
 	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
+	// Fabric (cluster.fabric.*) is the network above the NICs.
+	Fabric Fabric `yaml:"fabric"`
 }
 
 // constant returns the field holding hardware constant key, as a float64
@@ -143,6 +145,7 @@ func (s Scenario) WithDefaults() Scenario {
 		}
 		setF(&c.RailOversubscription, hw.RailOversubscription)
 	}
+	c.Fabric = c.Fabric.withDefaults()
 	m, d := &s.Model, model.DeepSeekV3()
 	setInt(&m.Hidden, d.Hidden)
 	setInt(&m.Experts, d.Experts)
@@ -221,6 +224,9 @@ func (s Scenario) Topology() (topology.Config, error) {
 	}
 	hw.Nodes = c.Nodes
 	hw.RailOversubscription = c.RailOversubscription
+	if hw.Fabric, err = c.Fabric.topology(); err != nil {
+		return topology.Config{}, err
+	}
 	return hw, hw.Validate()
 }
 
