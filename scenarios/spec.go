@@ -71,7 +71,7 @@ type Cluster struct {
 	// RailOversubscription: 1 is a non-blocking rail fabric.
 	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
 	// Fabric (cluster.fabric.*) is the network above the NICs.
-	Fabric Fabric `yaml:"fabric"`
+	Fabric Fabric `yaml:"fabric,omitempty"`
 }
 
 // constant returns the field holding hardware constant key, as a float64
