@@ -105,35 +105,41 @@ func (p *Port) hold(bytes int64, extra Time) Time {
 // time of the call that offers it (the start of a multi-hop transfer):
 // idle time before floor is treated as past and not remembered.
 func (p *Port) reserve(offer, floor Time, bytes int64, extra Time) (start, end Time) {
-	d := p.hold(bytes, extra)
+	d := TransferTime(bytes, p.BytesPerSec)
+	if d < p.MinHold {
+		d = p.MinHold
+	}
+	d += extra
 	if !p.offered {
 		p.offered, p.firstOffer = true, offer
 	}
 	p.bytes += bytes
 	p.busy += d
 	p.transfers++
+	start = p.busyUntil
 	if p.ngaps > 0 {
 		if s, ok := p.fitGap(offer, floor, d); ok {
-			p.granted(offer, s, s+d)
-			return s, s + d
+			start = s
+			goto granted
 		}
 	}
-	start = max(offer, p.busyUntil)
-	if from := max(p.busyUntil, floor); start > from {
-		p.addGap(from, start)
+	if offer > start {
+		// The port idles from busyUntil to offer; remember the part
+		// after floor.
+		if offer > floor {
+			p.addGap(max(start, floor), offer)
+		}
+		start = offer
 	}
 	p.busyUntil = start + d
-	p.granted(offer, start, p.busyUntil)
-	return start, p.busyUntil
-}
-
-func (p *Port) granted(offer, start, end Time) {
+granted:
 	if b := start - offer; b > p.peakBacklog {
 		p.peakBacklog = b
 	}
 	if p.onReserve != nil {
-		p.onReserve(start, end)
+		p.onReserve(start, start+d)
 	}
+	return start, start + d
 }
 
 // fitGap finds the first remembered gap that holds [s, s+d) with s at or
