@@ -109,7 +109,7 @@ func TestStallIsDiagnosed(t *testing.T) {
 		t.Fatalf("Run = %v, want the config rejected naming kernel.combine.nvl_buffer", err)
 	}
 	k := newKernel(s.cl, s.lay, cfg, format(t, "bf16"), 7168, dispatch.Options{})
-	_, err = k.run()
+	_, err = dispatch.Execute("combine", k)
 	if !errors.Is(err, dispatch.ErrStall) {
 		t.Fatalf("err = %v, want ErrStall", err)
 	}
@@ -137,7 +137,7 @@ func TestVerifyCatchesMisorderedRows(t *testing.T) {
 			t.Fatal("queue too short")
 		}
 		q.tok[0], q.tok[1] = q.tok[1], q.tok[0]
-		_, err := k.run()
+		_, err := dispatch.Execute("combine", k)
 		if err == nil || !strings.Contains(err.Error(), "verify") {
 			t.Fatalf("EP%d: err = %v, want a verify error", nodes*8, err)
 		}

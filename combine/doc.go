@@ -13,7 +13,9 @@
 // to the source GPU, whose receiver warps sum them. Rows move in chunks
 // through bounded rings with head credits; a configuration that cannot make
 // progress ends in an error wrapping dispatch.ErrStall that names the
-// waiting ring. AllToAll mode is the plain reverse all-to-allv baseline.
+// waiting ring. AllToAll mode (the plain reverse all-to-allv baseline) and
+// LowLatency mode (DeepEP's decode combine) are run by package dispatch,
+// which owns both directions of those kernels.
 //
 // Combine shares dispatch's Config, Format, Options and Result types and its
 // logical byte accounting (dispatch.Summarize), so the two kernels report

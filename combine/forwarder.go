@@ -158,7 +158,7 @@ func (f *forwarder) step(now sim.Time, n int) {
 			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), from)
 		}
 	}
-	finish := k.costs.Reduce(k.sm(f.rank, 2*f.c+1), now, k.fwdWarps, tokens, rows, k.rec)
+	finish := k.costs.For(f.rank).Reduce(k.sm(f.rank, 2*f.c+1), now, k.fwdWarps, tokens, rows, k.rec)
 	g.busy, g.until = true, finish
 	k.eng.At(finish, f, sim.PackArg(evFwdReduced, n, 0))
 	k.trace(now, finish, "fwd_reduce", "forward", f.rank, f.c, -1, "sm", int64(rows)*k.rec, tokens)
@@ -209,7 +209,7 @@ func (f *forwarder) post(now sim.Time, n int) {
 	r := &k.railRoutes[f.rank*k.nodes+n]
 	// The chunk is fenced, then posted as two NIC messages: the RDMA
 	// write and the atomic add on the source's tail.
-	arrive := sim.TransferMessage(now+k.costs.Handshake(), bytes, 2*k.costs.Message(), r.Latency, r.Ports...)
+	arrive := sim.TransferMessageAt(now, now+k.costs.For(f.rank).Handshake(), bytes, 2*k.costs.Message(), r.Latency, r.Ports...)
 	recv.arrive(arrive, myNode, rows)
 	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, n, "ib", bytes, rows)
 }

@@ -6,40 +6,16 @@ import (
 	"testing"
 
 	"github.com/moesim/moesim/dispatch"
+	"github.com/moesim/moesim/internal/testroute"
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
 
-// uniformRouting is DeepEP's benchmark routing (copied from dispatch's
-// tests): each token keeps min(nodes, maxNodes) nodes chosen uniformly and
-// picks topk distinct experts uniformly among theirs (contiguous
-// placement). It gives about 3.63 nodes per token at EP64, where DeepEP's
-// max-score group choice gives 3.98.
+// uniformRouting is DeepEP's benchmark routing (internal/testroute,
+// shared by dispatch's and combine's tests).
 func uniformRouting(seed uint64, nodes, gpn, tokens, experts, topk, maxNodes int) dispatch.Routing {
-	rng := sim.Stream(seed, "test-routing")
-	ranks := nodes * gpn
-	perNode := experts / nodes
-	keep := min(nodes, maxNodes)
-	rt := dispatch.Routing{TopK: topk, Experts: make([][]int32, ranks)}
-	pool := make([]int32, 0, keep*perNode)
-	for r := range ranks {
-		ids := make([]int32, 0, tokens*topk)
-		for range tokens {
-			pool = pool[:0]
-			for _, n := range rng.Perm(nodes)[:keep] {
-				for e := range perNode {
-					pool = append(pool, int32(n*perNode+e))
-				}
-			}
-			for i := range topk {
-				j := i + rng.IntN(len(pool)-i)
-				pool[i], pool[j] = pool[j], pool[i]
-				ids = append(ids, pool[i])
-			}
-		}
-		rt.Experts[r] = ids
-	}
-	return rt
+	k, ids := testroute.Uniform(seed, nodes, gpn, tokens, experts, topk, maxNodes)
+	return dispatch.Routing{TopK: k, Experts: ids}
 }
 
 type testSetup struct {

@@ -100,7 +100,8 @@ func CheckConfig(cfg dispatch.Config, deviceSMs, nodes int) error {
 // described by h, on cluster cl (whose ports accumulate this run's
 // traffic: callers pass a fresh or Reset cluster). f is the combine's wire
 // format (BF16 in DeepEP). cfg.Mode AllToAll runs the plain reverse
-// all-to-allv baseline instead, and LowLatency DeepEP's low-latency combine.
+// all-to-allv baseline instead, and LowLatency DeepEP's low-latency combine
+// (both owned, with their dispatch direction, by package dispatch).
 func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispatch.Format, hidden int, opt dispatch.Options) (*dispatch.Result, error) {
 	if err := CheckConfig(cfg, cl.Config.GPU.SMs, cl.Config.Nodes); err != nil {
 		return nil, err
@@ -117,21 +118,10 @@ func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispat
 		return nil, fmt.Errorf("combine: model.hidden = %d, want 1..%d", hidden, 1<<20)
 	}
 	switch cfg.Mode {
-	case dispatch.AllToAll, dispatch.LowLatency:
-		var res *dispatch.Result
-		var err error
-		if cfg.Mode == dispatch.AllToAll {
-			res, err = dispatch.RunAllToAll(cl, lay, f, hidden, true, opt)
-		} else {
-			// One BF16 row per (token, expert) back to the token's GPU,
-			// summed there: the low-latency kernel run in reverse.
-			res, err = dispatch.RunLowLatency(cl, lay, cfg, f, hidden, true, opt)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("combine: %w", err)
-		}
-		res.Handle = h
-		return res, nil
+	case dispatch.AllToAll:
+		return dispatch.AllToAllCombine(cl, h, f, hidden, opt)
+	case dispatch.LowLatency:
+		return dispatch.LowLatencyCombine(cl, h, cfg, f, hidden, opt)
 	}
 	// DeepEP's combine reads the dispatch's per-channel prefix matrices,
 	// so it asserts the same channel count (deep_ep.cpp, *_combine).
@@ -139,8 +129,7 @@ func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispat
 		return nil, fmt.Errorf("combine: kernel.num_sms = %d, but the dispatch handle was made with %d; combine must use the dispatch's channels",
 			cfg.NumSMs, h.Config.NumSMs)
 	}
-	k := newKernel(cl, lay, cfg, f, hidden, opt)
-	res, err := k.run()
+	res, err := dispatch.Execute("combine", newKernel(cl, lay, cfg, f, hidden, opt))
 	if err != nil {
 		return nil, err
 	}
@@ -148,24 +137,19 @@ func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispat
 	return res, nil
 }
 
-func (k *kernel) run() (*dispatch.Result, error) {
-	if err := k.eng.Run(); err != nil {
-		return nil, fmt.Errorf("combine: %w", err)
+// The kernel as a dispatch.Kernel for dispatch.Execute.
+func (k *kernel) Engine() *sim.Engine      { return k.eng }
+func (k *kernel) Finished() error          { return k.checkFinished() }
+func (k *kernel) Result() *dispatch.Result { return k.result() }
+func (k *kernel) Verified() error {
+	if k.verify == nil {
+		return nil
 	}
-	if err := k.checkFinished(); err != nil {
-		return nil, err
-	}
-	if k.verify != nil {
-		if err := k.verify.check(); err != nil {
-			return nil, err
-		}
-	}
-	return k.result(), nil
+	return k.verify.check()
 }
 
 func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, f dispatch.Format, hidden int, opt dispatch.Options) *kernel {
 	ranks, gpn, nodes := lay.Ranks, lay.GPUsPerNode, lay.Nodes
-	gpu := cl.Config.GPU
 	k := &kernel{
 		eng: sim.NewEngine(opt.EngineLimits()),
 		cl:  cl, lay: lay, cfg: cfg,
@@ -197,7 +181,7 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 		k.smPs[r] = slab(smSlab, r, cfg.NumSMs)
 		for i := range cfg.NumSMs {
 			p := &smPorts[r*cfg.NumSMs+i]
-			*p = *sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), gpu.SMCopyBytesPerSec)
+			*p = *dispatch.NewSMPort(cl.Config, r, i, opt)
 			k.smPs[r][i] = p
 		}
 	}
@@ -264,11 +248,11 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 	for _, s := range k.senders {
 		for i := range s.warps {
 			w := (s.rank + 1 + i) % len(s.warps)
-			k.eng.At(0, s, sim.PackArg(evFreed, w*k.parts, 0))
+			k.eng.At(opt.Offset(s.rank), s, sim.PackArg(evFreed, w*k.parts, 0))
 		}
 	}
 	for _, r := range k.receivers {
-		k.eng.At(0, r, sim.PackArg(evKick, 0, 0))
+		k.eng.At(opt.Offset(r.rank), r, sim.PackArg(evKick, 0, 0))
 	}
 	return k
 }

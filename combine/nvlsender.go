@@ -3,6 +3,7 @@ package combine
 import (
 	"fmt"
 
+	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/sim"
 )
 
@@ -176,7 +177,11 @@ func (s *nvlSender) step(now sim.Time, w int) {
 	dst := s.base + w
 	bytes := int64(rows) * k.rec
 	sm := 2 * s.c
-	finish := k.costs.Copy(k.sm(s.rank, sm), now, rows, bytes)
+	warps := 1
+	if !k.internode {
+		warps = dispatch.IntranodeWarpsPerPeer(k.gpn)
+	}
+	finish := k.costs.For(s.rank).CopyShared(k.sm(s.rank, sm), now, warps, rows, bytes)
 	arrive := finish
 	link := "local"
 	if dst != s.rank {
@@ -189,8 +194,8 @@ func (s *nvlSender) step(now sim.Time, w int) {
 		link = "nvlink"
 	}
 	// The warp fences the round and stores its tails before it is free.
-	finish += k.costs.Handshake()
-	arrive += k.costs.Handshake()
+	finish += k.costs.For(s.rank).Handshake()
+	arrive += k.costs.For(s.rank).Handshake()
 	warp.busy, warp.until = true, finish
 	k.eng.At(finish, s, sim.PackArg(evSent, w, 0))
 	for p, n := range s.round {

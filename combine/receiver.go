@@ -117,7 +117,7 @@ func (r *receiver) step(now sim.Time) {
 	}
 	finish := now
 	if rows > 0 { // a token with no expert has nothing to sum
-		finish = k.costs.Reduce(k.sm(r.rank, r.smIndex()), now, k.recvWarps, tokens, rows, k.rec)
+		finish = k.costs.For(r.rank).Reduce(k.sm(r.rank, r.smIndex()), now, k.recvWarps, tokens, rows, k.rec)
 	}
 	r.busy, r.until = true, finish
 	k.eng.At(finish, r, sim.PackArg(evReceived, 0, 0))

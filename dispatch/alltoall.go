@@ -1,8 +1,6 @@
 package dispatch
 
 import (
-	"fmt"
-
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -46,38 +44,74 @@ func (f *a2aFlow) Handle(now sim.Time, arg int64) {
 	f.k.eng.At(arrive-r.Latency, f, 0)
 }
 
-// RunAllToAll is the baseline a plain all-to-allv gives, as NCCL runs it
-// for token dispatchers that do not forward: one message per (source GPU,
-// target GPU) carrying the source's tokens for that GPU, so a token with
-// three target GPUs on one remote node crosses IB three times; inter-node
-// messages go NIC to NIC whatever the rails. reverse runs combine's
-// baseline: each target GPU returns the rows to the token's GPU, where
-// they are summed (the sum is not modelled). Flows are driven by the
-// engine in pieces so they share ports fairly. SMs are not modelled:
-// NCCL's kernels use their own few SMs and are rarely copy-bound.
-func RunAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, reverse bool, opt Options) (*Result, error) {
+// a2aDirection says which way the baseline moves rows: a dispatch sends
+// each token's row to its target GPUs, a combine sends each target GPU's
+// row back to the token's GPU.
+type a2aDirection uint8
+
+const (
+	a2aDispatch a2aDirection = iota
+	a2aCombine
+)
+
+// allToAll is one run of the baseline, as a Kernel for Execute.
+type allToAll struct {
+	*a2a
+	lay *Layout
+	rec int64
+}
+
+// newAllToAll sets up the baseline a plain all-to-allv gives, as NCCL runs
+// it for token dispatchers that do not forward: one message per (source
+// GPU, target GPU) carrying the source's tokens for that GPU, so a token
+// with three target GPUs on one remote node crosses IB three times;
+// inter-node messages go NIC to NIC whatever the rails. Combine's baseline
+// returns the rows from each target GPU to the token's GPU, where they are
+// summed (the sum is not modelled). Flows are driven by the engine in
+// pieces so they share ports fairly. SMs are not modelled: NCCL's kernels
+// use their own few SMs and are rarely copy-bound.
+func newAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, dir a2aDirection, opt Options) *allToAll {
 	eng := sim.NewEngine(opt.EngineLimits())
-	k := &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks)}
-	rec := int64(f.PayloadBytes(hidden))
+	k := &allToAll{a2a: &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks)}, lay: lay,
+		rec: int64(f.PayloadBytes(hidden))}
 	for from := range lay.Ranks {
 		// Start each sender at a different peer so no GPU is hit by every
 		// sender at once.
 		for i := range lay.Ranks {
 			to := (from + i) % lay.Ranks
 			tokens := lay.RankTokens[from][to]
-			if reverse {
+			if dir == a2aCombine {
 				tokens = lay.RankTokens[to][from]
 			}
 			if tokens == 0 {
 				continue
 			}
-			eng.At(0, &a2aFlow{k: k, from: from, to: to, left: int64(tokens) * rec}, 0)
+			eng.At(0, &a2aFlow{k: k.a2a, from: from, to: to, left: int64(tokens) * k.rec}, 0)
 		}
 	}
-	if err := eng.Run(); err != nil {
-		return nil, fmt.Errorf("all-to-all: %w", err)
+	return k
+}
+
+// AllToAllCombine runs combine's all-to-all baseline: the reverse of the
+// dispatch whose handle is h.
+func AllToAllCombine(cl *topology.Cluster, h *Handle, f Format, hidden int, opt Options) (*Result, error) {
+	res, err := Execute("combine", newAllToAll(cl, h.Layout, f, hidden, a2aCombine, opt))
+	if err != nil {
+		return nil, err
 	}
-	res := &Result{Mode: AllToAll, RecordBytes: int(rec), Events: eng.Steps(), RankFinish: k.last}
-	Summarize(res, cl, lay, f.PayloadBytes(hidden), nil)
+	res.Handle = h
 	return res, nil
+}
+
+func (k *allToAll) Engine() *sim.Engine { return k.eng }
+func (k *allToAll) Verified() error     { return nil }
+
+// Finished: every flow sends until it is empty, so a run that ends is
+// complete.
+func (k *allToAll) Finished() error { return nil }
+
+func (k *allToAll) Result() *Result {
+	res := &Result{Mode: AllToAll, RecordBytes: int(k.rec), Events: k.eng.Steps(), RankFinish: k.last}
+	Summarize(res, k.cl, k.lay, int(k.rec), nil)
+	return res
 }

@@ -17,9 +17,9 @@ const (
 	// do not forward: one message per (source GPU, target GPU), inter-node
 	// pairs straight NIC to NIC, no per-node deduplication.
 	AllToAll Mode = "alltoall"
-	// LowLatency is DeepEP's low-latency (decode) kernel: one RDMA message
-	// per (token, selected expert), latency-bound rather than
-	// bandwidth-bound.
+	// LowLatency is DeepEP's low-latency (decode) kernel: one message per
+	// (token, selected expert) straight to the expert's GPU, latency-bound
+	// rather than bandwidth-bound (lowlatency.go).
 	LowLatency Mode = "low-latency"
 )
 
@@ -39,8 +39,13 @@ type Config struct {
 	RDMABuffer int `yaml:"rdma_buffer"`
 	// LLRDMAOnly sends the low-latency kernels' same-node messages through
 	// the NICs as well, as DeepEP did before PR #173 (June 2025) and as its
-	// README's low-latency table was measured; by default they use NVLink.
+	// README's February 2025 low-latency table was measured; by default
+	// they use NVLink.
 	LLRDMAOnly bool `yaml:"ll_rdma_only,omitempty"`
+	// LLHook splits each low-latency kernel into a send phase and a
+	// receive phase launched apart (DeepEP's return_recv_hook): the
+	// transfer runs between them with no SM held.
+	LLHook bool `yaml:"ll_hook,omitempty"`
 }
 
 // Channels is NumSMs/2: each channel is a pair of SMs.

@@ -29,17 +29,44 @@ type Costs struct {
 	// the copy rate, a reduction at the reduce rate.
 	reduceScale float64
 	msg         sim.Time // NIC time per message
+	// gpuFactor is each rank's straggler factor (cluster.stragglers),
+	// nil when every GPU is healthy.
+	gpuFactor []float64
 }
 
 // NewCosts takes the costs from a validated config.
 func NewCosts(c topology.Config) Costs {
-	return Costs{
+	costs := Costs{
 		warpRate:    c.GPU.WarpCopyBytesPerSec,
 		record:      c.GPU.RecordOverhead,
 		handshake:   c.GPU.ChunkHandshake,
 		reduceScale: c.GPU.SMCopyBytesPerSec / c.GPU.SMReduceBytesPerSec,
 		msg:         sim.FromSeconds(1 / c.NICMessageRate),
 	}
+	for _, s := range c.Stragglers {
+		if s.Kind == topology.StragglerGPU {
+			costs.gpuFactor = make([]float64, c.GPUs())
+			for r := range costs.gpuFactor {
+				costs.gpuFactor[r] = c.GPUFactor(r)
+			}
+			break
+		}
+	}
+	return costs
+}
+
+// For returns the costs of rank's warps: a straggler GPU (its SM clock
+// slowed by a factor) pays each per-warp and per-chunk cost that many
+// times over; its SM port is slowed where the kernel builds it.
+func (c Costs) For(rank int) Costs {
+	if c.gpuFactor == nil || c.gpuFactor[rank] == 1 {
+		return c
+	}
+	f := c.gpuFactor[rank]
+	c.warpRate /= f
+	c.record = sim.Time(math.Round(float64(c.record) * f))
+	c.handshake = sim.Time(math.Round(float64(c.handshake) * f))
+	return c
 }
 
 // Copy returns when one warp that starts copying n records of bytes in
@@ -47,6 +74,25 @@ func NewCosts(c topology.Config) Costs {
 func (c Costs) Copy(sm *sim.Port, now sim.Time, n int, bytes int64) sim.Time {
 	return c.Work(sm, now, bytes, n, bytes)
 }
+
+// CopyShared returns when w warps that split n records of bytes in all
+// evenly, all starting at now, are done: the SM carries every byte, the
+// slowest warp copies its ceil(n/w) records. DeepEP's intranode kernels
+// give each peer a group of warps this way.
+func (c Costs) CopyShared(sm *sim.Port, now sim.Time, w, n int, bytes int64) sim.Time {
+	if w <= 1 || n <= 1 {
+		return c.Copy(sm, now, n, bytes)
+	}
+	per := (n + w - 1) / w
+	return c.Work(sm, now, bytes, per, bytes*int64(per)/int64(n))
+}
+
+// IntranodeWarpsPerPeer is the warps DeepEP V1's intranode kernels give
+// each peer GPU on one SM: blocks of 768 threads (24 warps) split evenly
+// over the ranks (intranode.cu: num_threads_per_rank = kNumThreads /
+// kNumRanks), 3 warps each on 8 GPUs. Across nodes a forwarder and an NVL
+// receiver have one warp per peer (internode.cu's warp roles).
+func IntranodeWarpsPerPeer(gpusPerNode int) int { return max(768/32/gpusPerNode, 1) }
 
 // Work returns when warps that start at now are done, when the SM carries
 // smBytes and the slowest warp copies n records of warpBytes.
@@ -85,3 +131,19 @@ func (c Costs) Handshake() sim.Time { return c.handshake }
 
 // Message is a NIC's time per message (an RDMA write or an atomic).
 func (c Costs) Message() sim.Time { return c.msg }
+
+// ReduceSplit returns when w warps that start together at now are done
+// summing rows input rows of rec bytes into one output row, each warp a
+// 1/w slice of every row (DeepEP's low-latency combine: decode warps split
+// the hidden dimension): the SM's port carries the input rows at the
+// reduce rate; each warp pays a record overhead per row and streams its
+// slice of every row.
+func (c Costs) ReduceSplit(sm *sim.Port, now sim.Time, w, rows int, rec int64) sim.Time {
+	in := int64(rows) * rec
+	smBytes := in
+	if c.reduceScale != 1 {
+		smBytes = int64(math.Ceil(float64(in) * c.reduceScale))
+	}
+	w = max(w, 1)
+	return max(sm.Reserve(now, smBytes), now+c.warpTime(rows, (in+int64(w)-1)/int64(w)))
+}

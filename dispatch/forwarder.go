@@ -13,8 +13,14 @@ type forwarder struct {
 	k      *kernel
 	rank   int
 	c      int
-	queues []*tokenQueue // indexed by source node (internode) or [0]
-	warps  []fwdWarp     // indexed by destination local GPU
+	queues []tokenQueue // indexed by source node (internode) or [0]
+	warps  []fwdWarp    // indexed by destination local GPU
+	// head and done are each queue's per-warp positions, at qi*gpn+d.
+	head, done []int32
+	// ready holds, per warp, one bit per queue: set while the queue holds
+	// records the warp has not scanned (readyWords words per warp).
+	ready      []uint64
+	readyWords int
 }
 
 // fwdWarp is the forwarder warp for one destination GPU.
@@ -62,16 +68,16 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 	kind, a, b := sim.UnpackArg(arg)
 	switch kind {
 	case evRDMAArrive:
-		q := f.queues[a]
-		q.tail += b
+		q := &f.queues[a]
+		q.tail += int32(b)
 		for d := range f.warps {
+			f.setReady(d, a)
 			f.round(now, d, a)
 		}
 	case evFwdDone:
 		w := &f.warps[a]
 		w.busy = false
-		q := f.queues[w.lastQ]
-		q.done[a] = w.lastEnd
+		f.done[w.lastQ*len(f.warps)+a] = int32(w.lastEnd)
 		f.returnCredit(now, w.lastQ)
 		if w.sent == w.total {
 			f.retire(now, a)
@@ -115,45 +121,54 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		}
 		return
 	}
-	for range f.queues {
-		qi := w.next
-		if only {
-			qi = grew
-		} else {
-			w.next = (w.next + 1) % len(f.queues)
+	// Look at the queues round-robin from w.next, as DeepEP's warps do,
+	// but only at those with records the warp has not scanned (ready):
+	// the others would be passed over. The round-robin position ends
+	// after the queue that gives a round, or where it started.
+	nq := len(f.queues)
+	if only {
+		if f.head[grew*len(f.warps)+d] >= f.queues[grew].tail {
+			return
 		}
-		q := f.queues[qi]
-		h := q.head[d]
-		if h >= q.tail {
-			if only {
+		f.scan(now, d, grew, need)
+		return
+	}
+	start := w.next
+	for pass, lo, hi := 0, start, nq; pass < 2; pass, lo, hi = pass+1, 0, start {
+		for qi := f.nextReady(d, lo, hi); qi >= 0; qi = f.nextReady(d, qi+1, hi) {
+			if f.scan(now, d, qi, need) {
 				return
 			}
-			continue
 		}
-		n := 0
-		for h < q.tail && n < need {
-			if q.has(h, d) {
-				if k.verify != nil {
-					k.verify.forwarded(f.rank, f.c, d, q.srcRank, int(q.tok[h]))
-				}
-				n++
+	}
+}
+
+// scan reads queue qi, which holds records warp d has not scanned, for up
+// to need of the warp's records. If it finds some, it starts their copy
+// and reports true; if not, the slots it read are released.
+func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
+	k := f.k
+	w := &f.warps[d]
+	nq := len(f.queues)
+	q := &f.queues[qi]
+	hp := &f.head[qi*len(f.warps)+d]
+	h, tail := int(*hp), int(q.tail)
+	n := 0
+	for h < tail && n < need {
+		if k.has(q, h, d) {
+			if k.verify != nil {
+				k.verify.forwarded(f.rank, f.c, d, int(q.srcRank), int(k.tok(q, h)))
 			}
-			h++
+			n++
 		}
-		q.head[d] = h
-		if n == 0 {
-			// Nothing for d in what arrived: the slots are still read
-			// and released, at no copy cost.
-			q.done[d] = h
-			f.returnCredit(now, qi)
-			if only {
-				return
-			}
-			continue
-		}
-		if only {
-			w.next = (qi + 1) % len(f.queues)
-		}
+		h++
+	}
+	*hp = int32(h)
+	if h == tail {
+		f.clearReady(d, qi)
+	}
+	if n > 0 {
+		w.next = (qi + 1) % nq
 		w.sent += n
 		if w.sent-w.credit > k.cfg.NVLBuffer {
 			panic("dispatch: NVL ring overflow: a forwarder wrote past its credits")
@@ -164,7 +179,7 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		bytes := int64(n) * k.rec
 		// The warp copies the chunk a record at a time, then fences and
 		// stores the ring's tail.
-		finish := k.costs.Copy(k.sm(f.rank, 2*f.c), now, n, bytes)
+		finish := k.costs.For(f.rank).CopyShared(k.sm(f.rank, 2*f.c), now, k.peerWarps, n, bytes)
 		arrive := finish
 		if dst != f.rank {
 			// Records land when both the SM has copied them and the link
@@ -174,8 +189,8 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 			finish = max(finish, linkDone)
 			arrive = finish + r.Latency
 		}
-		finish += k.costs.Handshake()
-		arrive += k.costs.Handshake()
+		finish += k.costs.For(f.rank).Handshake()
+		arrive += k.costs.For(f.rank).Handshake()
 		k.eng.At(finish, f, sim.PackArg(evFwdDone, d, 0))
 		if tr := k.eng.Tracer(); tr != nil {
 			link := "nvlink"
@@ -186,8 +201,13 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 				Peer: dst, Link: link, Bytes: bytes, Tokens: n})
 		}
 		k.eng.At(arrive, k.recv(dst, f.c), sim.PackArg(evNVLArrive, f.rank%k.gpn, n))
-		return
+		return true
 	}
+	// Nothing for d in what arrived: the slots are still read and
+	// released, at no copy cost.
+	f.done[qi*len(f.warps)+d] = int32(h)
+	f.returnCredit(now, qi)
+	return false
 }
 
 // retire marks warp d as done with every queue: it has forwarded all its
@@ -195,9 +215,14 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 // every source to the end, it holds no ring slot back from the credits the
 // other warps return.
 func (f *forwarder) retire(now sim.Time, d int) {
-	for qi, q := range f.queues {
-		q.done[d] = len(q.tok)
-		f.returnCredit(now, qi)
+	for qi := range f.queues {
+		// A queue the warp is already done with has returned what it
+		// can (every change of a done position is followed by
+		// returnCredit), so only the others need a look.
+		if p := &f.done[qi*len(f.warps)+d]; *p != f.queues[qi].n {
+			*p = f.queues[qi].n
+			f.returnCredit(now, qi)
+		}
 	}
 }
 
@@ -209,16 +234,17 @@ func (f *forwarder) returnCredit(now sim.Time, qi int) {
 	if k.senders == nil {
 		return
 	}
-	q := f.queues[qi]
-	m := q.minDone()
-	n := m - q.credited
-	if n == 0 || (n < k.cfg.RDMAChunk && m < len(q.tok)) {
+	q := &f.queues[qi]
+	m := f.minDone(qi)
+	n := int(m - q.credited)
+	if n == 0 || (n < k.cfg.RDMAChunk && m < q.n) {
 		return
 	}
 	q.credited = m
-	s := k.sender(q.srcRank, f.c)
+	src := int(q.srcRank)
+	s := k.sender(src, f.c)
 	at := now
-	if q.srcRank/k.gpn != f.rank/k.gpn {
+	if src/k.gpn != f.rank/k.gpn {
 		at += k.cl.Config.IBLatency
 	}
 	k.eng.At(at, s, sim.PackArg(evRDMACredit, f.rank/k.gpn, n))

@@ -1,44 +1,18 @@
 package dispatch
 
 import (
-	"math/rand/v2"
 	"testing"
 
-	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/internal/testroute"
 	"github.com/moesim/moesim/topology"
 )
 
-// uniformRouting is DeepEP's benchmark routing: each token keeps
-// min(nodes, maxNodes) nodes chosen uniformly and picks topk distinct
-// experts uniformly among theirs (contiguous placement).
+// uniformRouting is DeepEP's benchmark routing (internal/testroute,
+// shared by dispatch's and combine's tests).
 func uniformRouting(seed uint64, nodes, gpn, tokens, experts, topk, maxNodes int) Routing {
-	rng := sim.Stream(seed, "test-routing")
-	ranks := nodes * gpn
-	perNode := experts / nodes
-	keep := min(nodes, maxNodes)
-	rt := Routing{TopK: topk, Experts: make([][]int32, ranks)}
-	pool := make([]int32, 0, keep*perNode)
-	for r := range ranks {
-		ids := make([]int32, 0, tokens*topk)
-		for range tokens {
-			pool = pool[:0]
-			for _, n := range rng.Perm(nodes)[:keep] {
-				for e := range perNode {
-					pool = append(pool, int32(n*perNode+e))
-				}
-			}
-			for i := range topk {
-				j := i + rng.IntN(len(pool)-i)
-				pool[i], pool[j] = pool[j], pool[i]
-				ids = append(ids, pool[i])
-			}
-		}
-		rt.Experts[r] = ids
-	}
-	return rt
+	k, ids := testroute.Uniform(seed, nodes, gpn, tokens, experts, topk, maxNodes)
+	return Routing{TopK: k, Experts: ids}
 }
-
-var _ = rand.New
 
 type testSetup struct {
 	cl  *topology.Cluster
@@ -73,4 +47,10 @@ func fp8(t testing.TB) Format {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// llConfig is a low-latency kernel config: the chunk and ring sizes are
+// not used.
+func llConfig() Config {
+	return Config{Mode: LowLatency, NumSMs: 20, NVLChunk: 1, NVLBuffer: 2, RDMAChunk: 1, RDMABuffer: 2}
 }

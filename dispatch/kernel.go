@@ -18,6 +18,26 @@ type Options struct {
 	Verify bool
 	// Tracer, when set, receives one record per chunk moved.
 	Tracer sim.Tracer
+	// StartOffsets, when set, is each rank's kernel start after time zero
+	// (rank skew): a rank's warp roles start then and its SMs take no work
+	// before it. Nil starts every rank at zero. Normal-mode kernels only.
+	StartOffsets []sim.Time
+}
+
+// Offset is rank's start offset (0 without StartOffsets).
+func (o Options) Offset(rank int) sim.Time {
+	if rank < len(o.StartOffsets) {
+		return o.StartOffsets[rank]
+	}
+	return 0
+}
+
+// NewSMPort is SM i of rank's copy port: the GPU's per-SM copy rate over
+// the rank's straggler factor, held until the rank's kernel starts.
+func NewSMPort(c topology.Config, rank, i int, opt Options) *sim.Port {
+	p := sim.NewPort(fmt.Sprintf("gpu%d.sm%d", rank, i), c.GPU.SMCopyBytesPerSec/c.GPUFactor(rank))
+	p.Hold(opt.Offset(rank))
+	return p
 }
 
 // ErrStall wraps the error of a run that stopped with work left: a
@@ -47,6 +67,16 @@ type kernel struct {
 	nodeBuf []int
 	verify  *verifier
 	costs   Costs
+	// peerWarps is the warps a forwarder (intranode: sender) or an NVL
+	// receiver gives each peer GPU.
+	peerWarps int
+
+	// The forwarders' queue records, every queue's a contiguous run:
+	// recTok the token index, recMask maskBytes bytes of target local
+	// GPUs per record.
+	recTok    []int32
+	recMask   []uint8
+	maskBytes int
 }
 
 func (k *kernel) sm(rank, i int) *sim.Port       { return k.smPs[rank][i] }
@@ -72,8 +102,9 @@ func ChannelSlice(n, channels, c int) (lo, hi int) {
 	return lo, hi
 }
 
-// Run simulates one normal-mode dispatch of the layout on the cluster. The
-// cluster's ports accumulate this run's traffic.
+// Run simulates one dispatch of the layout on the cluster: DeepEP's normal
+// kernel, or the all-to-all baseline or the low-latency kernel as cfg.Mode
+// says. The cluster's ports accumulate this run's traffic.
 func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, opt Options) (*Result, error) {
 	if err := cfg.Validate(cl.Config.GPU.SMs); err != nil {
 		return nil, err
@@ -82,29 +113,32 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 		return nil, fmt.Errorf("dispatch: layout is for %d ranks of %d per node, cluster has %d of %d",
 			lay.Ranks, lay.GPUsPerNode, cl.Config.GPUs(), cl.Config.GPUsPerNode)
 	}
+	var k Kernel
 	switch cfg.Mode {
 	case AllToAll:
-		res, err := RunAllToAll(cl, lay, f, hidden, false, opt)
-		if err == nil {
-			res.Handle = &Handle{Layout: lay, Config: cfg}
-		}
-		return res, err
+		k = newAllToAll(cl, lay, f, hidden, a2aDispatch, opt)
 	case LowLatency:
-		return RunLowLatency(cl, lay, cfg, f, hidden, false, opt)
+		k = newLowLatency(cl, lay, cfg, f, hidden, llDispatch, opt)
+	default:
+		k = newKernel(cl, lay, cfg, f, hidden, opt)
 	}
-	k := newKernel(cl, lay, cfg, f, hidden, opt)
-	if err := k.eng.Run(); err != nil {
-		return nil, fmt.Errorf("dispatch: %w", err)
-	}
-	if err := k.checkFinished(); err != nil {
+	res, err := Execute("dispatch", k)
+	if err != nil {
 		return nil, err
 	}
-	if k.verify != nil {
-		if err := k.verify.check(); err != nil {
-			return nil, err
-		}
+	res.Handle = &Handle{Layout: lay, Config: cfg}
+	return res, nil
+}
+
+// The normal kernel as a Kernel for Execute.
+func (k *kernel) Engine() *sim.Engine { return k.eng }
+func (k *kernel) Finished() error     { return k.checkFinished() }
+func (k *kernel) Result() *Result     { return k.result() }
+func (k *kernel) Verified() error {
+	if k.verify == nil {
+		return nil
 	}
-	return k.result(), nil
+	return k.verify.check()
 }
 
 // EngineLimits are the options' limits with generous defaults for the
@@ -130,6 +164,10 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 		nodeBuf: make([]int, 0, nodes),
 		costs:   NewCosts(cl.Config),
 	}
+	k.peerWarps = 1
+	if nodes == 1 {
+		k.peerWarps = IntranodeWarpsPerPeer(gpn)
+	}
 	k.eng.SetTracer(opt.Tracer)
 	if opt.Verify {
 		k.verify = newVerifier(lay, k.ch)
@@ -138,7 +176,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	for r := range ranks {
 		k.smPs[r] = make([]*sim.Port, cfg.NumSMs)
 		for i := range cfg.NumSMs {
-			k.smPs[r][i] = sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), cl.Config.GPU.SMCopyBytesPerSec)
+			k.smPs[r][i] = NewSMPort(cl.Config, r, i, opt)
 		}
 	}
 	k.nvlRoutes = make([]topology.Route, ranks*gpn)
@@ -153,80 +191,20 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 		}
 	}
 	internode := nodes > 1
-	nq := 1
-	if internode {
-		nq = nodes
-	}
-	k.forwards = make([]*forwarder, ranks*k.ch)
-	k.receivers = make([]*receiver, ranks*k.ch)
-	for r := range ranks {
-		for c := range k.ch {
-			fw := &forwarder{k: k, rank: r, c: c, queues: make([]*tokenQueue, nq), warps: make([]fwdWarp, gpn)}
-			words := (gpn + 63) / 64
-			for i := range nq {
-				fw.queues[i] = &tokenQueue{srcRank: i*gpn + r%gpn, srcNode: i, words: words,
-					head: make([]int, gpn), done: make([]int, gpn)}
-			}
-			if !internode {
-				fw.queues[0].srcRank = r
-			}
-			for d := range gpn {
-				fw.warps[d].next = (d + c) % nq // start rotated by channel
-			}
-			k.forwards[r*k.ch+c] = fw
-			k.receivers[r*k.ch+c] = &receiver{k: k, rank: r, c: c, free: make([]sim.Time, gpn)}
-		}
-	}
-	// Fill every forwarder's queues with the records it will see, in the
-	// order they are sent: each source's channel slice, in token order.
-	for src := range ranks {
-		for c := range k.ch {
-			lo, hi := ChannelSlice(lay.Tokens[src], k.ch, c)
-			for t := lo; t < hi; t++ {
-				targets := lay.Targets(src, t)
-				for i := 0; i < len(targets); {
-					node := int(targets[i]) / gpn
-					fwdRank := node*gpn + src%gpn
-					if !internode {
-						fwdRank = src
-					}
-					fw := k.fwd(fwdRank, c)
-					q := fw.queues[0]
-					if internode {
-						q = fw.queues[src/gpn]
-					}
-					base := len(q.mask)
-					q.mask = append(q.mask, make([]uint64, q.words)...)
-					q.tok = append(q.tok, int32(t))
-					for ; i < len(targets) && int(targets[i])/gpn == node; i++ {
-						local := int(targets[i]) % gpn
-						q.mask[base+local/64] |= 1 << (local % 64)
-						fw.warps[local].total++
-					}
-				}
-			}
-		}
-	}
-	// A warp with nothing to forward never holds slots back.
-	for _, fw := range k.forwards {
-		for d := range fw.warps {
-			if fw.warps[d].total == 0 {
-				for _, q := range fw.queues {
-					q.done[d] = len(q.tok)
-				}
-			}
-		}
-	}
+	k.buildForwarders(internode)
 	if !internode {
 		for _, fw := range k.forwards {
-			fw.queues[0].tail = len(fw.queues[0].tok)
+			fw.queues[0].tail = fw.queues[0].n
+			for d := range fw.warps {
+				fw.setReady(d, 0)
+			}
 			// A GPU's sender warps run side by side; the model starts
 			// them one after another on their SM's queue, so start each
 			// GPU at its next peer: every receiver then gets its first
 			// chunks at once instead of GPU 0 first and the last GPU last.
 			for i := range fw.warps {
 				d := (fw.rank + 1 + i) % gpn
-				k.eng.At(0, fw, sim.PackArg(evNVLCredit, d, 0))
+				k.eng.At(opt.Offset(fw.rank), fw, sim.PackArg(evNVLCredit, d, 0))
 			}
 		}
 		return k
@@ -248,7 +226,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 				s.order = append(s.order, (c+node+i)%nodes)
 			}
 			k.senders[r*k.ch+c] = s
-			k.eng.At(0, s, sim.PackArg(evRDMACredit, 0, 0))
+			k.eng.At(opt.Offset(r), s, sim.PackArg(evRDMACredit, 0, 0))
 		}
 	}
 	return k

@@ -210,3 +210,19 @@ func checkCombineConfig(s V1Shape, add func(field, name, format string, a ...any
 			c.RDMAChunk, warps, n)
 	}
 }
+
+// CombineNVLBufferFor is the smallest internode combine NVL ring of at
+// least buf slots that internode combine's host asserts accept on nodes
+// nodes with cfg's chunks: a multiple of nodes whose per-node partitions
+// exceed both chunks and hold an NVL chunk beside the forwarder's warps
+// (checkCombineConfig). DeepEP's config table sizes the ring for at most
+// 20 nodes (720 slots at 160 ranks, 2 per node on 256); a run extrapolated
+// past it takes this size when kernel.combine.nvl_buffer is left unset.
+func CombineNVLBufferFor(buf int, cfg Config, nodes int) int {
+	if nodes <= 1 {
+		return buf
+	}
+	warps := max(combineForwarderWarps/nodes, 1)
+	part := max((buf+nodes-1)/nodes, cfg.RDMAChunk+1, cfg.NVLChunk+1, cfg.NVLChunk+warps)
+	return part * nodes
+}

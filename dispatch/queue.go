@@ -1,35 +1,188 @@
 package dispatch
 
+import (
+	"math/bits"
+
+	"github.com/moesim/moesim/sim"
+)
+
 // tokenQueue is the ordered stream of token records one forwarder channel
 // reads from one source: in internode mode the RDMA ring filled by the
 // source GPU with the same local index on one node (the own node included,
 // written locally); in intranode mode the GPU's own tokens.
 //
-// Invariants:
-//   - 0 <= credited <= min(done) <= min(head) <= tail <= len(tok).
+// A queue's records live in the kernel's slabs (recTok, recMask) from off,
+// and its per-warp positions in its forwarder's (head, done): a queue is
+// a few words, so a forwarder can hold one per source node at any scale.
+//
+// Invariants, for every warp d of the forwarder (f.head and f.done at
+// qi*gpn+d):
+//   - 0 <= credited <= min(done) <= min(head) <= tail <= n.
 //   - head[d] is how far forwarder warp d has scanned; done[d] how far its
 //     copies have completed, so slots below min(done) may be reused.
+//   - warp d's ready bit for the queue is set exactly when head[d] < tail.
 type tokenQueue struct {
-	srcRank int     // rank that sent these records
-	srcNode int     // its node: the queue's index on the forwarder
-	tok     []int32 // token index on srcRank, in ring order
-	mask    []uint64
-	words   int // mask words per token
-	tail    int // records arrived
-	head    []int
-	done    []int
-	// credited is the head last returned to the sender as RDMA credit.
-	credited int
+	off      int   // first record in the kernel's slabs
+	srcRank  int32 // rank that sent these records
+	n        int32 // records in all
+	tail     int32 // records arrived
+	credited int32 // the head last returned to the sender as RDMA credit
 }
 
-func (q *tokenQueue) has(i, local int) bool {
-	return q.mask[i*q.words+local/64]&(1<<(local%64)) != 0
+// tok is the token index on srcRank of the queue's record i.
+func (k *kernel) tok(q *tokenQueue, i int) int32 { return k.recTok[q.off+i] }
+
+// has reports whether record i of q goes to local GPU local.
+func (k *kernel) has(q *tokenQueue, i, local int) bool {
+	return k.recMask[(q.off+i)*k.maskBytes+local/8]&(1<<(local%8)) != 0
 }
 
-func (q *tokenQueue) minDone() int {
-	m := q.done[0]
-	for _, h := range q.done[1:] {
+// minDone is the least done position of queue qi over the warps.
+func (f *forwarder) minDone(qi int) int32 {
+	done := f.done[qi*len(f.warps) : (qi+1)*len(f.warps)]
+	m := done[0]
+	for _, h := range done[1:] {
 		m = min(m, h)
 	}
 	return m
+}
+
+// setReady marks queue qi as holding records warp d has not scanned.
+func (f *forwarder) setReady(d, qi int) {
+	f.ready[d*f.readyWords+qi/64] |= 1 << (qi % 64)
+}
+
+// clearReady marks queue qi as scanned to its tail by warp d.
+func (f *forwarder) clearReady(d, qi int) {
+	f.ready[d*f.readyWords+qi/64] &^= 1 << (qi % 64)
+}
+
+// nextReady is the first queue in [lo, hi) with records warp d has not
+// scanned, or -1: a few word reads however many source nodes there are,
+// where looking at every queue's head cost O(nodes) per round.
+func (f *forwarder) nextReady(d, lo, hi int) int {
+	if lo >= hi {
+		return -1
+	}
+	words := f.ready[d*f.readyWords : (d+1)*f.readyWords]
+	w := lo / 64
+	cur := words[w] &^ (1<<(lo%64) - 1)
+	for {
+		if cur != 0 {
+			qi := w*64 + bits.TrailingZeros64(cur)
+			if qi >= hi {
+				return -1
+			}
+			return qi
+		}
+		w++
+		if w*64 >= hi {
+			return -1
+		}
+		cur = words[w]
+	}
+}
+
+// buildForwarders makes every (rank, channel) forwarder and receiver and
+// fills the forwarders' queues with the records they will see, in the
+// order they are sent: each source's channel slice, in token order. The
+// records are counted first, so each queue's run of the slabs is exact and
+// the state is a few flat arrays.
+func (k *kernel) buildForwarders(internode bool) {
+	lay, gpn, ranks := k.lay, k.gpn, k.lay.Ranks
+	nq := 1
+	if internode {
+		nq = lay.Nodes
+	}
+	k.maskBytes = (gpn + 7) / 8
+	n := ranks * k.ch
+	fwSlab, warpSlab := make([]forwarder, n), make([]fwdWarp, n*gpn)
+	queues := make([]tokenQueue, n*nq)
+	posSlab := make([]int32, 2*n*nq*gpn)
+	readyWords := (nq + 63) / 64
+	readySlab := make([]uint64, n*gpn*readyWords)
+	recvSlab, freeSlab := make([]receiver, n), make([]sim.Time, n*gpn)
+	k.forwards = make([]*forwarder, n)
+	k.receivers = make([]*receiver, n)
+	for i := range n {
+		r, c := i/k.ch, i%k.ch
+		fw := &fwSlab[i]
+		*fw = forwarder{k: k, rank: r, c: c, queues: queues[i*nq : (i+1)*nq], warps: warpSlab[i*gpn : (i+1)*gpn],
+			head: posSlab[2*i*nq*gpn : (2*i+1)*nq*gpn], done: posSlab[(2*i+1)*nq*gpn : (2*i+2)*nq*gpn],
+			ready: readySlab[i*gpn*readyWords : (i+1)*gpn*readyWords], readyWords: readyWords}
+		for qi := range nq {
+			fw.queues[qi].srcRank = int32(qi*gpn + r%gpn)
+		}
+		if !internode {
+			fw.queues[0].srcRank = int32(r)
+		}
+		for d := range gpn {
+			fw.warps[d].next = (d + c) % nq // start rotated by channel
+		}
+		k.forwards[i] = fw
+		recvSlab[i] = receiver{k: k, rank: r, c: c, free: freeSlab[i*gpn : (i+1)*gpn]}
+		k.receivers[i] = &recvSlab[i]
+	}
+	// queueOf is the queue a record of token t of src bound for node goes
+	// to, in channel c.
+	queueOf := func(src, c, node int) *tokenQueue {
+		fwdRank, qi := node*gpn+src%gpn, src/gpn
+		if !internode {
+			fwdRank, qi = src, 0
+		}
+		return &k.fwd(fwdRank, c).queues[qi]
+	}
+	// Count each queue's records, then give each its run of the slabs.
+	for src := range ranks {
+		for c := range k.ch {
+			lo, hi := ChannelSlice(lay.Tokens[src], k.ch, c)
+			for t := lo; t < hi; t++ {
+				for _, node := range lay.TargetNodes(k.nodeBuf[:0], src, t) {
+					queueOf(src, c, node).n++
+				}
+			}
+		}
+	}
+	total := 0
+	for i := range queues {
+		queues[i].off = total
+		total += int(queues[i].n)
+		queues[i].n = 0
+	}
+	k.recTok, k.recMask = make([]int32, total), make([]uint8, total*k.maskBytes)
+	for src := range ranks {
+		for c := range k.ch {
+			lo, hi := ChannelSlice(lay.Tokens[src], k.ch, c)
+			for t := lo; t < hi; t++ {
+				targets := lay.Targets(src, t)
+				for i := 0; i < len(targets); {
+					node := int(targets[i]) / gpn
+					fwdRank := node*gpn + src%gpn
+					if !internode {
+						fwdRank = src
+					}
+					fw := k.fwd(fwdRank, c)
+					q := queueOf(src, c, node)
+					rec := q.off + int(q.n)
+					q.n++
+					k.recTok[rec] = int32(t)
+					for ; i < len(targets) && int(targets[i])/gpn == node; i++ {
+						local := int(targets[i]) % gpn
+						k.recMask[rec*k.maskBytes+local/8] |= 1 << (local % 8)
+						fw.warps[local].total++
+					}
+				}
+			}
+		}
+	}
+	// A warp with nothing to forward never holds slots back.
+	for _, fw := range k.forwards {
+		for d := range fw.warps {
+			if fw.warps[d].total == 0 {
+				for qi := range fw.queues {
+					fw.done[qi*gpn+d] = fw.queues[qi].n
+				}
+			}
+		}
+	}
 }

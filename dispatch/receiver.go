@@ -28,7 +28,7 @@ func (r *receiver) Handle(now sim.Time, arg int64) {
 	k := r.k
 	bytes := int64(n) * k.rec
 	start := max(now, r.free[src])
-	finish := k.costs.Copy(k.sm(r.rank, 2*r.c+1), start, n, bytes)
+	finish := k.costs.For(r.rank).CopyShared(k.sm(r.rank, 2*r.c+1), start, k.peerWarps, n, bytes)
 	r.free[src] = finish
 	r.rows += n
 	r.last = max(r.last, finish)

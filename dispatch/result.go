@@ -39,12 +39,23 @@ type Result struct {
 
 	// Physical bytes that crossed each link class, all ranks.
 	IBBytes, NVLinkBytes int64
+	// SMBytes is what the kernel's SMs copied and read to reduce, all
+	// ranks: with IBBytes, the HBM traffic it adds beside compute.
+	SMBytes int64
 	// Utilization of each resource class over the kernel span.
 	IB, NVLink, SM Utilization
 	// Bottleneck is the resource class with the highest peak utilization:
 	// "IB", "NVLink", "SM copy", or "latency" when none is busy most of
 	// the time.
 	Bottleneck string
+
+	// The low-latency kernels' (token, expert) data messages and their
+	// counts or flags (one per (expert, GPU) pair), all GPUs.
+	Messages, Signals int64
+	// SendTime is the low-latency send phase (kernel start to the last
+	// GPU's SMs free), RecvTime its receive phase; with kernel.ll_hook
+	// WireTime is the transfer between them, when no SM is held.
+	SendTime, WireTime, RecvTime sim.Time
 
 	Routing     Stats
 	RecordBytes int
@@ -126,6 +137,9 @@ func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int,
 	res.IB = utilization(nics, span)
 	res.NVLink = utilization(nvls, span)
 	res.SM = utilization(sms, span)
+	for _, p := range sms {
+		res.SMBytes += p.Bytes()
+	}
 	res.Bottleneck = "latency"
 	best := bottleneckThreshold
 	for _, c := range []struct {

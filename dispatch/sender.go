@@ -73,7 +73,8 @@ func (s *rdmaSender) step(now sim.Time) {
 	end := s.pos
 	for end < s.hi && end-s.pos < sevenWarps {
 		fits := true
-		for _, m := range l.TargetNodes(k.nodeBuf[:0], s.rank, end) {
+		targets := l.TargetNodes(k.nodeBuf[:0], s.rank, end)
+		for _, m := range targets {
 			if s.written[m]+s.pending[m]-s.credit[m] >= k.cfg.RDMABuffer {
 				fits = false
 				s.blockedOn = m
@@ -83,7 +84,6 @@ func (s *rdmaSender) step(now sim.Time) {
 		if !fits {
 			break
 		}
-		targets := l.TargetNodes(k.nodeBuf[:0], s.rank, end)
 		for _, m := range targets {
 			s.pending[m]++
 			bytes += k.rec
@@ -101,7 +101,7 @@ func (s *rdmaSender) step(now sim.Time) {
 	// record once and stores it into each target node's ring, so the
 	// slowest warp pays one record overhead and streams its token's
 	// copies; the SM carries every copy.
-	finish := k.costs.Work(k.sm(s.rank, 2*s.c+1), now, bytes, 1, int64(widest)*k.rec)
+	finish := k.costs.For(s.rank).Work(k.sm(s.rank, 2*s.c+1), now, bytes, 1, int64(widest)*k.rec)
 	k.eng.At(finish, s, sim.PackArg(evSendBatch, 0, 0))
 	if tr := k.eng.Tracer(); tr != nil {
 		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "rdma_copy", Role: "rdma-send", GPU: s.rank, Channel: s.c,
@@ -126,7 +126,7 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			f := k.fwd(fwd, s.c)
 			// The coordinator fences the chunk's records before it
 			// posts them.
-			at := now + k.costs.Handshake()
+			at := now + k.costs.For(s.rank).Handshake()
 			if m == s.node {
 				// Own node: a local tail add, no NIC.
 				k.eng.At(at, f, sim.PackArg(evRDMAArrive, s.node, n))
@@ -135,7 +135,7 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			r := k.route(s.rank, fwd)
 			// Two NIC messages per chunk: the RDMA write of the records
 			// and the atomic add on the remote tail.
-			arrive := sim.TransferMessage(at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
+			arrive := sim.TransferMessageAt(now, at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
 			k.eng.At(arrive, f, sim.PackArg(evRDMAArrive, s.node, n))
 			if tr := k.eng.Tracer(); tr != nil {
 				tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "rdma_put", Role: "rdma-coord", GPU: s.rank, Channel: s.c,

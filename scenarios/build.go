@@ -12,6 +12,7 @@ type built struct {
 	place      dispatch.Placement
 	lay        *dispatch.Layout
 	dfmt, cfmt dispatch.Format
+	routing    dispatch.Routing
 }
 
 // build derives the cluster, routing, placement, layout and wire formats of
@@ -29,6 +30,7 @@ func build(s Scenario, opt RunOptions) (built, error) {
 	} else if rt, err = Routing(s, opt); err != nil {
 		return b, InputError{err}
 	}
+	b.routing = rt
 	if b.place, err = workload.Placement(s.Model, b.hw.GPUs()); err != nil {
 		return b, err
 	}

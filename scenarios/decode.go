@@ -14,8 +14,10 @@ import (
 	"github.com/moesim/moesim/topology"
 )
 
-// maxScenarioBytes bounds a scenario file; real ones are a few hundred bytes.
-const maxScenarioBytes = 1 << 20
+// MaxScenarioBytes bounds a scenario file (1 MiB); real ones are a few
+// hundred bytes, and one with an explicit model.placement of every expert
+// a few tens of kilobytes.
+const MaxScenarioBytes = 1 << 20
 
 // Override is one --set path=value.
 type Override struct {
@@ -51,12 +53,12 @@ type DecodeOptions struct {
 
 // DecodeWith is Decode with options.
 func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxScenarioBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxScenarioBytes+1))
 	if err != nil {
 		return Scenario{}, fmt.Errorf("scenario: %w", err)
 	}
-	if len(data) > maxScenarioBytes {
-		return Scenario{}, fmt.Errorf("scenario: file is larger than %d bytes", maxScenarioBytes)
+	if len(data) > MaxScenarioBytes {
+		return Scenario{}, fmt.Errorf("scenario: file is larger than %d bytes", MaxScenarioBytes)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -73,6 +75,9 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 			return Scenario{}, err
 		}
 		setNode(root.Content[0], strings.Split(o.Path, "."), o.Value)
+	}
+	if err := checkTree(root.Content[0]); err != nil {
+		return Scenario{}, err
 	}
 	merged, err := yaml.Marshal(&root)
 	if err != nil {
@@ -96,11 +101,10 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: cluster.hardware_file %s: %w", name, err)
 		}
-		if s.Cluster.Preset != "" && s.Cluster.Preset != h.Name {
-			return Scenario{}, fmt.Errorf("scenario: cluster.preset = %q and cluster.hardware_file = %q (hardware %q): give one of them", s.Cluster.Preset, name, h.Name)
-		}
+		// The file replaces the preset, so a preset scenario can be run
+		// on calibrated hardware with one --set; the report names it.
 		s.Cluster.Preset = h.Name
-		s.hardware = h
+		s.hardware, s.hardwareData = h, data
 	}
 	s = s.WithDefaults()
 	if err := s.Validate(); err != nil {
@@ -109,8 +113,21 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 	return s, nil
 }
 
-// setNode sets path under a mapping node to a scalar, creating mappings on
-// the way.
+// valueNode is an override's value as a YAML node: a flow sequence or
+// mapping ("[{gpu: 3, factor: 2}]") when it parses as one, otherwise a
+// scalar.
+func valueNode(value string) yaml.Node {
+	if strings.HasPrefix(value, "[") || strings.HasPrefix(value, "{") {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(value), &doc); err == nil && doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+			return *doc.Content[0]
+		}
+	}
+	return yaml.Node{Kind: yaml.ScalarNode, Value: value}
+}
+
+// setNode sets path under a mapping node to a value (valueNode), creating
+// mappings on the way.
 func setNode(m *yaml.Node, path []string, value string) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value != path[0] {
@@ -118,7 +135,7 @@ func setNode(m *yaml.Node, path []string, value string) {
 		}
 		v := m.Content[i+1]
 		if len(path) == 1 {
-			*v = yaml.Node{Kind: yaml.ScalarNode, Value: value}
+			*v = valueNode(value)
 			return
 		}
 		if v.Kind != yaml.MappingNode {
@@ -129,7 +146,8 @@ func setNode(m *yaml.Node, path []string, value string) {
 	}
 	key := &yaml.Node{Kind: yaml.ScalarNode, Value: path[0]}
 	if len(path) == 1 {
-		m.Content = append(m.Content, key, &yaml.Node{Kind: yaml.ScalarNode, Value: value})
+		v := valueNode(value)
+		m.Content = append(m.Content, key, &v)
 		return
 	}
 	child := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

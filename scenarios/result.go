@@ -19,6 +19,7 @@ type Result struct {
 	Combine  KernelSummary  `json:"combine"`
 	Compute  ComputeSummary `json:"compute"`
 	Overlap  OverlapSummary `json:"overlap"`
+	Step     StepSummary    `json:"step"`
 	// Scenario is the effective scenario: preset, overrides and defaults
 	// applied.
 	Scenario Scenario `json:"scenario"`
@@ -76,6 +77,9 @@ type KernelSummary struct {
 	RecordBytes  int         `json:"record_bytes"`
 	Events       int64       `json:"events"`
 	RankFinishUs []float64   `json:"rank_finish_us"`
+	// RankStartUs is each rank's kernel start (workload.start_skew_us),
+	// absent when every rank starts at zero.
+	RankStartUs []float64 `json:"rank_start_us,omitempty"`
 	// PortUtil is each GPU's link utilization over the kernel span.
 	PortUtil PortUtil `json:"port_util"`
 	NumSMs   int      `json:"num_sms"`
@@ -115,14 +119,53 @@ type ComputeSummary struct {
 
 // OverlapSummary is the layer schedule's outcome.
 type OverlapSummary struct {
-	Schedule       string      `json:"schedule"`
-	LayerUs        float64     `json:"layer_us"`
-	ComputeUs      float64     `json:"compute_us"`
-	CommUs         float64     `json:"comm_us"`
-	HiddenCommUs   float64     `json:"hidden_comm_us"`
-	ExposedCommUs  float64     `json:"exposed_comm_us"`
-	HiddenFraction float64     `json:"hidden_fraction"`
-	Ops            []OpSummary `json:"ops"`
+	Schedule       string  `json:"schedule"`
+	LayerUs        float64 `json:"layer_us"`
+	ComputeUs      float64 `json:"compute_us"`
+	CommUs         float64 `json:"comm_us"`
+	HiddenCommUs   float64 `json:"hidden_comm_us"`
+	ExposedCommUs  float64 `json:"exposed_comm_us"`
+	HiddenFraction float64 `json:"hidden_fraction"`
+	// CommSlowdown is the all-to-alls' time in the schedule over their
+	// time alone; ComputeSlowdown the compute phases' over their time on
+	// every SM with nothing beside them (SMs lent to communication and
+	// interference). Both 1 when nothing overlaps.
+	CommSlowdown    float64 `json:"comm_slowdown"`
+	ComputeSlowdown float64 `json:"compute_slowdown"`
+	// SMCarveout is compute.sm_carveout; CommSMWaitUs the time the
+	// all-to-alls waited for SMs without it.
+	SMCarveout   bool    `json:"sm_carveout"`
+	CommSMWaitUs float64 `json:"comm_sm_wait_us"`
+	// DispatchHBMShare and CombineHBMShare are the shares of HBM
+	// bandwidth the kernels take while they run.
+	DispatchHBMShare float64     `json:"dispatch_hbm_share"`
+	CombineHBMShare  float64     `json:"combine_hbm_share"`
+	Ops              []OpSummary `json:"ops"`
+}
+
+// StepSummary is one step of schedule.layers MoE layers per pipeline
+// stage, schedule.pipeline_stages stages and schedule.micro_batches
+// micro-batches, per device (schedule.RunStep gives the formulas).
+type StepSummary struct {
+	Layers         int `json:"layers"`
+	PipelineStages int `json:"pipeline_stages"`
+	MicroBatches   int `json:"micro_batches"`
+	// StepUs = SteadyUs (the micro-batches' blocks) + BubbleUs.
+	StepUs   float64 `json:"step_us"`
+	SteadyUs float64 `json:"steady_us"`
+	BubbleUs float64 `json:"bubble_us"`
+	// ExposedCommUs is the communication the step exposes; the part in
+	// the bubble is BubbleExposedCommUs.
+	ExposedCommUs       float64 `json:"exposed_comm_us"`
+	BubbleExposedCommUs float64 `json:"bubble_exposed_comm_us"`
+	// A chunk's (one stage's layers) forward, backward and weight
+	// backward alone, and forward and backward overlapped (dualpipe);
+	// ChunkUs is the block time of a forward-only schedule's chunk.
+	ChunkFUs  float64 `json:"chunk_f_us"`
+	ChunkBUs  float64 `json:"chunk_b_us"`
+	ChunkWUs  float64 `json:"chunk_w_us"`
+	ChunkFBUs float64 `json:"chunk_fb_us"`
+	ChunkUs   float64 `json:"chunk_us"`
 }
 
 // OpSummary is one op of the layer schedule.

@@ -88,7 +88,11 @@ func Routing(s Scenario, opt RunOptions) (dispatch.Routing, error) {
 	if err != nil {
 		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
 	}
-	return workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	rt, err := workload.RoutingFromTrace(tokens, topk, ids, c.Nodes*c.GPUsPerNode, s.Model)
+	if err != nil {
+		return dispatch.Routing{}, fmt.Errorf("%s: %w", opt.TraceName, err)
+	}
+	return rt, nil
 }
 
 // Run simulates a validated scenario: dispatch and combine of one MoE
@@ -98,13 +102,20 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s, err = withRoutingTokens(s, b.routing); err != nil {
+		return nil, InputError{err}
+	}
 	hw, lay, dfmt, cfmt := b.hw, b.lay, b.dfmt, b.cfmt
 	ranks := hw.GPUs()
 	cl := topology.Build(hw)
 	kopt := dispatch.Options{Verify: opt.Verify}
+	if kopt.StartOffsets, err = workload.StartOffsets(s.Workload.StartSkewUs, ranks, s.Seed, "dispatch"); err != nil {
+		return nil, err
+	}
 	if opt.Tracer != nil {
 		kopt.Tracer = kernelTracer{opt.Tracer, 0, "dispatch "}
 	}
+	doff := kopt.StartOffsets
 	dres, err := dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt)
 	if err != nil {
 		return nil, err
@@ -114,6 +125,9 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if opt.Tracer != nil {
 		// Combine follows dispatch on one timeline.
 		kopt.Tracer = kernelTracer{opt.Tracer, dres.Time, "combine "}
+	}
+	if kopt.StartOffsets, err = workload.StartOffsets(s.Workload.StartSkewUs, ranks, s.Seed, "combine"); err != nil {
+		return nil, err
 	}
 	cres, err := combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt)
 	if err != nil {
@@ -128,6 +142,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		Scenario: s,
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
+	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(kopt.StartOffsets)
 	var lim *dispatch.V1LimitError
 	if errors.As(s.V1Limits(), &lim) {
 		reason := lim.Reason()
@@ -149,14 +164,26 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	local := max(1, b.place.Slots()/ranks)
 	commSMs := s.Kernel.NumSMs
 	if s.Kernel.Mode == dispatch.LowLatency {
-		// The low-latency kernels post their RDMA writes and free every SM
-		// (DeepEP's receive hook; profile-data's decode trace), so compute
-		// keeps the whole GPU.
+		// The low-latency kernels take every SM while they run and none
+		// otherwise: the schedule runs their phases on the compute stream
+		// (schedule.HookPhases), and compute keeps the whole GPU.
 		commSMs = 0
 	}
 	lc, err := compute.LayerTimes(hw.GPU, commSMs, s.Model, s.Workload.TokensPerGPU, maxSlots, local, s.Compute)
+	if err == nil {
+		err = checkLayerTime(lc)
+	}
 	if err != nil {
-		return nil, err
+		return nil, InputError{err}
+	}
+	// A synchronous layer computes at its slowest GPU's pace: a straggler
+	// GPU's clock slows its compute by its factor.
+	if f := hw.MaxGPUFactor(); f > 1 {
+		for p := range compute.NumPhases {
+			*lc.Phase(p) = compute.ScaleTime(*lc.Phase(p), f)
+			in := &lc.Info[p]
+			in.Full, in.Shared, in.Memory = compute.ScaleTime(in.Full, f), compute.ScaleTime(in.Shared, f), compute.ScaleTime(in.Memory, f)
+		}
 	}
 	res.Compute = ComputeSummary{CommSMs: lc.CommSMs, ComputeSMs: lc.ComputeSMs,
 		AttnFwdUs: us(lc.AttnFwd), MLPFwdUs: us(lc.MLPFwd),
@@ -167,18 +194,62 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	// path and the gradient of dispatch the combine path (DeepSeek-V3
 	// §3.3.3 sends the former in FP8, like dispatch, and the latter in
 	// BF16, like combine), so each takes its forward twin's time.
+	g := hw.GPU
 	ph := schedule.Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
-		CombineBwd: dres.Time, DispatchBwd: cres.Time}
+		CombineBwd: dres.Time, DispatchBwd: cres.Time,
+		DispatchHBM: hbmShare(hw, dres), CombineHBM: hbmShare(hw, cres),
+		Interference: schedule.Interference{ClockDrop: g.GEMMClockDrop, GEMMHBMSensitivity: g.GEMMHBMSensitivity,
+			NoCarveout: !s.Compute.Carveout(), SMWait: g.CommSMWait}}
+	switch {
+	case s.Kernel.Mode == dispatch.LowLatency && s.Kernel.LLHook:
+		// Each hooked phase is its own launch; the transfer between
+		// them holds no SM.
+		launch := hw.KernelLaunch
+		ph.Hook = &schedule.HookPhases{
+			DispatchSend: launch + dres.SendTime, DispatchWire: dres.WireTime, DispatchRecv: launch + dres.RecvTime,
+			CombineSend: launch + cres.SendTime, CombineWire: cres.WireTime, CombineRecv: launch + cres.RecvTime,
+		}
+	case s.Kernel.Mode == dispatch.LowLatency:
+		// Unhooked, a low-latency kernel holds a block on every SM until
+		// its data is in: one phase that excludes compute.
+		ph.Hook = &schedule.HookPhases{DispatchSend: dres.Time, CombineSend: cres.Time}
+	}
 	sr, err := schedule.RunSchedule(s.Schedule.Kind, ph)
 	if err != nil {
 		return nil, err
 	}
 	res.Overlap = OverlapSummary{Schedule: string(sr.Kind), LayerUs: us(sr.Layer), ComputeUs: us(sr.Compute),
-		CommUs: us(sr.Comm), HiddenCommUs: us(sr.Hidden), ExposedCommUs: us(sr.Exposed), HiddenFraction: sr.HiddenFraction}
+		CommUs: us(sr.Comm), HiddenCommUs: us(sr.Hidden), ExposedCommUs: us(sr.Exposed), HiddenFraction: sr.HiddenFraction,
+		CommSlowdown: sr.CommSlowdown, ComputeSlowdown: sr.ComputeSlowdown, SMCarveout: s.Compute.Carveout(),
+		CommSMWaitUs: us(sr.CommSMWait), DispatchHBMShare: ph.DispatchHBM, CombineHBMShare: ph.CombineHBM}
+	step, err := schedule.RunStep(s.Schedule.Kind, s.Schedule.Step(), ph, sr)
+	if err != nil {
+		return nil, err
+	}
+	res.Step = StepSummary{Layers: step.Layers, PipelineStages: step.Stages, MicroBatches: step.MicroBatches,
+		StepUs: us(step.Total), SteadyUs: us(step.Steady), BubbleUs: us(step.Bubble),
+		ExposedCommUs: us(step.Exposed), BubbleExposedCommUs: us(step.ExposedBubble),
+		ChunkFUs: us(step.F), ChunkBUs: us(step.B), ChunkWUs: us(step.W), ChunkFBUs: us(step.FB), ChunkUs: us(step.Chunk)}
 	for _, op := range sr.Ops {
 		res.Overlap.Ops = append(res.Overlap.Ops, OpSummary{Name: op.Name, Stream: op.Stream, StartUs: us(op.Start), EndUs: us(op.End)})
 	}
 	return res, nil
+}
+
+// maxHBMShare caps an all-to-all's HBM share: a kernel that would take
+// more is bound by HBM, not by its links, which the kernels do not model.
+const maxHBMShare = 0.9
+
+// hbmShare is the share of one GPU's HBM bandwidth kernel r takes while it
+// runs: its SMs' copies and its NICs' DMA, cluster.copy_hbm_bytes_per_byte
+// HBM bytes per byte, averaged over the GPUs and over the kernel's time.
+func hbmShare(hw topology.Config, r *dispatch.Result) float64 {
+	if r.Time <= 0 || hw.GPUs() == 0 {
+		return 0
+	}
+	perGPU := float64(r.SMBytes+r.IBBytes) / float64(hw.GPUs())
+	u := float64(perGPU*hw.GPU.CopyHBMBytesPerByte) / r.Time.Seconds() / hw.GPU.HBMBytesPerSec
+	return min(u, maxHBMShare)
 }
 
 // kernelTracer names the kernel in each record's warp role ("dispatch
@@ -203,4 +274,16 @@ func RunDispatch(s Scenario) (*dispatch.Result, error) {
 		return nil, err
 	}
 	return dispatch.Run(topology.Build(b.hw), b.lay, s.DispatchConfig(), b.dfmt, s.Model.Hidden, dispatch.Options{})
+}
+
+// starts is the start offsets in µs, nil for none.
+func starts(off []sim.Time) []float64 {
+	if off == nil {
+		return nil
+	}
+	out := make([]float64, len(off))
+	for i, t := range off {
+		out[i] = us(t)
+	}
+	return out
 }

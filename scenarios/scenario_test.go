@@ -70,7 +70,7 @@ func TestSameBytesAtAnyGOMAXPROCS(t *testing.T) {
 // empty slots; TestNumpyFixturesRoundTrip in package workload reads it)
 // end to end with the conservation checks on.
 func TestTraceReplayRuns(t *testing.T) {
-	s, err := LoadPreset("deepep-intranode-ep8", Override{"workload.routing", "trace"})
+	s, err := LoadPreset("deepep-intranode-ep8", Override{"workload.routing", "trace"}, Override{"workload.tokens_per_gpu", "0"})
 	if err != nil {
 		t.Fatal(err)
 	}

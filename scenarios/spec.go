@@ -31,6 +31,8 @@ type Scenario struct {
 
 	// hardware is the parsed cluster.hardware_file, if any.
 	hardware *topology.Hardware
+	// hardwareData is that file's bytes, for the run id.
+	hardwareData []byte
 }
 
 // Cluster is the scenario's cluster.* section: a hardware preset and
@@ -68,10 +70,45 @@ type Cluster struct {
 	NVLinkLatencyUs   float64 `yaml:"nvlink_latency_us,omitempty"`
 	IBLatencyUs       float64 `yaml:"ib_latency_us,omitempty"`
 	KernelLaunchUs    float64 `yaml:"kernel_launch_us,omitempty"`
+	LLKernelFixedUs   float64 `yaml:"ll_kernel_fixed_us,omitempty"`
 	// RailOversubscription: 1 is a non-blocking rail fabric.
 	RailOversubscription float64 `yaml:"rail_oversubscription,omitempty"`
+	// Interference between communication and compute on a GPU
+	// (topology.Constants documents each; docs/model.md the model).
+	GEMMClockDrop       float64 `yaml:"gemm_clock_drop,omitempty"`
+	CopyHBMBytesPerByte float64 `yaml:"copy_hbm_bytes_per_byte,omitempty"`
+	GEMMHBMSensitivity  float64 `yaml:"gemm_hbm_sensitivity,omitempty"`
+	CommSMWaitUs        float64 `yaml:"comm_sm_wait_us,omitempty"`
+	// Stragglers (cluster.stragglers) are slow GPUs or NICs, each named by
+	// its GPU's rank: [{gpu: 3, factor: 2}, {nic: 5, factor: 1.5}].
+	Stragglers []Straggler `yaml:"stragglers,omitempty"`
 	// Fabric (cluster.fabric.*) is the network above the NICs.
 	Fabric Fabric `yaml:"fabric,omitempty"`
+}
+
+// Straggler is one entry of cluster.stragglers: exactly one of GPU and NIC
+// names a rank (0..nodes×gpus_per_node-1), and Factor (1..100) is how many
+// times slower it runs. A slow GPU's SMs copy and compute Factor times
+// slower (a throttled clock); a slow NIC moves bytes Factor times slower.
+type Straggler struct {
+	GPU    *int    `yaml:"gpu,omitempty"`
+	NIC    *int    `yaml:"nic,omitempty"`
+	Factor float64 `yaml:"factor"`
+}
+
+// topology turns the entry i into the topology's form, or says what is
+// wrong with it.
+func (st Straggler) topology(i int) (topology.Straggler, error) {
+	field := fmt.Sprintf("cluster.stragglers[%d]", i)
+	switch {
+	case st.GPU != nil && st.NIC != nil:
+		return topology.Straggler{}, fmt.Errorf("scenario: %s names gpu = %d and nic = %d; give one of them per entry", field, *st.GPU, *st.NIC)
+	case st.GPU != nil:
+		return topology.Straggler{Kind: topology.StragglerGPU, Rank: *st.GPU, Factor: st.Factor}, nil
+	case st.NIC != nil:
+		return topology.Straggler{Kind: topology.StragglerNIC, Rank: *st.NIC, Factor: st.Factor}, nil
+	}
+	return topology.Straggler{}, fmt.Errorf("scenario: %s names neither gpu nor nic; want {gpu: RANK, factor: F} or {nic: RANK, factor: F}", field)
 }
 
 // constant returns the field holding hardware constant key, as a float64
@@ -86,7 +123,9 @@ func (c *Cluster) constant(key string) (get func() float64, set func(float64), o
 		"chunk_handshake_ns": &c.ChunkHandshakeNs, "sm_reduce_GBps": &c.SMReduceGBps, "fp8_TFLOPS": &c.FP8TFLOPS,
 		"bf16_TFLOPS": &c.BF16TFLOPS, "hbm_GBps": &c.HBMGBps, "nvlink_GBps": &c.NVLinkGBps, "nvlink_latency_us": &c.NVLinkLatencyUs,
 		"nic_GBps": &c.NICGBps, "nic_message_rate_Mps": &c.NICMessageRateMps, "ib_latency_us": &c.IBLatencyUs,
-		"kernel_launch_us": &c.KernelLaunchUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
+		"kernel_launch_us": &c.KernelLaunchUs, "ll_kernel_fixed_us": &c.LLKernelFixedUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
+		"gemm_clock_drop": &c.GEMMClockDrop, "copy_hbm_bytes_per_byte": &c.CopyHBMBytesPerByte,
+		"gemm_hbm_sensitivity": &c.GEMMHBMSensitivity, "comm_sm_wait_us": &c.CommSMWaitUs,
 	}
 	if p, ok := floats[key]; ok {
 		return func() float64 { return *p }, func(v float64) { *p = v }, true
@@ -105,6 +144,10 @@ type Kernel struct {
 	// LLRDMAOnly (kernel.ll_rdma_only) sends low-latency messages between
 	// GPUs of one node through the NICs, as DeepEP did before mid-2025.
 	LLRDMAOnly bool `yaml:"ll_rdma_only,omitempty"`
+	// LLHook (kernel.ll_hook) runs the low-latency kernels as DeepEP's
+	// return_recv_hook does: send and receive phases apart, the transfer
+	// between them holding no SM, so a schedule can overlap it.
+	LLHook bool `yaml:"ll_hook,omitempty"`
 	// Extrapolate (kernel.extrapolate) runs a normal-mode scenario that
 	// DeepEP V1 cannot (dispatch.CheckV1Limits), and the report flags it
 	// as an extrapolation; without it such a scenario is refused.
@@ -122,6 +165,17 @@ type Chunks struct {
 // Schedule is the scenario's schedule.* section.
 type Schedule struct {
 	Kind ScheduleKind `yaml:"kind"` // schedule.kind: serial, two-microbatch, dualpipe
+	// The step beyond one block (schedule.Step): MoE layers per pipeline
+	// stage, pipeline stages and micro-batches per step; 1 each by
+	// default, which makes the step one block.
+	Layers         int `yaml:"layers,omitempty"`
+	PipelineStages int `yaml:"pipeline_stages,omitempty"`
+	MicroBatches   int `yaml:"micro_batches,omitempty"`
+}
+
+// Step is the schedule's pipeline shape.
+func (s Schedule) Step() schedule.Step {
+	return schedule.Step{Layers: s.Layers, Stages: s.PipelineStages, MicroBatches: s.MicroBatches}
 }
 
 // WithDefaults returns s with every unset field filled: the hardware
@@ -165,7 +219,9 @@ func (s Scenario) WithDefaults() Scenario {
 		m.CombineType = d.CombineType
 	}
 	w := &s.Workload
-	setInt(&w.TokensPerGPU, 4096)
+	if w.Routing != workload.RoutingTrace {
+		setInt(&w.TokensPerGPU, 4096) // a trace gives its own count (withRoutingTokens)
+	}
 	if w.Routing == "" {
 		w.Routing = "node-limited"
 	}
@@ -176,11 +232,21 @@ func (s Scenario) WithDefaults() Scenario {
 	setInt(&k.NumSMs, dispatch.DefaultNumSMs)
 	ranks := c.Nodes * c.GPUsPerNode
 	k.Dispatch = k.Dispatch.withDefaults(dispatch.DefaultConfig(ranks, k.NumSMs))
+	userNVLBuffer := k.Combine.NVLBuffer
 	k.Combine = k.Combine.withDefaults(dispatch.DefaultCombineConfig(ranks, k.NumSMs))
+	if k.Extrapolate && k.Mode == dispatch.Normal && userNVLBuffer == 0 {
+		// DeepEP's table stops at 20 nodes; past it, its largest ring
+		// splits into too few slots per node for combine to run. An
+		// extrapolated run takes the smallest ring its asserts accept.
+		k.Combine.NVLBuffer = dispatch.CombineNVLBufferFor(k.Combine.NVLBuffer, s.CombineConfig(), c.Nodes)
+	}
 	s.Compute = computeWithDefaults(s.Compute)
 	if s.Schedule.Kind == "" {
 		s.Schedule.Kind = schedule.ScheduleSerial
 	}
+	setInt(&s.Schedule.Layers, 1)
+	setInt(&s.Schedule.PipelineStages, 1)
+	setInt(&s.Schedule.MicroBatches, 1)
 	return s
 }
 
@@ -224,6 +290,13 @@ func (s Scenario) Topology() (topology.Config, error) {
 	}
 	hw.Nodes = c.Nodes
 	hw.RailOversubscription = c.RailOversubscription
+	for i, st := range c.Stragglers {
+		ts, err := st.topology(i)
+		if err != nil {
+			return topology.Config{}, err
+		}
+		hw.Stragglers = append(hw.Stragglers, ts)
+	}
 	if hw.Fabric, err = c.Fabric.topology(); err != nil {
 		return topology.Config{}, err
 	}
@@ -251,12 +324,18 @@ func (s Scenario) CombineConfig() dispatch.Config { return s.Kernel.config(s.Ker
 
 func (k Kernel) config(ch Chunks) dispatch.Config {
 	return dispatch.Config{Mode: k.Mode, NumSMs: k.NumSMs, NVLChunk: ch.NVLChunk, NVLBuffer: ch.NVLBuffer,
-		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer, LLRDMAOnly: k.LLRDMAOnly}
+		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer, LLRDMAOnly: k.LLRDMAOnly, LLHook: k.LLHook}
 }
 
 // Validate checks a scenario after WithDefaults. Every error names the
 // field path, the value and what is allowed.
 func (s Scenario) Validate() error {
+	if _, err := s.baseHardware(); err != nil {
+		return err // cluster.preset or the hardware file, before the fields it fills
+	}
+	if err := s.checkRanges(); err != nil {
+		return err
+	}
 	hw, err := s.Topology()
 	if err != nil {
 		return err
@@ -273,7 +352,6 @@ func (s Scenario) Validate() error {
 		pos("model.experts", m.Experts, 1<<16),
 		pos("model.topk", m.TopK, 64),
 		pos("model.expert_intermediate", m.ExpertIntermediate, 1<<17),
-		pos("workload.tokens_per_gpu", s.Workload.TokensPerGPU, 1<<20),
 	} {
 		if err != nil {
 			return err
@@ -305,13 +383,24 @@ func (s Scenario) Validate() error {
 	if err := s.DispatchConfig().Validate(hw.GPU.SMs); err != nil {
 		return err
 	}
-	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
-		return fmt.Errorf("%w (kernel.combine)", err)
-	}
+	// DeepEP V1's limits first: past them, the combine ring check below
+	// fails for want of kernel.extrapolate, which sizes the ring.
 	if err := s.V1Limits(); err != nil && !s.Kernel.Extrapolate {
 		return err
 	}
+	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
+		return fmt.Errorf("%w (kernel.combine)", err)
+	}
 	if err := s.Compute.Validate(); err != nil {
+		return err
+	}
+	if _, err := workload.StartOffsets(s.Workload.StartSkewUs, 0, 0, ""); err != nil {
+		return err
+	}
+	if s.Workload.StartSkewUs > 0 && s.Kernel.Mode != dispatch.Normal {
+		return fmt.Errorf("scenario: workload.start_skew_us = %g needs kernel.mode = normal (the %s kernels start every rank at once)", s.Workload.StartSkewUs, s.Kernel.Mode)
+	}
+	if err := s.checkCompute(hw); err != nil {
 		return err
 	}
 	if s.Workload.Routing != workload.RoutingTrace {
@@ -326,7 +415,10 @@ func (s Scenario) Validate() error {
 			return err
 		}
 	}
-	return s.Schedule.Kind.Validate()
+	if err := s.Schedule.Kind.Validate(); err != nil {
+		return err
+	}
+	return s.Schedule.Step().Validate(s.Schedule.Kind)
 }
 
 // V1Limits returns the *dispatch.V1LimitError of a normal-mode scenario
@@ -360,6 +452,9 @@ func computeWithDefaults(c Compute) Compute {
 	setInt(&c.TileN, d.TileN)
 	if c.Precision == "" {
 		c.Precision = d.Precision
+	}
+	if c.SMCarveout == nil {
+		c.SMCarveout = d.SMCarveout
 	}
 	return c
 }

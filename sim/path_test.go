@@ -235,3 +235,91 @@ func BenchmarkTransferThreeHops(b *testing.B) {
 		now = Transfer(now, 7392*8, 0, ports...) - 100
 	}
 }
+
+// TestPostedTogetherDespiteReadyJitter is the low-latency combine's
+// posting: each of n GPUs posts one message to each of n peers from one
+// event at time 0, each ready when its warp's copy ends (a few ns apart),
+// all in the same peer order. Posted at one instant, they are served
+// together whatever their ready times, so every ingress can take its
+// messages back to back and the round ends at n messages' time plus the
+// jitter. (Batched by ready time, each message was a batch of its own
+// behind the egress's FIFO: every ingress got its n messages in one slot
+// and the round ran about twice as long.)
+func TestPostedTogetherDespiteReadyJitter(t *testing.T) {
+	const n, bw, bytes = 8, 50e9, int64(1 << 17)
+	outs, ins := make([]*Port, n), make([]*Port, n)
+	for i := range n {
+		outs[i], ins[i] = NewPort("out", bw), NewPort("in", bw)
+	}
+	msg := TransferTime(bytes, bw)
+	jitter := func(k int) Time { return Time(k) * 3 * Nanosecond }
+	var last Time
+	for src := range n {
+		for k := range n {
+			last = max(last, TransferAt(0, jitter(k), bytes, 0, outs[src], ins[k]))
+		}
+	}
+	if want := n*msg + jitter(n-1); last > want {
+		t.Errorf("round ends at %v, want at most %v (n messages at the NIC's rate, plus the jitter)", last, want)
+	}
+	// Posted from different instants, the FIFO holds: a message posted
+	// after a backlog was posted still waits for it.
+	out, in := NewPort("out", bw), NewPort("in", bw)
+	TransferAt(0, 0, 10*bytes, 0, out)
+	if got, want := TransferAt(Nanosecond, 2*Nanosecond, bytes, 0, out, in), 11*msg; got != want {
+		t.Errorf("later post arrives %v, want %v behind the backlog", got, want)
+	}
+}
+
+// TestOutOfOrderFutureOffersKeepIdleTime: sixteen GPUs, their NICs
+// backlogged since time 0, each send X a message at 1 µs, offered in no
+// particular order, that their NICs start at 2, 4, ... 32 µs; sixteen idle
+// GPUs then send X one each at 1 µs. X's ingress must keep every idle
+// microsecond between the future reservations for them, [1, 2), [3, 4) ...
+// [31, 32), the last ending at 32 µs. (With four gaps, forgetting the
+// earliest, the idle senders queued after 33 µs.)
+func TestOutOfOrderFutureOffersKeepIdleTime(t *testing.T) {
+	const bw = 1e9
+	const mb = int64(1000) // 1 µs at 1 GB/s
+	x := NewPort("x.in", bw)
+	order := rand.New(rand.NewPCG(1, 2)).Perm(16)
+	for _, i := range order {
+		out := NewPort("busy.out", bw)
+		out.Reserve(0, int64(2*(i+1))*mb) // starts X's message at 2(i+1) µs
+		if got, want := Transfer(Microsecond, mb, 0, out, x), Time(2*(i+1)+1)*Microsecond; got != want {
+			t.Fatalf("backlogged sender %d arrives %v, want %v", i, got, want)
+		}
+	}
+	var last Time
+	for range 16 {
+		last = max(last, Transfer(Microsecond, mb, 0, NewPort("idle.out", bw), x))
+	}
+	if want := 32 * Microsecond; last != want {
+		t.Errorf("idle senders done at %v, want %v: X's idle time between future reservations", last, want)
+	}
+}
+
+// TestMessageTimeChargedOnce: a NIC port whose MinHold is its time per
+// message holds a small message that also states its message time
+// (TransferMessage's msg) for that time once, not twice; a large message
+// for its bytes plus the message time, as before the floor existed.
+func TestMessageTimeChargedOnce(t *testing.T) {
+	const bw = 50e9
+	msg := 5 * Nanosecond
+	out, in := NewPort("nic.out", bw), NewPort("nic.in", bw)
+	out.MinHold, in.MinHold = msg, msg
+	if got, want := TransferMessage(0, 4, msg, 0, out, in), TransferTime(4, bw)+msg; got != want {
+		t.Errorf("4-byte message holds the NICs until %v, want %v (one message time)", got, want)
+	}
+	start := out.BusyUntil()
+	if got, want := TransferMessage(start, 1<<20, msg, 0, out, in), start+TransferTime(1<<20, bw)+msg; got != want {
+		t.Errorf("1 MiB message arrives %v, want %v (bytes plus one message time)", got, want)
+	}
+	// Two planes: each port's floor is two message times; a message that
+	// states one is held for the floor, not floor + message.
+	a, b := NewPort("plane.out", bw/2), NewPort("plane.in", bw/2)
+	a.MinHold, b.MinHold = 2*msg, 2*msg
+	if got := TransferMessage(0, 4, msg, 0, a, b); got != 2*msg {
+		t.Errorf("4-byte message on a plane holds until %v, want %v (the floor)", got, 2*msg)
+	}
+}

@@ -55,7 +55,8 @@ type Cluster struct {
 	fabric *leaves
 }
 
-// Build makes the ports of a validated config.
+// Build makes the ports of a validated config. A straggler NIC's ports run
+// at its rate over its factor.
 func Build(c Config) *Cluster {
 	n := c.GPUs()
 	cl := &Cluster{Config: c, Devices: make([]Device, n)}
@@ -78,7 +79,8 @@ func Build(c Config) *Cluster {
 			if planes > 1 {
 				name += fmt.Sprintf(".plane%d", p)
 			}
-			out, in := sim.NewPort(name+".out", nic), sim.NewPort(name+".in", nic)
+			bw := nic / c.NICFactor(r)
+			out, in := sim.NewPort(name+".out", bw), sim.NewPort(name+".in", bw)
 			out.MinHold, in.MinHold = msg, msg
 			d.NICOuts, d.NICIns = append(d.NICOuts, out), append(d.NICIns, in)
 		}

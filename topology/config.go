@@ -40,6 +40,75 @@ type GPU struct {
 	NVLinkBytesPerSec float64
 	// NICBytesPerSec is the GPU's own NIC, per direction.
 	NICBytesPerSec float64
+
+	// Interference between communication and computation on one GPU
+	// (scenarios/schedule applies it; docs/model.md).
+	//
+	// GEMMClockDrop is the fraction by which a communication kernel's copy
+	// rate falls while a math-bound GEMM runs on the other SMs: the GEMM's
+	// power draw lowers the clock every SM shares.
+	GEMMClockDrop float64
+	// CopyHBMBytesPerByte is the HBM traffic (reads plus writes) per byte
+	// an SM copies or a NIC moves: the share of HBM bandwidth a
+	// communication kernel takes from the compute beside it.
+	CopyHBMBytesPerByte float64
+	// GEMMHBMSensitivity is a GEMM's fractional slowdown per unit share of
+	// HBM bandwidth that copies beside it take (L2 and HBM queueing).
+	GEMMHBMSensitivity float64
+	// CommSMWait is, without an SM carve-out, the time from a GEMM wave's
+	// end until every block of a communication kernel launched during it
+	// holds an SM (the wave's blocks retire spread out).
+	CommSMWait sim.Time
+}
+
+// Straggler is one slow part of the cluster: a GPU whose SMs (copies and
+// compute) or a NIC whose rate is Factor times slower than its peers'.
+type Straggler struct {
+	// Kind is StragglerGPU or StragglerNIC.
+	Kind string
+	// Rank is the GPU's global rank (a NIC is named by its GPU's rank).
+	Rank int
+	// Factor >= 1 divides the part's rates.
+	Factor float64
+}
+
+// Straggler kinds.
+const (
+	StragglerGPU = "gpu"
+	StragglerNIC = "nic"
+)
+
+// MaxStragglerFactor bounds a straggler's slowdown; a larger one is a
+// failed part, not a slow one.
+const MaxStragglerFactor = 100
+
+// GPUFactor is how many times slower rank's SMs run than a healthy GPU's
+// (1 unless it is a straggler; factors of one rank multiply).
+func (c Config) GPUFactor(rank int) float64 { return c.factor(StragglerGPU, rank) }
+
+// NICFactor is how many times slower rank's NIC runs than a healthy one.
+func (c Config) NICFactor(rank int) float64 { return c.factor(StragglerNIC, rank) }
+
+// MaxGPUFactor is the slowest GPU's factor: the pace of a synchronous
+// layer's compute.
+func (c Config) MaxGPUFactor() float64 {
+	f := 1.0
+	for _, s := range c.Stragglers {
+		if s.Kind == StragglerGPU {
+			f = max(f, c.GPUFactor(s.Rank))
+		}
+	}
+	return f
+}
+
+func (c Config) factor(kind string, rank int) float64 {
+	f := 1.0
+	for _, s := range c.Stragglers {
+		if s.Kind == kind && s.Rank == rank {
+			f *= s.Factor
+		}
+	}
+	return f
 }
 
 // Config is a cluster: a GPU model, how many nodes and GPUs per node, and
@@ -73,9 +142,17 @@ type Config struct {
 	// NICMessageRate is the messages per second (RDMA writes, atomics)
 	// one NIC issues: each message holds the NIC for 1/rate at least.
 	NICMessageRate float64
+	// LLKernelFixed is what a DeepEP low-latency kernel spends before its
+	// first message beyond the costs modelled one by one (grid start on
+	// every SM, cleaning the next buffer, ranks' skew in the benchmark
+	// loop).
+	LLKernelFixed sim.Time
 	// KernelLaunch is the fixed cost of launching a kernel and having all
 	// its blocks running (host launch gap plus grid start).
 	KernelLaunch sim.Time
+	// Stragglers are slow GPUs and NICs, in the order the scenario lists
+	// them; none by default.
+	Stragglers []Straggler
 }
 
 // GPUs is the total number of GPUs.
@@ -98,9 +175,12 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
-	posRate := func(field string, v float64) error {
+	// posRate checks a rate held in base units (bytes/s, FLOP/s,
+	// messages/s) and names it in the field's unit (per is the unit's
+	// size: GBps for a _GBps field).
+	posRate := func(field string, v, per float64) error {
 		if !(v > 0) || math.IsInf(v, 0) {
-			return fmt.Errorf("topology: %s = %g, want a positive finite number", field, v)
+			return fmt.Errorf("topology: %s = %g, want a positive finite number", field, v/per)
 		}
 		return nil
 	}
@@ -108,15 +188,15 @@ func (c Config) Validate() error {
 		posInt("cluster.nodes", c.Nodes, MaxNodes),
 		posInt("cluster.gpus_per_node", c.GPUsPerNode, MaxGPUsPerNode),
 		posInt("cluster.sms", c.GPU.SMs, MaxSMs),
-		posRate("cluster.sm_copy_GBps", c.GPU.SMCopyBytesPerSec),
-		posRate("cluster.sm_reduce_GBps", c.GPU.SMReduceBytesPerSec),
-		posRate("cluster.fp8_TFLOPS", c.GPU.FP8FLOPS),
-		posRate("cluster.bf16_TFLOPS", c.GPU.BF16FLOPS),
-		posRate("cluster.hbm_GBps", c.GPU.HBMBytesPerSec),
-		posRate("cluster.nvlink_GBps", c.GPU.NVLinkBytesPerSec),
-		posRate("cluster.nic_GBps", c.GPU.NICBytesPerSec),
-		posRate("cluster.warp_copy_GBps", c.GPU.WarpCopyBytesPerSec),
-		posRate("cluster.nic_message_rate_Mps", c.NICMessageRate),
+		posRate("cluster.sm_copy_GBps", c.GPU.SMCopyBytesPerSec, GBps),
+		posRate("cluster.sm_reduce_GBps", c.GPU.SMReduceBytesPerSec, GBps),
+		posRate("cluster.fp8_TFLOPS", c.GPU.FP8FLOPS, TFLOPS),
+		posRate("cluster.bf16_TFLOPS", c.GPU.BF16FLOPS, TFLOPS),
+		posRate("cluster.hbm_GBps", c.GPU.HBMBytesPerSec, GBps),
+		posRate("cluster.nvlink_GBps", c.GPU.NVLinkBytesPerSec, GBps),
+		posRate("cluster.nic_GBps", c.GPU.NICBytesPerSec, GBps),
+		posRate("cluster.warp_copy_GBps", c.GPU.WarpCopyBytesPerSec, GBps),
+		posRate("cluster.nic_message_rate_Mps", c.NICMessageRate, 1e6),
 	}
 	for _, err := range checks {
 		if err != nil {
@@ -145,6 +225,18 @@ func (c Config) Validate() error {
 	}
 	if !(c.NICEfficiency > 0 && c.NICEfficiency <= 1) {
 		return fmt.Errorf("topology: cluster.nic_efficiency = %g, want a number in (0, 1]", c.NICEfficiency)
+	}
+	for i, s := range c.Stragglers {
+		field := fmt.Sprintf("cluster.stragglers[%d]", i)
+		if s.Kind != StragglerGPU && s.Kind != StragglerNIC {
+			return fmt.Errorf("topology: %s names a %q, want gpu or nic", field, s.Kind)
+		}
+		if s.Rank < 0 || s.Rank >= c.GPUs() {
+			return fmt.Errorf("topology: %s.%s = %d, want a GPU rank in 0..%d", field, s.Kind, s.Rank, c.GPUs()-1)
+		}
+		if !(s.Factor >= 1 && s.Factor <= MaxStragglerFactor) {
+			return fmt.Errorf("topology: %s.factor = %g, want a slowdown in 1..%d (2 = half speed)", field, s.Factor, MaxStragglerFactor)
+		}
 	}
 	if !(c.RailOversubscription >= 1) || math.IsInf(c.RailOversubscription, 0) {
 		return fmt.Errorf("topology: cluster.rail_oversubscription = %g, want a finite number >= 1 (1 = non-blocking)", c.RailOversubscription)

@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/moesim/moesim/sim"
 )
@@ -57,12 +58,21 @@ func (s ConstantSpec) Set(c *Config, v float64) { s.set(c, v) }
 // Check returns an error naming field, value and range if v is not allowed.
 func (s ConstantSpec) Check(field string, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < s.Min || v > s.Max {
-		return fmt.Errorf("%s = %g, want %s", field, v, s.rangeText())
+		return fmt.Errorf("%s = %s, want %s", field, FormatNumber(v), s.rangeText())
 	}
 	if s.Integer && v != math.Trunc(v) {
-		return fmt.Errorf("%s = %g, want a whole number in %s", field, v, s.rangeText())
+		return fmt.Errorf("%s = %s, want a whole number in %s", field, FormatNumber(v), s.rangeText())
 	}
 	return nil
+}
+
+// FormatNumber writes v as a person typed it: whole numbers below 1e15 in
+// full (1048576, not 1.048576e+06), others in the shortest form.
+func FormatNumber(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 func (s ConstantSpec) rangeText() string {
@@ -70,7 +80,7 @@ func (s ConstantSpec) rangeText() string {
 	if s.Unit != "" {
 		unit = " " + s.Unit
 	}
-	return fmt.Sprintf("%g..%g%s", s.Min, s.Max, unit)
+	return fmt.Sprintf("%s..%s%s", FormatNumber(s.Min), FormatNumber(s.Max), unit)
 }
 
 // Constants lists every constant a hardware file carries, in the order
@@ -124,12 +134,27 @@ var Constants = []ConstantSpec{
 	{Key: "kernel_launch_us", Unit: "µs", Doc: "host launch gap plus grid start of one kernel", Min: 0, Max: 1000,
 		get: func(c *Config) float64 { return c.KernelLaunch.Microseconds() },
 		set: func(c *Config, v float64) { c.KernelLaunch = sim.FromMicroseconds(v) }},
+	{Key: "ll_kernel_fixed_us", Unit: "µs", Doc: "a low-latency kernel's fixed start beyond its modelled costs (grid start, buffer cleaning, rank skew)", Min: 0, Max: 1000,
+		get: func(c *Config) float64 { return c.LLKernelFixed.Microseconds() },
+		set: func(c *Config, v float64) { c.LLKernelFixed = sim.FromMicroseconds(v) }},
 	{Key: "nvlink_efficiency", Doc: "share of achievable NVLink that kernel traffic gets beyond the modelled per-record and per-chunk costs", Min: 0.01, Max: 1,
 		get: func(c *Config) float64 { return c.NVLinkEfficiency },
 		set: func(c *Config, v float64) { c.NVLinkEfficiency = v }},
 	{Key: "nic_efficiency", Doc: "share of the NIC's rate that kernel traffic gets beyond the modelled per-message costs", Min: 0.01, Max: 1,
 		get: func(c *Config) float64 { return c.NICEfficiency },
 		set: func(c *Config, v float64) { c.NICEfficiency = v }},
+	{Key: "gemm_clock_drop", Doc: "fraction a communication kernel's copy rate falls while a math-bound GEMM runs beside it (the GEMM's power draw lowers the shared SM clock)", Min: 0, Max: 0.9,
+		get: func(c *Config) float64 { return c.GPU.GEMMClockDrop },
+		set: func(c *Config, v float64) { c.GPU.GEMMClockDrop = v }},
+	{Key: "copy_hbm_bytes_per_byte", Doc: "HBM bytes read and written per byte an SM copies or a NIC moves (the HBM share communication takes from compute)", Min: 0, Max: 16,
+		get: func(c *Config) float64 { return c.GPU.CopyHBMBytesPerByte },
+		set: func(c *Config, v float64) { c.GPU.CopyHBMBytesPerByte = v }},
+	{Key: "gemm_hbm_sensitivity", Doc: "a GEMM's fractional slowdown per unit share of HBM bandwidth that copies beside it take", Min: 0, Max: 10,
+		get: func(c *Config) float64 { return c.GPU.GEMMHBMSensitivity },
+		set: func(c *Config, v float64) { c.GPU.GEMMHBMSensitivity = v }},
+	{Key: "comm_sm_wait_us", Unit: "µs", Doc: "without an SM carve-out, time from a GEMM wave's end until every block of a communication kernel launched during it holds an SM", Min: 0, Max: 1000,
+		get: func(c *Config) float64 { return c.GPU.CommSMWait.Microseconds() },
+		set: func(c *Config, v float64) { c.GPU.CommSMWait = sim.FromMicroseconds(v) }},
 }
 
 // ConstantNamed returns the spec of key.

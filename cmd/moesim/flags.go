@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,10 +62,14 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// writeOutput renders into memory first, then writes path atomically (a
-// temporary file renamed over it), so a failure never leaves partial output
-// in place of good output. An empty path means stdout.
+// writeOutput renders into memory first, then writes path atomically: a
+// temporary file beside it, renamed over it. Only a regular file is
+// replaced (checkOutPath), keeping its permissions; a failure leaves
+// whatever was at path untouched. An empty path or "-" means stdout.
 func writeOutput(path string, stdout io.Writer, render func(io.Writer) error) error {
+	if err := checkOutPath("--out", path); err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	if err := render(&buf); err != nil {
 		return err
@@ -73,6 +78,10 @@ func writeOutput(path string, stdout io.Writer, render func(io.Writer) error) er
 		_, err := stdout.Write(buf.Bytes())
 		return err
 	}
+	mode := os.FileMode(0o644) // a report is for sharing
+	if st, err := os.Lstat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return usagef("--out %s: %v", path, err)
@@ -80,14 +89,53 @@ func writeOutput(path string, stdout io.Writer, render func(io.Writer) error) er
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(buf.Bytes()); err != nil {
 		tmp.Close()
-		return err
+		return fmt.Errorf("--out %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
 		return err
 	}
-	// CreateTemp makes the file private; a report is for sharing.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	// Check again: the path may have changed while the report rendered.
+	if err := checkOutPath("--out", path); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// checkOutPath refuses an output path that is not absent or a regular
+// file: a symlink (its target would not be written), a directory, a named
+// pipe, a device or a socket, which renaming over would destroy. Empty and
+// "-" (stdout) pass.
+func checkOutPath(flag, path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if d, derr := os.Stat(filepath.Dir(path)); derr != nil || !d.IsDir() {
+			return usagef("%s %s: the folder %s does not exist", flag, path, filepath.Dir(path))
+		}
+		return nil
+	case err != nil:
+		return usagef("%s %s: %v", flag, path, err)
+	case st.Mode().IsRegular():
+		return nil
+	}
+	kind := "not a regular file"
+	switch m := st.Mode(); {
+	case m&fs.ModeSymlink != 0:
+		kind = "a symbolic link"
+	case m.IsDir():
+		kind = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return usagef("%s %s is %s; moesim writes only to a new or regular file (give its real path, or another name)", flag, path, kind)
 }

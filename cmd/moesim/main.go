@@ -32,6 +32,13 @@ func (u usageError) Unwrap() error { return u.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// interrupted marks a command stopped by Ctrl-C (SIGINT) or SIGTERM after
+// it saved what it could: exit status 130, as a shell reports SIGINT.
+type interrupted struct{ err error }
+
+func (i interrupted) Error() string { return i.err.Error() }
+func (i interrupted) Unwrap() error { return i.err }
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -56,6 +63,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errHelp):
 		return 0
+	case errors.As(err, new(interrupted)):
+		fmt.Fprintf(stderr, "moesim %s: %v\n", args[0], err)
+		return 130
 	case errors.As(err, new(usageError)), errors.As(err, new(scenarios.InputError)):
 		fmt.Fprintf(stderr, "moesim %s: %v\n", args[0], err)
 		return 2

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -36,12 +35,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return usagef("--format = %q, want one of %s", *format, strings.Join(report.Formats, ", "))
 	}
 	name := files[0]
-	f, err := os.Open(name)
-	if err != nil {
-		return usageError{err}
-	}
-	defer f.Close()
-	sw, err := report.ReadSweep(f, name)
+	sw, err := readSweepFile(name)
 	if err != nil {
 		return usageError{err}
 	}

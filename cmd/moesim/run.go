@@ -6,13 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/report"
@@ -54,21 +51,19 @@ func (sf *scenarioFlags) load(extra ...scenarios.Override) (scenarios.Scenario, 
 	var (
 		s   scenarios.Scenario
 		err error
+		dir string // the scenario file's folder: relative file names start there
 	)
 	switch {
 	case sf.preset != "" && sf.file != "":
 		return s, opt, usagef("give --preset or --scenario, not both")
 	case sf.file != "":
-		data, rerr := os.ReadFile(sf.file)
+		data, rerr := readBounded(sf.file, scenarios.MaxScenarioBytes)
 		if rerr != nil {
 			return s, opt, usagef("--scenario: %v", rerr)
 		}
-		dir := filepath.Dir(sf.file)
+		dir = filepath.Dir(sf.file)
 		s, err = scenarios.DecodeWith(bytes.NewReader(data), scenarios.DecodeOptions{ReadFile: func(name string) ([]byte, error) {
-			if !filepath.IsAbs(name) {
-				name = filepath.Join(dir, name)
-			}
-			return readBounded(name, topology.MaxHardwareFileBytes)
+			return readBounded(resolveFrom(dir, name), topology.MaxHardwareFileBytes)
 		}}, ovs...)
 		if err == nil && s.Name == "" {
 			s.Name = filepath.Base(sf.file)
@@ -85,29 +80,10 @@ func (sf *scenarioFlags) load(extra ...scenarios.Override) (scenarios.Scenario, 
 	if err != nil {
 		return s, opt, usageError{err}
 	}
-	trace := s.Workload.TraceFile
-	if sf.traceRouting != "" {
-		trace = sf.traceRouting
-	}
-	if s.Workload.Routing == "trace" {
-		if trace == "" {
-			return s, opt, usagef("workload.routing = trace needs workload.trace_file or --trace-routing FILE")
-		}
-		data, rerr := os.ReadFile(trace)
-		if rerr != nil {
-			return s, opt, usagef("routing trace: %v", rerr)
-		}
-		opt.Trace, opt.TraceName = data, trace
+	if opt, err = loadTrace(&s, dir, sf.traceRouting); err != nil {
+		return s, opt, err
 	}
 	return s, opt, nil
-}
-
-// runID is derived from the effective scenario, so the same run always
-// has the same id.
-func runID(s scenarios.Scenario) string {
-	var buf bytes.Buffer
-	_ = scenarios.Encode(&buf, s)
-	return uuid.NewSHA1(uuid.NameSpaceOID, buf.Bytes()).String()
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
@@ -146,6 +122,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if *traceMax < 1 {
 		return usagef("--trace-max-events = %d, want 1 or more", *traceMax)
 	}
+	for _, o := range []struct{ flag, path string }{{"--out", *out}, {"--trace", *traceOut}} {
+		if err := checkOutPath(o.flag, o.path); err != nil {
+			return err
+		}
+	}
 	s, opt, err := sf.load()
 	if err != nil {
 		return err
@@ -177,6 +158,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		if err := writeOutput(*traceOut, stdout, func(w io.Writer) error { return tr.WriteJSON(w, res) }); err != nil {
 			return err
 		}
+		if cut := tr.Cut(); cut != "" {
+			fmt.Fprintf(stderr, "moesim run: warning: --trace %s is cut: %s\n", *traceOut, cut)
+		}
 	}
 	return writeOutput(*out, stdout, rep)
 }
@@ -191,7 +175,7 @@ func runPoint(s scenarios.Scenario, opt scenarios.RunOptions) (*scenarios.Result
 	if err != nil {
 		return nil, err
 	}
-	res.Meta.RunID = runID(s)
+	res.Meta.RunID = runID(s, opt)
 	return res, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -28,8 +31,14 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first interrupt the points in flight finish and are
+		// written; a second one kills the process as usual.
+		<-ctx.Done()
+		stop()
+	}()
 	return job.run(ctx, stderr, nil)
 }
 
@@ -52,6 +61,9 @@ func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
 	}
 	if *out == "" || *out == "-" {
 		return nil, usagef("--out FILE.jsonl is required: the sweep appends one JSON line per finished point to it")
+	}
+	if err := checkOutPath("--out", *out); err != nil {
+		return nil, err
 	}
 	if *jobs < 0 {
 		return nil, usagef("--jobs = %d, want 0 (all cores) or more", *jobs)
@@ -155,7 +167,17 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 	}
 	bar := progressBar(stderr, len(pending))
 	written := 0
-	err = search.RunPoints(ctx, pending, j.jobs, j.ps.run, func(p search.Point, r *scenarios.Result) error {
+	// A point that fails (a stall, say) fails again on --resume; an
+	// interrupt or a write error does not.
+	var pointFailed atomic.Bool
+	runOne := func(p search.Point) (*scenarios.Result, error) {
+		r, err := j.ps.run(p)
+		if err != nil {
+			pointFailed.Store(true)
+		}
+		return r, err
+	}
+	err = search.RunPoints(ctx, pending, j.jobs, runOne, func(p search.Point, r *scenarios.Result) error {
 		line, err := report.MarshalLine(p, r)
 		if err != nil {
 			return err
@@ -180,6 +202,12 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 		err = cerr
 	}
 	skipped := len(j.points) - len(pending)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return interrupted{fmt.Errorf("interrupted; %s holds %d of %d points (those in flight finished and were written): run the same command with --resume to finish", j.out, skipped+written, len(j.points))}
+	}
+	if err != nil && pointFailed.Load() {
+		return fmt.Errorf("%w; %s keeps the %d of %d points that finished (that point fails again on --resume until its values change)", err, j.out, skipped+written, len(j.points))
+	}
 	if err != nil {
 		return fmt.Errorf("%w; %s holds %d of %d points: run the same command with --resume to finish", err, j.out, skipped+written, len(j.points))
 	}
@@ -191,17 +219,15 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 // bytes to write before the first new line (a newline the last line
 // lacks). Without --resume the file must be absent or empty.
 func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
-	f, err := os.Open(j.out)
+	if err := checkOutPath("--out", j.out); err != nil {
+		return nil, nil, err
+	}
+	st, err := os.Stat(j.out)
 	if os.IsNotExist(err) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, usagef("--out %s: %v", j.out, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
 	}
 	if st.Size() == 0 {
 		return nil, nil, nil
@@ -209,9 +235,9 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 	if !j.resume {
 		return nil, nil, usagef("--out %s already holds %d bytes: add --resume to continue that sweep, or choose another file", j.out, st.Size())
 	}
-	sw, err := report.ReadSweep(f, j.out)
+	sw, err := readSweepFile(j.out)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, usagef("--out %v", err)
 	}
 	if sw.TornLine > 0 {
 		if err := os.Truncate(j.out, sw.Complete); err != nil {
@@ -240,8 +266,8 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 			others++
 			continue
 		}
-		if want := runID(j.ps.scens[i]); row.Result.Meta.RunID != want {
-			return nil, nil, usagef("--resume: %s has point %s with run_id %s, this sweep's is %s: the base scenario (--preset, --scenario, --set, --seed) differs from the one the file was started with",
+		if want := runID(j.ps.scens[i], j.ps.opts[i]); row.Result.Meta.RunID != want {
+			return nil, nil, usagef("--resume: %s has point %s with run_id %s, this sweep's is %s: the base scenario (--preset, --scenario, --set, --seed) or an input file it reads (routing trace, hardware file) differs from the one the file was started with",
 				j.out, row.Point, row.Result.Meta.RunID, want)
 		}
 		done[key] = true

@@ -15,11 +15,12 @@ func init() {
 }
 
 func cmdTune(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tune", "tune [--preset NAME | --scenario FILE] [--set path=value ...] [--sms FROM..TO] [--objective layer|exposed] [--format table|json]", stderr)
+	fs := newFlagSet("tune", "tune [--preset NAME | --scenario FILE] [--set path=value ...] [--sms FROM..TO] [--objective layer|exposed] [--range=false] [--format table|json]", stderr)
 	var sf scenarioFlags
 	sf.register(fs)
 	smsRange := fs.String("sms", "4..48", "even SM counts to try for communication, FROM..TO")
 	objective := fs.String("objective", search.ObjectiveLayer, "what to minimize: layer (layer time) or exposed (exposed communication)")
+	withRange := fs.Bool("range", true, "rerun the tune with each uncertain constant at the ends of its range and print the range of the recommendation")
 	format := fs.String("format", "table", "output format: table or json")
 	out := fs.String("out", "", "write the report to FILE instead of stdout")
 	if err := parse(fs, args); err != nil {
@@ -49,17 +50,23 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	var vs []search.Variation
+	if *withRange {
+		if vs, err = search.VaryUncertain(s, from, to, best, *objective, search.Uncertain, opt); err != nil {
+			return err
+		}
+	}
+	sum := search.Summarize(pts, best, vs)
 	return writeOutput(*out, stdout, func(w io.Writer) error {
 		if *format == "json" {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			return enc.Encode(struct {
-				Scenario    string             `json:"scenario"`
-				Objective   string             `json:"objective"`
-				Recommended int                `json:"recommended_num_sms"`
-				Points      []search.TunePoint `json:"points"`
-			}{s.Name, *objective, best.NumSMs, pts})
+				Scenario  string         `json:"scenario"`
+				Objective string         `json:"objective"`
+				Tune      search.Summary `json:"tune"`
+			}{s.Name, *objective, sum})
 		}
-		return report.WriteTune(w, s, pts, best, *objective)
+		return report.WriteTune(w, s, sum, *objective)
 	})
 }

@@ -37,10 +37,13 @@ type Compute struct {
 	// Efficiency is the achieved fraction of dense peak FLOP/s within a
 	// full wave of tiles (compute.efficiency), in (0, 1].
 	Efficiency float64 `yaml:"efficiency"`
-	// Interference is the fractional slowdown of compute while
-	// communication kernels run beside it (compute.interference), in
-	// [0, 1]: 0.05 makes compute 5% slower whenever commSMs > 0.
-	Interference float64 `yaml:"interference"`
+	// SMCarveout (compute.sm_carveout, default true: DeepSeek-V3 §3.2.2
+	// gives communication 20 SMs of its own) says whether compute that
+	// runs beside communication is launched on the SMs communication
+	// leaves. Without it GEMMs are launched over every SM (cuBLAS's
+	// default) and a communication kernel launched during one waits for
+	// SMs until GEMM blocks retire (scenarios/schedule).
+	SMCarveout *bool `yaml:"sm_carveout"`
 	// TileM and TileN are the GEMM output tile (compute.tile_m,
 	// compute.tile_n) used for wave quantization.
 	TileM int `yaml:"tile_m"`
@@ -83,9 +86,6 @@ const (
 	// MaxTile bounds compute.tile_m and compute.tile_n: larger than any
 	// tile a GPU holds in shared memory; it catches typos.
 	MaxTile = 1024
-	// MaxInterference bounds compute.interference (1 = compute twice as
-	// slow); it catches percentages written as 5 for 5%.
-	MaxInterference = 1.0
 	// attnQueryBlock is the number of queries one attention thread block
 	// handles: FlashAttention-2/3 use 128-query tiles for head dims 128-256.
 	attnQueryBlock = 128
@@ -102,25 +102,27 @@ const (
 )
 
 // DefaultCompute is the compute section a scenario gets when it says
-// nothing: efficiency 0.6, no interference, 128x256 FP8 tiles.
+// nothing: efficiency 0.6, SMs carved out for communication, 128x256 FP8
+// tiles.
 func DefaultCompute() Compute {
+	carve := true
 	return Compute{
-		Efficiency:   DefaultEfficiency,
-		Interference: 0,
-		TileM:        DefaultTileM,
-		TileN:        DefaultTileN,
-		Precision:    PrecisionFP8,
+		Efficiency: DefaultEfficiency,
+		SMCarveout: &carve,
+		TileM:      DefaultTileM,
+		TileN:      DefaultTileN,
+		Precision:  PrecisionFP8,
 	}
 }
+
+// Carveout is compute.sm_carveout, true when unset.
+func (c Compute) Carveout() bool { return c.SMCarveout == nil || *c.SMCarveout }
 
 // Validate checks every field; an error names the field, the value and what
 // is allowed.
 func (c Compute) Validate() error {
 	if !(c.Efficiency > 0 && c.Efficiency <= 1) {
 		return fmt.Errorf("scenarios: compute.efficiency = %g, want a fraction of peak in (0, 1]", c.Efficiency)
-	}
-	if !(c.Interference >= 0 && c.Interference <= MaxInterference) {
-		return fmt.Errorf("scenarios: compute.interference = %g, want a fractional slowdown in [0, %g] (0 = off)", c.Interference, MaxInterference)
 	}
 	if c.TileM < 1 || c.TileM > MaxTile {
 		return fmt.Errorf("scenarios: compute.tile_m = %d, want 1..%d", c.TileM, MaxTile)
@@ -156,6 +158,50 @@ type LayerCompute struct {
 	// Slowdown is forward compute time (AttnFwd+MLPFwd) with CommSMs taken
 	// over the same with all SMs: >= 1.
 	Slowdown float64
+	// Info holds, per phase, what a schedule needs to run it beside
+	// communication or alone.
+	Info [NumPhases]PhaseInfo
+}
+
+// Phase indexes a layer's compute phases in LayerCompute.Info.
+type Phase int
+
+// The phases, in LayerCompute's field order.
+const (
+	PhaseAttnFwd Phase = iota
+	PhaseMLPFwd
+	PhaseAttnBwdInput
+	PhaseAttnBwdWeight
+	PhaseMLPBwdInput
+	PhaseMLPBwdWeight
+	NumPhases
+)
+
+// PhaseInfo is one phase on every SM and on the SMs communication leaves.
+type PhaseInfo struct {
+	// Full is the phase on every SM (nothing beside it); Shared on
+	// ComputeSMs (equal to the LayerCompute field).
+	Full, Shared sim.Time
+	// Memory is the memory-bound part (elementwise work at HBM
+	// bandwidth), the same on any number of SMs; the rest is GEMMs.
+	Memory sim.Time
+	// Waves is the number of GEMM waves on every SM: the points where
+	// GEMM blocks retire and a communication kernel can take their SMs.
+	Waves int64
+}
+
+// MemoryShare is the memory-bound share of the phase's time on every SM,
+// in [0, 1]; the rest is math-bound GEMM work.
+func (p PhaseInfo) MemoryShare() float64 {
+	if p.Full <= 0 {
+		return 0
+	}
+	return min(1, float64(p.Memory)/float64(p.Full))
+}
+
+// Phase returns the duration field of phase p on ComputeSMs.
+func (l *LayerCompute) Phase(p Phase) *sim.Time {
+	return [NumPhases]*sim.Time{&l.AttnFwd, &l.MLPFwd, &l.AttnBwdInput, &l.AttnBwdWeight, &l.MLPBwdInput, &l.MLPBwdWeight}[p]
 }
 
 // Forward is AttnFwd + MLPFwd.
@@ -172,8 +218,11 @@ func (l LayerCompute) Backward() sim.Time {
 // expert) pairs routed to this GPU's experts, split as evenly as possible
 // over its localExperts experts (experts/ranks, plus redundant ones), which
 // size the routed-expert GEMMs; commSMs SMs are given to communication and
-// compute gets gpu.SMs - commSMs. With commSMs > 0, c.Interference slows
-// every phase (the communication kernels are assumed to run throughout).
+// the phases' fields are their times on gpu.SMs - commSMs; Info holds them
+// on every SM too, with their memory-bound parts and waves, so a schedule
+// can charge the communication SMs only while communication runs. No
+// interference is applied here: scenarios/schedule applies it where
+// communication and compute overlap.
 func LayerTimes(gpu topology.GPU, commSMs int, m model.Model, tokens, recvExpertSlots, localExperts int, c Compute) (LayerCompute, error) {
 	if err := c.Validate(); err != nil {
 		return LayerCompute{}, err
@@ -201,10 +250,9 @@ func LayerTimes(gpu topology.GPU, commSMs int, m model.Model, tokens, recvExpert
 	full := l
 	if commSMs > 0 {
 		full = layerTimesOn(gpu, gpu.SMs, m, tokens, recvExpertSlots, localExperts, c)
-		f := 1 + c.Interference
-		for _, p := range []*sim.Time{&l.AttnFwd, &l.MLPFwd, &l.AttnBwdInput, &l.AttnBwdWeight, &l.MLPBwdInput, &l.MLPBwdWeight} {
-			*p = scaleTime(*p, f)
-		}
+	}
+	for p := range NumPhases {
+		l.Info[p] = PhaseInfo{Full: *full.Phase(p), Shared: *l.Phase(p), Memory: l.Info[p].Memory, Waves: full.Info[p].Waves}
 	}
 	l.CommSMs, l.ComputeSMs = commSMs, gpu.SMs-commSMs
 	l.Slowdown = 1
@@ -214,8 +262,8 @@ func LayerTimes(gpu topology.GPU, commSMs int, m model.Model, tokens, recvExpert
 	return l, nil
 }
 
-// scaleTime multiplies t by f >= 1, rounding up; monotone in t.
-func scaleTime(t sim.Time, f float64) sim.Time {
+// ScaleTime multiplies t by f >= 1, rounding up; monotone in t.
+func ScaleTime(t sim.Time, f float64) sim.Time {
 	if f == 1 || t == 0 || t == sim.Forever {
 		return t
 	}
@@ -227,19 +275,36 @@ func scaleTime(t sim.Time, f float64) sim.Time {
 }
 
 // layerTimesOn computes the phases on sms compute SMs, without
-// interference. Inputs are validated.
+// interference, with each phase's memory-bound part and GEMM waves in
+// Info. Inputs are validated.
 func layerTimesOn(gpu topology.GPU, sms int, m model.Model, tokens, slots, experts int, c Compute) LayerCompute {
 	lin := c.linearPeak(gpu)
 	bf16 := gpu.BF16FLOPS
 	var l LayerCompute
+	// ph is the phase the GEMMs being timed belong to; counted adds their
+	// waves to it.
+	var ph Phase
+	counted := func(t sim.Time, w int64) sim.Time {
+		l.Info[ph].Waves += w
+		return t
+	}
 
 	dense := func(rows int, x linear, p pass, peak float64) sim.Time {
 		mm, n, k := x.shape(p, rows)
-		return gemmTimePeak(gpu, sms, mm, n, k, c, peak)
+		return counted(gemmWaves(gpu, sms, mm, n, k, c, peak))
 	}
-	fwd := func(rows int, x linear, peak float64) sim.Time { return dense(rows, x, forwardPass, peak) }
-	dgrad := func(rows int, x linear, peak float64) sim.Time { return dense(rows, x, dataGradPass, peak) }
-	wgrad := func(rows int, x linear, peak float64) sim.Time { return dense(rows, x, weightGradPass, peak) }
+	fwd := func(rows int, x linear, peak float64) sim.Time {
+		ph = PhaseAttnFwd
+		return dense(rows, x, forwardPass, peak)
+	}
+	dgrad := func(rows int, x linear, peak float64) sim.Time {
+		ph = PhaseAttnBwdInput
+		return dense(rows, x, dataGradPass, peak)
+	}
+	wgrad := func(rows int, x linear, peak float64) sim.Time {
+		ph = PhaseAttnBwdWeight
+		return dense(rows, x, weightGradPass, peak)
+	}
 
 	// Attention phase.
 	var attnF, attnBI, attnBW sim.Time
@@ -256,13 +321,16 @@ func layerTimesOn(gpu topology.GPU, sms int, m model.Model, tokens, slots, exper
 	if tokens > 0 {
 		tiles := ceilDiv(tokens, attnQueryBlock) * int64(m.Heads)
 		perTile := 2 * float64(attnQueryBlock) * float64(m.HeadDim+m.RopeHeadDim+m.HeadDim) * float64(m.SeqLen) / 2
-		attnF = addSat(attnF, waveTime([]tileGroup{{tiles, tileTime(perTile, gpu, bf16, c.Efficiency)}}, sms))
-		attnBI = addSat(attnBI, waveTime([]tileGroup{{tiles, tileTime(attnCoreBackwardFactor*perTile, gpu, bf16, c.Efficiency)}}, sms))
+		ph = PhaseAttnFwd
+		attnF = addSat(attnF, counted(countWaves([]tileGroup{{tiles, tileTime(perTile, gpu, bf16, c.Efficiency)}}, sms)))
+		ph = PhaseAttnBwdInput
+		attnBI = addSat(attnBI, counted(countWaves([]tileGroup{{tiles, tileTime(attnCoreBackwardFactor*perTile, gpu, bf16, c.Efficiency)}}, sms)))
 	}
 	attnMem := MemoryTime(gpu, int64(tokens)*attnElementwiseBytesPerToken(m, c))
 	l.AttnFwd = addSat(attnF, attnMem)
 	l.AttnBwdInput = addSat(attnBI, mulSat(attnMem, 2)) // backward reads output grad and saved input
 	l.AttnBwdWeight = attnBW
+	l.Info[PhaseAttnFwd].Memory, l.Info[PhaseAttnBwdInput].Memory = attnMem, mulSat(attnMem, 2)
 
 	// MLP phase: shared experts as dense GEMMs on all tokens, routed experts
 	// as one grouped GEMM over the local experts (DeepGEMM's contiguous
@@ -271,19 +339,26 @@ func layerTimesOn(gpu topology.GPU, sms int, m model.Model, tokens, slots, exper
 	var mlpF, mlpBI, mlpBW sim.Time
 	for _, x := range expertLinears(m) {
 		for s := 0; s < m.SharedExperts; s++ {
-			mlpF = addSat(mlpF, fwd(tokens, x, lin))
-			mlpBI = addSat(mlpBI, dgrad(tokens, x, lin))
-			mlpBW = addSat(mlpBW, wgrad(tokens, x, lin))
+			ph = PhaseMLPFwd
+			mlpF = addSat(mlpF, dense(tokens, x, forwardPass, lin))
+			ph = PhaseMLPBwdInput
+			mlpBI = addSat(mlpBI, dense(tokens, x, dataGradPass, lin))
+			ph = PhaseMLPBwdWeight
+			mlpBW = addSat(mlpBW, dense(tokens, x, weightGradPass, lin))
 		}
-		mlpF = addSat(mlpF, groupedTime(gpu, sms, c, lin, x, forwardPass, q, rem, experts))
-		mlpBI = addSat(mlpBI, groupedTime(gpu, sms, c, lin, x, dataGradPass, q, rem, experts))
-		mlpBW = addSat(mlpBW, groupedTime(gpu, sms, c, lin, x, weightGradPass, q, rem, experts))
+		ph = PhaseMLPFwd
+		mlpF = addSat(mlpF, counted(groupedTime(gpu, sms, c, lin, x, forwardPass, q, rem, experts)))
+		ph = PhaseMLPBwdInput
+		mlpBI = addSat(mlpBI, counted(groupedTime(gpu, sms, c, lin, x, dataGradPass, q, rem, experts)))
+		ph = PhaseMLPBwdWeight
+		mlpBW = addSat(mlpBW, counted(groupedTime(gpu, sms, c, lin, x, weightGradPass, q, rem, experts)))
 	}
 	rows := int64(slots) + int64(m.SharedExperts)*int64(tokens)
 	mlpMem := MemoryTime(gpu, rows*expertElementwiseBytesPerRow(m))
 	l.MLPFwd = addSat(mlpF, mlpMem)
 	l.MLPBwdInput = addSat(mlpBI, mulSat(mlpMem, 2))
 	l.MLPBwdWeight = mlpBW
+	l.Info[PhaseMLPFwd].Memory, l.Info[PhaseMLPBwdInput].Memory = mlpMem, mulSat(mlpMem, 2)
 	return l
 }
 
@@ -291,7 +366,7 @@ func layerTimesOn(gpu topology.GPU, sms int, m model.Model, tokens, slots, exper
 // with q+1 rows and the rest with q, run as one grouped GEMM whose tiles
 // share the waves. In the weight-gradient pass the tiles are fixed (the
 // weight's shape) and their length varies with each expert's rows.
-func groupedTime(gpu topology.GPU, sms int, c Compute, peak float64, x linear, p pass, q, rem, experts int) sim.Time {
+func groupedTime(gpu topology.GPU, sms int, c Compute, peak float64, x linear, p pass, q, rem, experts int) (sim.Time, int64) {
 	var groups []tileGroup
 	for _, g := range [2]struct{ count, rows int }{{rem, q + 1}, {experts - rem, q}} {
 		if g.count == 0 || g.rows == 0 {
@@ -302,17 +377,17 @@ func groupedTime(gpu topology.GPU, sms int, c Compute, peak float64, x linear, p
 		per := tileTime(2*float64(c.TileM)*float64(c.TileN)*float64(k), gpu, peak, c.Efficiency)
 		groups = append(groups, tileGroup{int64(g.count) * tiles, per})
 	}
-	return waveTime(groups, sms)
+	return countWaves(groups, sms)
 }
 
 func checkComputeGPU(g topology.GPU) error {
 	if g.SMs < 1 || g.SMs > topology.MaxSMs {
-		return fmt.Errorf("scenarios: cluster.gpu.sms = %d, want 1..%d", g.SMs, topology.MaxSMs)
+		return fmt.Errorf("scenarios: cluster.sms = %d, want 1..%d", g.SMs, topology.MaxSMs)
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"cluster.gpu.fp8_TFLOPS", g.FP8FLOPS}, {"cluster.gpu.bf16_TFLOPS", g.BF16FLOPS}, {"cluster.gpu.hbm_GBps", g.HBMBytesPerSec}} {
+	}{{"cluster.fp8_TFLOPS", g.FP8FLOPS / topology.TFLOPS}, {"cluster.bf16_TFLOPS", g.BF16FLOPS / topology.TFLOPS}, {"cluster.hbm_GBps", g.HBMBytesPerSec / topology.GBps}} {
 		if !(f.v > 0) || math.IsInf(f.v, 0) {
 			return fmt.Errorf("scenarios: %s = %g, want a positive finite number", f.name, f.v)
 		}

@@ -26,7 +26,7 @@ func TestComputeDefaultIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Efficiency != 0.6 || c.Interference != 0 || c.TileM != 128 || c.TileN != 256 || c.Precision != "fp8" {
+	if c.Efficiency != 0.6 || !c.Carveout() || c.TileM != 128 || c.TileN != 256 || c.Precision != "fp8" {
 		t.Errorf("DefaultCompute() = %+v", c)
 	}
 }
@@ -39,8 +39,6 @@ func TestComputeValidateNamesFieldAndValue(t *testing.T) {
 		{func(c *Compute) { c.Efficiency = 0 }, []string{"compute.efficiency", "= 0", "(0, 1]"}},
 		{func(c *Compute) { c.Efficiency = 1.5 }, []string{"compute.efficiency", "1.5"}},
 		{func(c *Compute) { c.Efficiency = math.NaN() }, []string{"compute.efficiency", "NaN"}},
-		{func(c *Compute) { c.Interference = -0.1 }, []string{"compute.interference", "-0.1", "[0, 1]"}},
-		{func(c *Compute) { c.Interference = 5 }, []string{"compute.interference", "= 5"}},
 		{func(c *Compute) { c.TileM = 0 }, []string{"compute.tile_m", "= 0", "1..1024"}},
 		{func(c *Compute) { c.TileN = 2048 }, []string{"compute.tile_n", "2048", "1..1024"}},
 		{func(c *Compute) { c.Precision = "fp16" }, []string{"compute.precision", `"fp16"`, `"fp8"`, `"bf16"`}},
@@ -242,9 +240,9 @@ func TestLayerTimesAgainstIdeal(t *testing.T) {
 func TestLayerTimesMonotoneInCommSMs(t *testing.T) {
 	for _, name := range topology.PresetNames() {
 		gpu := presetGPU(t, name)
-		for _, interf := range []float64{0, 0.1} {
+		for _, tileM := range []int{128, 64} {
 			c := DefaultCompute()
-			c.Interference = interf
+			c.TileM = tileM
 			prev := dsv3Times(t, gpu, 0, c)
 			if prev.Slowdown != 1 {
 				t.Errorf("%s: Slowdown at 0 comm SMs = %g, want 1", name, prev.Slowdown)
@@ -252,8 +250,8 @@ func TestLayerTimesMonotoneInCommSMs(t *testing.T) {
 			for s := 1; s <= gpu.SMs-2; s++ {
 				l := dsv3Times(t, gpu, s, c)
 				if l.Forward() < prev.Forward() || l.Backward() < prev.Backward() {
-					t.Fatalf("%s interference %g: %d comm SMs: fwd %v bwd %v, faster than %d: fwd %v bwd %v",
-						name, interf, s, l.Forward(), l.Backward(), s-1, prev.Forward(), prev.Backward())
+					t.Fatalf("%s tile_m %d: %d comm SMs: fwd %v bwd %v, faster than %d: fwd %v bwd %v",
+						name, tileM, s, l.Forward(), l.Backward(), s-1, prev.Forward(), prev.Backward())
 				}
 				if l.Slowdown < 1 || l.Slowdown < prev.Slowdown {
 					t.Fatalf("%s: %d comm SMs: Slowdown %g (previous %g)", name, s, l.Slowdown, prev.Slowdown)
@@ -271,7 +269,6 @@ func TestLayerTimesMonotoneProperty(t *testing.T) {
 	gpu := presetGPU(t, "h800")
 	rapid.Check(t, func(t *rapid.T) {
 		c := DefaultCompute()
-		c.Interference = rapid.Float64Range(0, 1).Draw(t, "interference")
 		c.TileM = rapid.SampledFrom([]int{64, 128, 256}).Draw(t, "tile_m")
 		c.TileN = rapid.SampledFrom([]int{64, 128, 256}).Draw(t, "tile_n")
 		tokens := rapid.IntRange(0, 20000).Draw(t, "tokens")
@@ -294,21 +291,33 @@ func TestLayerTimesMonotoneProperty(t *testing.T) {
 	})
 }
 
-func TestLayerTimesInterference(t *testing.T) {
+func TestLayerTimesPhaseInfo(t *testing.T) {
 	gpu := presetGPU(t, "h800")
 	c := DefaultCompute()
-	base := dsv3Times(t, gpu, 20, c)
-	c.Interference = 0.25
-	slow := dsv3Times(t, gpu, 20, c)
-	if want := sim.Time(math.Ceil(float64(base.AttnFwd) * 1.25)); slow.AttnFwd != want {
-		t.Errorf("AttnFwd with interference = %v, want %v", slow.AttnFwd, want)
+	shared := dsv3Times(t, gpu, 20, c)
+	full := dsv3Times(t, gpu, 0, c)
+	for p := range NumPhases {
+		in := shared.Info[p]
+		if in.Shared != *shared.Phase(p) || in.Full != *full.Phase(p) {
+			t.Errorf("phase %d: Info full %v shared %v, want %v and %v", p, in.Full, in.Shared, *full.Phase(p), *shared.Phase(p))
+		}
+		if in.Full > in.Shared {
+			t.Errorf("phase %d: %v on every SM, slower than %v on 112", p, in.Full, in.Shared)
+		}
+		if in.Waves < 1 {
+			t.Errorf("phase %d: %d GEMM waves, want at least one", p, in.Waves)
+		}
+		if ms := in.MemoryShare(); ms < 0 || ms >= 1 {
+			t.Errorf("phase %d: memory share %g, want in [0, 1)", p, ms)
+		}
 	}
-	if want := sim.Time(math.Ceil(float64(base.MLPBwdWeight) * 1.25)); slow.MLPBwdWeight != want {
-		t.Errorf("MLPBwdWeight with interference = %v, want %v", slow.MLPBwdWeight, want)
+	// Elementwise work belongs to the forward and input-gradient phases.
+	if shared.Info[PhaseAttnFwd].Memory == 0 || shared.Info[PhaseMLPBwdWeight].Memory != 0 {
+		t.Errorf("memory parts: attn fwd %v, mlp bwd weight %v", shared.Info[PhaseAttnFwd].Memory, shared.Info[PhaseMLPBwdWeight].Memory)
 	}
-	// No communication kernels, no interference.
-	if a, b := dsv3Times(t, gpu, 0, c), dsv3Times(t, gpu, 0, DefaultCompute()); a != b {
-		t.Errorf("interference applied with 0 comm SMs: %+v vs %+v", a, b)
+	// More SMs per wave, fewer waves.
+	if a, b := dsv3Times(t, gpu, 60, c).Info[PhaseMLPFwd].Waves, full.Info[PhaseMLPFwd].Waves; a != b {
+		t.Errorf("Info.Waves depends on comm SMs (%d vs %d); it counts waves on every SM", a, b)
 	}
 }
 
@@ -368,7 +377,7 @@ func TestLayerTimesErrors(t *testing.T) {
 		{"experts", gpu, 0, m, 1, 1, 0, c, "local experts per GPU = 0"},
 		{"compute", gpu, 0, m, 1, 1, 1, badC, "compute.efficiency = 2"},
 		{"model", gpu, 0, badM, 1, 1, 1, c, "model.heads = 0"},
-		{"gpu", badG, 0, m, 1, 1, 1, c, "cluster.gpu.hbm_GBps = 0"},
+		{"gpu", badG, 0, m, 1, 1, 1, c, "cluster.hbm_GBps = 0"},
 	} {
 		_, err := LayerTimes(tc.gpu, tc.comm, tc.m, tc.tokens, tc.slots, tc.experts, tc.c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -3,8 +3,10 @@
 // that communication leaves, elementwise work as bytes over HBM bandwidth,
 // FLOP and byte counts of DeepSeek-V3's layer (MLA, router, SwiGLU
 // experts), and LayerTimes, one layer's forward and backward phases for
-// one micro-batch on one GPU (with the interference slowdown while
-// communication kernels run beside it).
+// one micro-batch on one GPU, on the SMs communication leaves and on every
+// SM, with each phase's memory-bound part and GEMM waves (LayerCompute.Info)
+// for scenarios/schedule, which applies the interference where the phases
+// overlap communication.
 //
 // # Usage
 //

@@ -42,6 +42,12 @@ type tileGroup struct {
 // its longest tile. Groups are taken longest tile first, so a wave shared by
 // two groups costs the longer one. Saturates at sim.Forever.
 func waveTime(groups []tileGroup, sms int) sim.Time {
+	t, _ := countWaves(groups, sms)
+	return t
+}
+
+// countWaves is waveTime and the number of waves it counts.
+func countWaves(groups []tileGroup, sms int) (sim.Time, int64) {
 	// Sort by perTile descending (insertion sort: a handful of groups).
 	gs := append([]tileGroup(nil), groups...)
 	for i := 1; i < len(gs); i++ {
@@ -50,6 +56,7 @@ func waveTime(groups []tileGroup, sms int) sim.Time {
 		}
 	}
 	var total sim.Time
+	var count int64  // waves paid for
 	var filled int64 // tiles in the current, partly filled wave
 	s := int64(sms)
 	for _, g := range gs {
@@ -58,7 +65,7 @@ func waveTime(groups []tileGroup, sms int) sim.Time {
 			continue
 		}
 		if s <= 0 || g.perTile == sim.Forever {
-			return sim.Forever
+			return sim.Forever, count
 		}
 		if filled > 0 { // join the open wave, already paid for
 			t := min(n, s-filled)
@@ -71,8 +78,9 @@ func waveTime(groups []tileGroup, sms int) sim.Time {
 			filled = rem
 		}
 		total = addSat(total, mulSat(g.perTile, waves))
+		count += waves
 	}
-	return total
+	return total, count
 }
 
 func addSat(a, b sim.Time) sim.Time {
@@ -105,15 +113,21 @@ func GEMMTime(gpu topology.GPU, sms int, m, n, k int, c Compute) sim.Time {
 }
 
 func gemmTimePeak(gpu topology.GPU, sms, m, n, k int, c Compute, peak float64) sim.Time {
+	t, _ := gemmWaves(gpu, sms, m, n, k, c, peak)
+	return t
+}
+
+// gemmWaves is gemmTimePeak and its number of waves.
+func gemmWaves(gpu topology.GPU, sms, m, n, k int, c Compute, peak float64) (sim.Time, int64) {
 	if m <= 0 || n <= 0 || k <= 0 {
-		return 0
+		return 0, 0
 	}
 	if c.TileM < 1 || c.TileN < 1 {
-		return sim.Forever
+		return sim.Forever, 0
 	}
 	tiles := ceilDiv(m, c.TileM) * ceilDiv(n, c.TileN)
 	per := tileTime(2*float64(c.TileM)*float64(c.TileN)*float64(k), gpu, peak, c.Efficiency)
-	return waveTime([]tileGroup{{tiles, per}}, sms)
+	return countWaves([]tileGroup{{tiles, per}}, sms)
 }
 
 // MemoryTime is the time to move bytes through HBM (reads plus writes), at

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot/plotter"
@@ -83,6 +84,7 @@ func setFigures(s *Set) ([]figure, error) {
 		}
 		return append(figs, rf[len(rf)-3:]...), nil
 	}
+	xAxis, xOf := sweepX(s)
 	var links, finish []series
 	for _, kn := range []string{"dispatch", "combine"} {
 		var ib, nvl, p50, pmax plotter.XYs
@@ -92,7 +94,7 @@ func setFigures(s *Set) ([]figure, error) {
 				k = &row.Result.Combine
 			}
 			st := statsOf(k)
-			x := float64(row.Point.Index)
+			x := xOf(row)
 			ib = append(ib, plotter.XY{X: x, Y: max(st.Ports.IBOut.Max, st.Ports.IBIn.Max)})
 			nvl = append(nvl, plotter.XY{X: x, Y: max(st.Ports.NVLinkOut.Max, st.Ports.NVLinkIn.Max)})
 			p50 = append(p50, plotter.XY{X: x, Y: st.RankFinish.P50})
@@ -104,12 +106,12 @@ func setFigures(s *Set) ([]figure, error) {
 	links, dropped := nonZero(links)
 	if len(links) == 0 {
 		figs = append(figs, omitted(titleLinks, "Omitted: no link carried traffic."))
-	} else if err := add(drawFigure(titleLinks, "Busiest GPU port of each class (out or in) at each point (# in the Points table)."+droppedNote(dropped),
-		axisSpec{Label: "point #", Integer: true}, axisSpec{Label: "peak utilization %", Percent: true}, links)); err != nil {
+	} else if err := add(drawFigure(titleLinks, "Busiest GPU port of each class (out or in) at each point."+droppedNote(dropped),
+		xAxis, axisSpec{Label: "peak utilization %", Percent: true}, links)); err != nil {
 		return nil, err
 	}
-	if err := add(drawFigure(titleFinish, "Median and slowest rank's finish at each point (# in the Points table); a wide gap is load imbalance.",
-		axisSpec{Label: "point #", Integer: true}, axisSpec{Label: "µs"}, finish)); err != nil {
+	if err := add(drawFigure(titleFinish, "Median and slowest rank's finish at each point; a wide gap is load imbalance.",
+		xAxis, axisSpec{Label: "µs"}, finish)); err != nil {
 		return nil, err
 	}
 	return figs, nil
@@ -241,4 +243,25 @@ func droppedNote(dropped []string) string {
 		return ""
 	}
 	return " Not drawn, all zero: " + strings.Join(dropped, ", ") + "."
+}
+
+// sweepX is the x axis of a sweep's per-point plots: the varied value when
+// the sweep varies one path and every value is a number, else the point's
+// number in the Points table.
+func sweepX(s *Set) (axisSpec, func(Row) float64) {
+	if len(s.Vary) == 1 {
+		numeric := true
+		for _, row := range s.Rows {
+			if _, err := strconv.ParseFloat(row.Point.Values[0].Value, 64); err != nil {
+				numeric = false
+			}
+		}
+		if numeric {
+			return axisSpec{Label: s.Vary[0], AtData: true}, func(r Row) float64 {
+				x, _ := strconv.ParseFloat(r.Point.Values[0].Value, 64)
+				return x
+			}
+		}
+	}
+	return axisSpec{Label: "point # (in the Points table)", Integer: true}, func(r Row) float64 { return float64(r.Point.Index) }
 }

@@ -66,15 +66,20 @@ func runGrids(res *scenarios.Result) []grid {
 	}
 	o := res.Overlap
 	sg := grid{Title: "Layer schedule", Header: []string{"schedule", "layer µs", "compute µs", "comm µs", "hidden µs",
-		"exposed µs", "hidden", "compute slowdown"}}
+		"exposed µs", "hidden", "compute slowdown", "comm slowdown", "SM carve-out", "SM wait µs"}}
 	sg.Rows = [][]string{{o.Schedule, f1(o.LayerUs), f1(o.ComputeUs), f1(o.CommUs), f1(o.HiddenCommUs), f1(o.ExposedCommUs),
-		pct(o.HiddenFraction), f3(res.Compute.Slowdown)}}
+		pct(o.HiddenFraction), f3(o.ComputeSlowdown), f3(o.CommSlowdown), fmt.Sprint(o.SMCarveout), f1(o.CommSMWaitUs)}}
+	sp := res.Step
+	stg := grid{Title: "Step (per device)", Header: []string{"layers/stage", "stages", "micro-batches", "step µs", "steady µs",
+		"bubble µs", "exposed comm µs", "in bubble µs"}}
+	stg.Rows = [][]string{{fmt.Sprint(sp.Layers), fmt.Sprint(sp.PipelineStages), fmt.Sprint(sp.MicroBatches), f1(sp.StepUs),
+		f1(sp.SteadyUs), f1(sp.BubbleUs), f1(sp.ExposedCommUs), f1(sp.BubbleExposedCommUs)}}
 	r := res.Routing
 	rg := grid{Title: "Routing", Header: []string{"tokens", "target nodes/token", "target GPUs/token", "GPUs per node visit",
 		"rows/GPU mean", "rows/GPU max"}}
 	rg.Rows = [][]string{{fmt.Sprint(r.Tokens), f3(r.TargetNodesPerToken), f3(r.TargetGPUsPerToken), f3(r.GPUsPerNodeVisit),
 		f1(r.MeanRecvRows), fmt.Sprint(r.MaxRecvRows)}}
-	return []grid{kg, sg, rg, fg, ug}
+	return []grid{kg, sg, stg, rg, fg, ug}
 }
 
 // setHeading describes a set of points.

@@ -20,6 +20,7 @@ type resultJSON struct {
 	Combine  kernelJSON               `json:"combine"`
 	Compute  scenarios.ComputeSummary `json:"compute"`
 	Overlap  scenarios.OverlapSummary `json:"overlap"`
+	Step     scenarios.StepSummary    `json:"step"`
 	Scenario scenarios.Scenario       `json:"scenario"`
 }
 
@@ -30,7 +31,7 @@ type kernelJSON struct {
 }
 
 func viewOf(r *scenarios.Result) resultJSON {
-	v := resultJSON{Meta: r.Meta, Routing: r.Routing, Compute: r.Compute, Overlap: r.Overlap, Scenario: r.Scenario}
+	v := resultJSON{Meta: r.Meta, Routing: r.Routing, Compute: r.Compute, Overlap: r.Overlap, Step: r.Step, Scenario: r.Scenario}
 	for _, k := range []struct {
 		dst *kernelJSON
 		src *scenarios.KernelSummary
@@ -43,7 +44,7 @@ func viewOf(r *scenarios.Result) resultJSON {
 
 func (v *resultJSON) result() *scenarios.Result {
 	return &scenarios.Result{Meta: v.Meta, Routing: v.Routing, Dispatch: v.Dispatch.KernelSummary,
-		Combine: v.Combine.KernelSummary, Compute: v.Compute, Overlap: v.Overlap, Scenario: v.Scenario}
+		Combine: v.Combine.KernelSummary, Compute: v.Compute, Overlap: v.Overlap, Step: v.Step, Scenario: v.Scenario}
 }
 
 // MarshalResult is a run's JSON on one line, without a newline: the form

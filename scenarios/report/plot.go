@@ -52,8 +52,10 @@ func drawFigure(title, caption string, x, y axisSpec, ss []series) (figure, erro
 	p.X.Label.Text = x.Label
 	p.Y.Label.Text = y.Label
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.Left = true
+	// The legend has a column of its own, right of the plot, so it never
+	// covers data.
+	leg := plot.NewLegend()
+	leg.Top, leg.Left = true, true
 	ymax := 0.0
 	var xs []float64
 	for i, s := range ss {
@@ -77,17 +79,15 @@ func drawFigure(title, caption string, x, y axisSpec, ss []series) (figure, erro
 		sc.Color = plotutil.Color(i)
 		sc.Shape = plotutil.Shape(i)
 		p.Add(l, sc)
-		p.Legend.Add(s.Name, l, sc)
+		leg.Add(s.Name, l, sc)
 	}
-	// Leave room above the data for the legend, a line per series.
 	p.Y.Min = 0
-	headroom := 1.1 + 0.09*float64(len(ss))
 	if y.Percent {
 		ymax = math.Max(100, ymax)
 	}
-	p.Y.Max = ymax * headroom
+	p.Y.Max = ymax * 1.05
 	if y.Percent && ymax <= 100 {
-		// Mark 0..100 % only: the headroom is for the legend.
+		// Mark 0..100 % only.
 		p.Y.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "0"}, {Value: 25, Label: "25"},
 			{Value: 50, Label: "50"}, {Value: 75, Label: "75"}, {Value: 100, Label: "100"}}
 	}
@@ -98,7 +98,12 @@ func drawFigure(title, caption string, x, y axisSpec, ss []series) (figure, erro
 		p.X.Tick.Marker = integerTicks{}
 	}
 	c := vgsvg.New(6.5*vg.Inch, 3.6*vg.Inch)
-	p.Draw(draw.New(c))
+	dc := draw.New(c)
+	r := leg.Rectangle(dc)
+	legW := r.Max.X - r.Min.X + 0.15*vg.Inch
+	p.Draw(draw.Crop(dc, 0, -legW, 0, 0))
+	leg.YOffs = -0.3 * vg.Inch // level with the plot area, below the title
+	leg.Draw(draw.Crop(dc, dc.Max.X-legW+0.1*vg.Inch, 0, 0, 0))
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
 		return figure{}, err

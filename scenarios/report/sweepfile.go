@@ -3,11 +3,13 @@ package report
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moesim/moesim/scenarios"
@@ -21,8 +23,8 @@ import (
 //
 // "values" are the point's varied paths and values as given to --vary, in
 // --vary order; "result" is MarshalResult of the point's run. Readers sort
-// lines by point index (then by values), so a file's line order does not
-// matter.
+// lines by the points' values (NewSet), so neither a file's line order nor
+// the indices written matter.
 
 // Row is one point of a sweep and its result.
 type Row struct {
@@ -36,17 +38,45 @@ type Set struct {
 	Rows []Row
 }
 
-// NewSet returns the rows as a Set sorted by point index, ties broken by
-// the point's Key.
+// NewSet returns the rows as a Set sorted by the points' values (the
+// first varied path slowest; numbers by value, text by bytes) and numbers
+// them 0..n-1 in that order. A point is identified by its values, not by
+// the index it was written with: a sweep resumed with more values writes
+// indices of its own expansion, which may repeat those of the first run.
 func NewSet(vary []string, rows []Row) *Set {
 	rows = slices.Clone(rows)
 	slices.SortStableFunc(rows, func(a, b Row) int {
-		if a.Point.Index != b.Point.Index {
-			return a.Point.Index - b.Point.Index
+		if c := compareValues(a.Point.Values, b.Point.Values); c != 0 {
+			return c
 		}
-		return strings.Compare(a.Point.Key(), b.Point.Key())
+		return a.Point.Index - b.Point.Index
 	})
+	for i := range rows {
+		p := rows[i].Point
+		p.Index = i
+		rows[i].Point = p
+	}
 	return &Set{Vary: slices.Clone(vary), Rows: rows}
+}
+
+// compareValues orders two points' overrides value by value: numerically
+// when both values are numbers, else as text.
+func compareValues(a, b []scenarios.Override) int {
+	for i := range min(len(a), len(b)) {
+		x, errx := strconv.ParseFloat(a[i].Value, 64)
+		y, erry := strconv.ParseFloat(b[i].Value, 64)
+		c := 0
+		if errx == nil && erry == nil {
+			c = cmp.Compare(x, y)
+		}
+		if c == 0 {
+			c = strings.Compare(a[i].Value, b[i].Value)
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return len(a) - len(b)
 }
 
 // values are a point's overrides as one JSON object in their own order.

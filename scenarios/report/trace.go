@@ -36,8 +36,20 @@ type Trace struct {
 	records    int // records of all ranks
 	roles      map[string]int
 	bucketPs   sim.Time
-	counters   [][numCounters][]float64 // [rank][series][bucket] bytes
+	counters   [][numCounters][]float64 // [rank][series][bucket] busy ps
+	free       [][numCounters]sim.Time  // [rank][series] when the port frees up
+	msg        sim.Time                 // NIC time per message
+	handshake  sim.Time                 // a chunk's fence before its RDMA write
 	lastBucket int
+	kernels    []kernelEvents // events kept and dropped per kernel
+}
+
+// kernelEvents counts one kernel's events: those kept and those dropped
+// once its share of MaxEvents was full.
+type kernelEvents struct {
+	name          string
+	kept, dropped int
+	keptUntil     sim.Time // start of its last kept event
 }
 
 // TraceOptions bound a trace.
@@ -110,6 +122,9 @@ func NewTrace(s scenarios.Scenario, opt TraceOptions) (*Trace, error) {
 	t.nicBps = hw.GPU.NICBytesPerSec * hw.NICEfficiency
 	t.nvlBps = hw.GPU.NVLinkBytesPerSec * hw.NVLinkEfficiency
 	t.counters = make([][numCounters][]float64, t.ranks)
+	t.free = make([][numCounters]sim.Time, t.ranks)
+	t.msg = sim.FromSeconds(1 / hw.NICMessageRate)
+	t.handshake = hw.GPU.ChunkHandshake
 	return t, nil
 }
 
@@ -149,9 +164,20 @@ func (t *Trace) Trace(r sim.Record) {
 	t.records++
 	if r.GPU >= 0 && r.GPU < t.ranks && t.keep[r.GPU] {
 		t.seen++
-		if len(t.events) < t.opt.MaxEvents {
+		k := t.kernel(r.Role)
+		// Dispatch keeps at most half the budget, so a cut trace still
+		// shows combine; combine (or a lone kernel) takes what is left.
+		room := len(t.events) < t.opt.MaxEvents
+		if k.name == "dispatch" {
+			room = room && k.kept < (t.opt.MaxEvents+1)/2
+		}
+		if room {
+			k.kept++
+			k.keptUntil = r.At
 			t.events = append(t.events, traceEvent{at: r.At, dur: r.Dur, name: r.Event, role: r.Role, link: r.Link,
 				gpu: r.GPU, ch: r.Channel, peer: r.Peer, tok: r.Tokens, bytes: r.Bytes, tid: t.tid(r.Channel, r.Role)})
+		} else {
+			k.dropped++
 		}
 	}
 	switch r.Link {
@@ -162,6 +188,37 @@ func (t *Trace) Trace(r sim.Record) {
 		t.count(r.GPU, ctrNVLOut, r)
 		t.count(r.Peer, ctrNVLIn, r)
 	}
+}
+
+// kernel is the event counts of the kernel a role belongs to ("dispatch
+// forward": dispatch), in order of first appearance.
+func (t *Trace) kernel(role string) *kernelEvents {
+	name, _, ok := strings.Cut(role, " ")
+	if !ok || (name != "dispatch" && name != "combine") {
+		name = "kernel"
+	}
+	for i := range t.kernels {
+		if t.kernels[i].name == name {
+			return &t.kernels[i]
+		}
+	}
+	t.kernels = append(t.kernels, kernelEvents{name: name})
+	return &t.kernels[len(t.kernels)-1]
+}
+
+// Cut says what the trace left out, "" when it kept every event of its
+// ranks: per kernel, the events dropped and the time its kept ones reach.
+func (t *Trace) Cut() string {
+	var parts []string
+	for _, k := range t.kernels {
+		if k.dropped > 0 {
+			parts = append(parts, fmt.Sprintf("%s: kept the first %d of %d events (to %s µs)", k.name, k.kept, k.kept+k.dropped, usString(k.keptUntil)))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + fmt.Sprintf("; --trace-max-events %d bounds the trace (half of it for dispatch): raise it or keep fewer --trace-ranks for the whole run", t.opt.MaxEvents)
 }
 
 func (t *Trace) tid(ch int, role string) int {
@@ -194,6 +251,10 @@ func (t *Trace) WriteJSON(w io.Writer, res *scenarios.Result) error {
 	}
 	if dropped > 0 {
 		other = append(other, kv{"kept_until_us", rawJSON(usString(t.events[len(t.events)-1].at))})
+		other = append(other, kv{"cut", t.Cut()})
+	}
+	for _, k := range t.kernels {
+		other = append(other, kv{k.name + "_events_kept", k.kept}, kv{k.name + "_events_dropped", k.dropped})
 	}
 	other = append(other, kv{"counter", "link utilization"}, kv{"counter_bucket_us", rawJSON(usString(t.bucketPs))})
 	fmt.Fprintf(bw, "{\"displayTimeUnit\":\"ns\",\"otherData\":%s,\"traceEvents\":[\n", object(other))
@@ -246,6 +307,12 @@ func (t *Trace) WriteJSON(w io.Writer, res *scenarios.Result) error {
 		link, _ := json.Marshal(e.link)
 		emit(fmt.Sprintf(`{"name":%s,"cat":%s,"ph":"X","ts":%s,"dur":%s,"pid":%d,"tid":%d,"args":{"bytes":%d,"tokens":%d,"peer":%d,"link":%s,"channel":%d}}`,
 			name, cat, usString(e.at), usString(e.dur), e.gpu, e.tid, e.bytes, e.tok, e.peer, link, e.ch))
+	}
+	for _, k := range t.kernels {
+		if k.dropped > 0 {
+			msg, _ := json.Marshal(fmt.Sprintf("trace cut: %d later %s events not kept (--trace-max-events)", k.dropped, k.name))
+			emit(fmt.Sprintf(`{"name":%s,"ph":"i","s":"g","ts":%s,"pid":%d,"tid":0}`, msg, usString(k.keptUntil), t.opt.Ranks[0]))
+		}
 	}
 	t.writeCounters(emit)
 	bw.WriteString("\n]}\n")

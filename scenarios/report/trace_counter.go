@@ -9,13 +9,18 @@ import (
 	"github.com/moesim/moesim/sim"
 )
 
-// Link-utilization counters of a trace: bytes per GPU, port class and time
-// bucket, from the records that crossed a link. A record's bytes are
-// spread evenly over its span (queueing and latency included), so the
-// counter is a smoothed estimate; the JSON report's port_util is exact.
+// Link-utilization counters of a trace: the busy share of each GPU's
+// ports per time bucket, computed as the engine's ports compute it (and
+// the JSON report's port_util with them): each record that crossed a link
+// occupies its port first come first served, from when it was offered (or
+// when the port freed up) for its bytes at the port's rate, plus the NIC's
+// per-message time on IB. A bucket's value is the port's busy time in it
+// over its width, so it never exceeds 1, and its sum over a kernel's span
+// is the JSON's utilization of that port.
 //
 // Invariants: every kept rank's series hold at most maxCounterBuckets
-// buckets of width bucketPs; lastBucket is the last bucket with bytes.
+// buckets of width bucketPs; lastBucket is the last bucket with busy time;
+// free[rank][series] is when that port finishes what it was offered.
 
 // Counter series, in output order.
 const (
@@ -28,30 +33,36 @@ const (
 
 var counterNames = [numCounters]string{"ib_out", "ib_in", "nvlink_out", "nvlink_in"}
 
-// count spreads a record's bytes evenly over the buckets its span covers.
+// count books a record's occupancy of one port of rank (series) and
+// spreads that busy time over the buckets it covers.
 func (t *Trace) count(rank, series int, r sim.Record) {
 	if rank < 0 || rank >= t.ranks || !t.keep[rank] || r.Bytes <= 0 {
 		return
 	}
-	end := r.At + max(r.Dur, 0)
+	bps, offer, extra := t.nvlBps, r.At, sim.Time(0)
+	if series == ctrIBOut || series == ctrIBIn {
+		// An RDMA write is posted after the chunk's fence and holds
+		// each NIC for two messages (the write and the tail update).
+		bps, offer, extra = t.nicBps, r.At+t.handshake, 2*t.msg
+	}
+	free := &t.free[rank][series]
+	start := max(offer, *free)
+	end := start + sim.TransferTime(r.Bytes, bps) + extra
+	*free = end
 	for end/t.bucketPs >= maxCounterBuckets {
 		t.coarsen()
 	}
 	c := &t.counters[rank][series]
-	last := int(end / t.bucketPs)
+	last := int((end - 1) / t.bucketPs)
 	for len(*c) <= last {
 		*c = append(*c, 0)
 	}
 	t.lastBucket = max(t.lastBucket, last)
-	if r.Dur <= 0 {
-		(*c)[last] += float64(r.Bytes)
-		return
-	}
-	for b := int(r.At / t.bucketPs); b <= last; b++ {
-		lo := max(r.At, sim.Time(b)*t.bucketPs)
+	for b := int(start / t.bucketPs); b <= last; b++ {
+		lo := max(start, sim.Time(b)*t.bucketPs)
 		hi := min(end, sim.Time(b+1)*t.bucketPs)
 		if hi > lo {
-			(*c)[b] += float64(r.Bytes) * float64(hi-lo) / float64(r.Dur)
+			(*c)[b] += float64(hi - lo)
 		}
 	}
 }
@@ -90,19 +101,14 @@ func (t *Trace) writeCounters(emit func(string)) {
 	if len(used) == 0 {
 		return
 	}
-	bucketSec := t.bucketPs.Seconds()
 	for _, r := range t.opt.Ranks {
 		var prev string
 		for b := 0; b <= t.lastBucket+1; b++ {
 			var args []string
 			for _, s := range used {
-				bps := t.nvlBps
-				if s == ctrIBOut || s == ctrIBIn {
-					bps = t.nicBps
-				}
 				u := 0.0
 				if c := t.counters[r][s]; b < len(c) {
-					u = c[b] / (bucketSec * bps)
+					u = min(1, c[b]/float64(t.bucketPs))
 				}
 				args = append(args, fmt.Sprintf("%q:%s", counterNames[s], strconv.FormatFloat(u, 'f', 4, 64)))
 			}

@@ -18,6 +18,7 @@ type chromeTrace struct {
 		Name string          `json:"name"`
 		Cat  string          `json:"cat"`
 		Ph   string          `json:"ph"`
+		S    string          `json:"s"` // an instant event's scope
 		Ts   *float64        `json:"ts"`
 		Dur  *float64        `json:"dur"`
 		Pid  *int            `json:"pid"`
@@ -76,9 +77,13 @@ func checkTrace(t *testing.T, ct chromeTrace, keep map[int]bool) int {
 				t.Fatalf("counter %d args %s", i, e.Args)
 			}
 			for k, v := range args {
-				if v < 0 {
-					t.Fatalf("counter %d %s = %v < 0", i, k, v)
+				if v < 0 || v > 1 {
+					t.Fatalf("counter %d %s = %v, want a busy share in 0..1", i, k, v)
 				}
+			}
+		case "i":
+			if !strings.HasPrefix(e.Name, "trace cut: ") || e.S != "g" {
+				t.Fatalf("instant event %d: %q scope %q, want a global trace-cut marker", i, e.Name, e.S)
 			}
 		default:
 			t.Fatalf("event %d has phase %q", i, e.Ph)
@@ -222,8 +227,8 @@ func TestUsString(t *testing.T) {
 	}
 }
 
-// Counters conserve bytes and stay within maxCounterBuckets as a long run
-// doubles the bucket width.
+// Counters conserve busy time (each record's bytes at the port's rate) and
+// stay within maxCounterBuckets as a long run doubles the bucket width.
 func TestTraceCountersCoarsen(t *testing.T) {
 	res := fixtureResult(1, 8)
 	tr, err := NewTrace(res.Scenario, TraceOptions{Ranks: []int{0, 1}})
@@ -235,7 +240,7 @@ func TestTraceCountersCoarsen(t *testing.T) {
 		at := sim.Time(i) * 100 * sim.Microsecond // to 9.9 ms: 1 µs buckets would be 9900
 		tr.Trace(sim.Record{At: at, Dur: 3*sim.Microsecond + sim.Time(i)*7, Event: "nvl_forward", Role: "forward",
 			GPU: 0, Channel: 0, Peer: 1, Link: "nvlink", Bytes: 1000 + int64(i)})
-		total += float64(1000 + i)
+		total += float64(sim.TransferTime(1000+int64(i), tr.nvlBps))
 	}
 	if tr.bucketPs != 4*sim.Microsecond {
 		t.Fatalf("bucket = %v, want 4µs (1µs doubled until under %d buckets)", tr.bucketPs, maxCounterBuckets)
@@ -251,7 +256,7 @@ func TestTraceCountersCoarsen(t *testing.T) {
 			sum += b
 		}
 		if !approx(sum, total) {
-			t.Fatalf("%s on rank %d holds %v bytes, want %v", counterNames[series], rank, sum, total)
+			t.Fatalf("%s on rank %d holds %v ps busy, want %v", counterNames[series], rank, sum, total)
 		}
 	}
 }

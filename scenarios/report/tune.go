@@ -12,18 +12,24 @@ import (
 )
 
 // WriteTune renders moesim tune's table: one row per SM split, the
-// recommended one marked, then the recommendation.
-func WriteTune(w io.Writer, s scenarios.Scenario, pts []search.TunePoint, best search.TunePoint, objective string) error {
+// recommended one marked, then the recommendation, the range it moves
+// over when each uncertain input moves over its range, and how flat the
+// curve is around it.
+func WriteTune(w io.Writer, s scenarios.Scenario, sum search.Summary, objective string) error {
 	if _, err := fmt.Fprintf(w, "%s: %s schedule, %d × %d %s, SMs given to communication out of %d\n\n",
 		s.Name, s.Schedule.Kind, s.Cluster.Nodes, s.Cluster.GPUsPerNode, s.Cluster.Preset, s.Cluster.SMs); err != nil {
 		return err
 	}
+	var best search.TunePoint
 	t := newTable(w, false, tw.AlignRight)
 	t.Header("SMs", "layer µs", "exposed comm µs", "hidden", "dispatch µs", "combine µs", "compute µs", "compute slowdown", "dispatch bottleneck", "")
-	for _, p := range pts {
+	for _, p := range sum.Curve {
 		mark := ""
-		if p.NumSMs == best.NumSMs {
-			mark = "<- recommended"
+		switch {
+		case p.NumSMs == sum.RecommendedSMs:
+			mark, best = "<- recommended", p
+		case p.NumSMs >= sum.RangeSMs[0] && p.NumSMs <= sum.RangeSMs[1]:
+			mark = "<- in range"
 		}
 		if err := t.Append(strconv.Itoa(p.NumSMs), f1(p.LayerUs), f1(p.ExposedCommUs), fmt.Sprintf("%.0f%%", 100*p.HiddenFraction),
 			f1(p.DispatchUs), f1(p.CombineUs), f1(p.ComputeUs), f3(p.Slowdown), p.Bottleneck, mark); err != nil {
@@ -37,7 +43,53 @@ func WriteTune(w io.Writer, s scenarios.Scenario, pts []search.TunePoint, best s
 	if objective == search.ObjectiveExposed {
 		what = "exposed communication"
 	}
-	_, err := fmt.Fprintf(w, "\nRecommended: %d SMs for communication (%d channels), minimizing %s: layer %.1f µs, exposed %.1f µs, %.0f%% of communication hidden.\n",
-		best.NumSMs, best.NumSMs/2, what, best.LayerUs, best.ExposedCommUs, 100*best.HiddenFraction)
+	if _, err := fmt.Fprintf(w, "\nRecommended: %d SMs for communication (%d channels), minimizing %s: layer %.1f µs, exposed %.1f µs, %.0f%% of communication hidden.\n",
+		best.NumSMs, best.NumSMs/2, what, best.LayerUs, best.ExposedCommUs, 100*best.HiddenFraction); err != nil {
+		return err
+	}
+	if err := writeFlatness(w, sum.Flatness); err != nil {
+		return err
+	}
+	if len(sum.Variations) == 0 {
+		return nil
+	}
+	if _, err := fmt.Fprintf(w, "\nRange: %d..%d SMs as each uncertain input moves over its range, one at a time:\n\n", sum.RangeSMs[0], sum.RangeSMs[1]); err != nil {
+		return err
+	}
+	r := newTable(w, false, tw.AlignRight)
+	r.Header("input", "value", "low end", "SMs", "high end", "SMs")
+	for i := 0; i+1 < len(sum.Variations); i += 2 {
+		lo, hi := sum.Variations[i], sum.Variations[i+1]
+		base := "-"
+		if lo.Factor != 0 {
+			base = strconv.FormatFloat(lo.Base, 'g', 4, 64)
+		}
+		if err := r.Append(lo.Path, base, endText(lo), strconv.Itoa(lo.RecommendedSMs), endText(hi), strconv.Itoa(hi.RecommendedSMs)); err != nil {
+			return err
+		}
+	}
+	return r.Render()
+}
+
+// endText is a variation's input value: "×0.8 = 24" for a relative range.
+func endText(v search.Variation) string {
+	s := strconv.FormatFloat(v.Value, 'g', 4, 64)
+	if v.Factor != 0 {
+		s = fmt.Sprintf("×%g = %s", v.Factor, s)
+	}
+	if v.Clamped {
+		s += " (clamped)"
+	}
+	return s
+}
+
+func writeFlatness(w io.Writer, f search.Flatness) error {
+	side := func(n string, us, pct *float64) string {
+		if us == nil {
+			return fmt.Sprintf("%d SMs %s: off the swept range", f.SMs, n)
+		}
+		return fmt.Sprintf("%d SMs %s cost %+.1f µs (%+.1f%%)", f.SMs, n, *us, *pct)
+	}
+	_, err := fmt.Fprintf(w, "Flatness: %s; %s.\n", side("fewer", f.FewerUs, f.FewerPct), side("more", f.MoreUs, f.MorePct))
 	return err
 }

@@ -9,17 +9,18 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 )
 
-// WriteValidation renders moesim validate's table: each case's published and
-// predicted figure, error, tolerance, bound and outcome, then the counts, the
-// median error and the worst case.
-func WriteValidation(w io.Writer, results []validate.CaseResult) error {
-	t := newTable(w, false, tw.AlignLeft)
-	t.Header("case", "unit", "published", "predicted", "error", "tolerance", "bound", "result")
+// WriteValidation renders moesim validate's table (ASCII or Markdown): each
+// case's published and predicted figure, error, tolerance, bound, whether
+// it is fitted or predicted, and outcome; then the counts, the median error
+// over predicted and over fitted cases apart, and the worst case.
+func WriteValidation(w io.Writer, markdown bool, results []validate.CaseResult) error {
+	t := newTable(w, markdown, tw.AlignLeft)
+	t.Header("case", "unit", "published", "predicted", "error", "tolerance", "bound", "fit", "result")
 	worst := ""
 	var worstErr float64
 	pass, fail, skip := 0, 0, 0
 	for _, r := range results {
-		pred, e, res, tol := "-", "-", "not modelled", "-"
+		pred, e, res, tol, fit := "-", "-", "not modelled", "-", "-"
 		switch {
 		case r.Pass == nil:
 			skip++
@@ -32,8 +33,9 @@ func WriteValidation(w io.Writer, results []validate.CaseResult) error {
 		}
 		if r.Pass != nil {
 			tol = fmt.Sprintf("±%g%%", r.TolerancePct)
-			if r.Calibration {
-				res += " (calibration)"
+			fit = "predicted"
+			if r.Fitted {
+				fit = "fitted"
 			}
 		}
 		if r.Predicted != nil {
@@ -43,14 +45,16 @@ func WriteValidation(w io.Writer, results []validate.CaseResult) error {
 				worstErr, worst = a, r.ID
 			}
 		}
-		if err := t.Append(r.ID, r.Unit, fmt.Sprintf("%g", r.Published), pred, e, tol, r.Bound, res); err != nil {
+		if err := t.Append(r.ID, r.Unit, fmt.Sprintf("%g", r.Published), pred, e, tol, r.Bound, fit, res); err != nil {
 			return err
 		}
 	}
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d not modelled; median |error| %.1f%% (DeepEP normal-kernel rows %.1f%%), worst %.1f%% (%s)\n",
-		pass, fail, skip, validate.MedianAbsError(results), validate.MedianDeepEPError(results), worstErr, worst)
+	pm, pn := validate.MedianError(results, false)
+	fm, fn := validate.MedianError(results, true)
+	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d not modelled; median |error| %.1f%% over %d predicted cases (DeepEP normal-kernel rows %.1f%%), %.1f%% over %d fitted; worst %.1f%% (%s)\n",
+		pass, fail, skip, pm, pn, validate.MedianDeepEPPredictedError(results), fm, fn, worstErr, worst)
 	return err
 }

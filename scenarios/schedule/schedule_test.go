@@ -298,17 +298,17 @@ func TestRunOpsStuckGraph(t *testing.T) {
 		want string
 	}{
 		{"cycle across streams", []opSpec{
-			{"x", c, 0, 5, []string{"y"}},
-			{"y", m, 0, 5, []string{"x"}},
+			newOp("x", c, 0, 5, []string{"y"}),
+			newOp("y", m, 0, 5, []string{"x"}),
 		}, "cannot complete"},
 		{"waits on a later op of its stream", []opSpec{
-			{"x", c, 0, 5, []string{"z"}},
-			{"z", c, 0, 5, nil},
+			newOp("x", c, 0, 5, []string{"z"}),
+			newOp("z", c, 0, 5, nil),
 		}, "compute stream stuck at x waiting for z"},
-		{"unknown dependency", []opSpec{{"x", c, 0, 5, []string{"nope"}}}, `unknown op "nope"`},
-		{"self dependency", []opSpec{{"x", c, 0, 5, []string{"x"}}}, "depends on itself"},
-		{"duplicate", []opSpec{{"x", c, 0, 5, nil}, {"x", m, 0, 5, nil}}, "listed twice"},
-		{"negative", []opSpec{{"x", c, 0, -5, nil}}, "duration"},
+		{"unknown dependency", []opSpec{newOp("x", c, 0, 5, []string{"nope"})}, `unknown op "nope"`},
+		{"self dependency", []opSpec{newOp("x", c, 0, 5, []string{"x"})}, "depends on itself"},
+		{"duplicate", []opSpec{newOp("x", c, 0, 5, nil), newOp("x", m, 0, 5, nil)}, "listed twice"},
+		{"negative", []opSpec{newOp("x", c, 0, -5, nil)}, "duration"},
 	} {
 		_, err := runOps(tc.ops)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -325,4 +325,8 @@ func BenchmarkRunScheduleDualPipe(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func newOp(name string, stream, mb int, dur sim.Time, deps []string) opSpec {
+	return opSpec{name: name, stream: stream, mb: mb, dur: dur, deps: deps}
 }

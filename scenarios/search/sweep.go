@@ -133,10 +133,12 @@ func Pending(points []Point, done map[string]bool) []Point {
 
 // RunPoints runs every point with run on jobs workers (GOMAXPROCS when
 // jobs <= 0) and hands each result to each as it completes, from the
-// calling goroutine, one at a time. It stops at the first error of run or
-// each, or when ctx is done: points in flight then finish but are not
-// handed on, and the error is returned. Points that each accepted are
-// complete; the rest can be run later (Pending).
+// calling goroutine, one at a time. When ctx is done (an interrupt) no
+// new point starts, the points in flight finish and are handed on, and
+// ctx's error is returned. At the first error of run or each, no new
+// point starts, the points in flight finish but are not handed on, and
+// that error is returned. Points that each accepted are complete; the
+// rest can be run later (Pending).
 func RunPoints(ctx context.Context, points []Point, jobs int, run func(Point) (*scenarios.Result, error), each func(Point, *scenarios.Result) error) error {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
@@ -165,11 +167,7 @@ func RunPoints(ctx context.Context, points []Point, jobs int, run func(Point) (*
 					return
 				}
 				r, err := run(p)
-				select {
-				case outs <- outcome{p, r, err}:
-				case <-inner.Done():
-					return
-				}
+				outs <- outcome{p, r, err} // the loop below drains outs to the end
 			}
 		}()
 	}
@@ -193,12 +191,9 @@ func RunPoints(ctx context.Context, points []Point, jobs int, run func(Point) (*
 		if first != nil {
 			continue // drain
 		}
-		switch {
-		case o.err != nil:
+		if o.err != nil {
 			first = fmt.Errorf("point %d (%s): %w", o.p.Index, o.p, o.err)
-		case inner.Err() != nil:
-			continue
-		default:
+		} else {
 			first = each(o.p, o.r)
 		}
 		if first != nil {

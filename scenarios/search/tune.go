@@ -32,10 +32,7 @@ func Tune(s scenarios.Scenario, from, to int, opt scenarios.RunOptions) ([]TuneP
 	if from < 2 || to < from {
 		return nil, fmt.Errorf("scenario: --sms %d..%d, want an even range within 2..%d", from, to, s.Cluster.SMs-2)
 	}
-	var sms []int
-	for n := from + from%2; n <= to; n += 2 {
-		sms = append(sms, n)
-	}
+	sms := Grid(from, to)
 	// Every point routes the same tokens: draw them once.
 	rt, err := scenarios.Routing(s, opt)
 	if err != nil {
@@ -51,6 +48,15 @@ func Tune(s scenarios.Scenario, from, to int, opt scenarios.RunOptions) ([]TuneP
 		}
 	}
 	return pts, nil
+}
+
+// Grid is the SM counts a tune over [from, to] tries: the even ones.
+func Grid(from, to int) []int {
+	var sms []int
+	for n := from + from%2; n <= to; n += 2 {
+		sms = append(sms, n)
+	}
+	return sms
 }
 
 func tunePoint(s scenarios.Scenario, sms int, opt scenarios.RunOptions) (TunePoint, error) {

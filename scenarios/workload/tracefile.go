@@ -22,6 +22,12 @@ import (
 // maxNPYHeader bounds the header dict; numpy writes under 200 bytes.
 const maxNPYHeader = 1 << 20
 
+// MaxTraceFileBytes bounds a routing trace file as the command reads it:
+// MaxRoutingSlots ids of int64 and an .npy header (2 GiB and 1 MiB); a CSV
+// of as many ids is no longer than that in practice. A larger file is
+// refused before it is read.
+const MaxTraceFileBytes = 8*MaxRoutingSlots + maxNPYHeader + 64
+
 // ReadRoutingNPY reads a routing trace saved by numpy.save: a 2-D array of
 // shape (tokens, topk) of little-endian int32 ('<i4') or int64 ('<i8') in C
 // order, format version 1, 2 or 3, such as a gate's topk_idx tensor. An id

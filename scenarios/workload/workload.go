@@ -48,7 +48,38 @@ type Workload struct {
 	// TraceFile is workload.trace_file, the routing trace replayed by
 	// routing "trace". The command reads it; this package sees only bytes
 	// (ReadRoutingNPY, ReadRoutingCSV, RoutingFromTrace).
-	TraceFile string `yaml:"trace_file"`
+	TraceFile string `yaml:"trace_file,omitempty"`
+	// StartSkewUs is workload.start_skew_us: how far apart the ranks
+	// start each normal-mode dispatch and combine kernel, in µs. Each
+	// rank's start is drawn uniform on [0, StartSkewUs] (StartOffsets), a
+	// fresh draw per kernel; 0 starts every rank at once.
+	StartSkewUs float64 `yaml:"start_skew_us,omitempty"`
+}
+
+// MaxStartSkewUs bounds workload.start_skew_us: 10 ms is longer than a
+// whole layer; more is a typo.
+const MaxStartSkewUs = 10000
+
+// StartOffsets draws every rank's kernel start after the earliest
+// possible one: independent and uniform on [0, skewUs] µs, rounded to the
+// picosecond, from the seeded stream "skew/"+kernel. The uniform law is an
+// assumption (no published distribution of DeepEP's per-rank start times):
+// it has no tail, and the expected spread of R ranks' starts is
+// skewUs×(R-1)/(R+1), which is about skewUs for 64 ranks. Nil when skewUs
+// is 0.
+func StartOffsets(skewUs float64, ranks int, seed uint64, kernel string) ([]sim.Time, error) {
+	if !(skewUs >= 0 && skewUs <= MaxStartSkewUs) {
+		return nil, fmt.Errorf("scenario: workload.start_skew_us = %g, want 0..%d", skewUs, MaxStartSkewUs)
+	}
+	if skewUs == 0 {
+		return nil, nil
+	}
+	rng := sim.Stream(seed, "skew/"+kernel)
+	out := make([]sim.Time, ranks)
+	for r := range out {
+		out[r] = sim.Time(math.Round(float64(rng.Float64()*skewUs) * float64(sim.Microsecond)))
+	}
+	return out, nil
 }
 
 // Routing kinds for workload.routing.

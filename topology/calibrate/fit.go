@@ -70,6 +70,9 @@ func Fit(p *Profile, base *topology.Hardware, name, from string) (*topology.Hard
 	} else {
 		return nil, fmt.Errorf("profile: flag_latency has no \"nvlink\" point; the kit needs two GPUs of one node to measure NVLink latency")
 	}
+	if err := FitInterference(p, h, from); err != nil {
+		return nil, err
+	}
 	if p.NIC == nil {
 		return nil, fmt.Errorf("profile: nic is absent; the kit cannot measure the NIC on one node: run it with --nic FILE naming the NIC's documented figures")
 	}
