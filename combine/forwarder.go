@@ -226,7 +226,7 @@ func (f *forwarder) post(now sim.Time, n int) {
 	r := &k.railRoutes[f.rank*k.nodes+srcNode]
 	// The chunk is fenced, then posted as two NIC messages: the RDMA
 	// write and the atomic add on the source's tail.
-	arrive := sim.TransferMessage(now+k.costs.For(f.rank).Handshake(), bytes, 2*k.costs.Message(), r.Latency, r.Ports...)
+	arrive := sim.TransferMessageAt(now, now+k.costs.For(f.rank).Handshake(), bytes, 2*k.costs.Message(), r.Latency, r.Ports...)
 	recv.arrive(arrive, g.rs, rows)
 	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, srcNode, "ib", bytes, rows)
 }

@@ -295,7 +295,7 @@ func (k *llKernel) send(sm *sim.Port, now sim.Time, from, to int, bytes int64) (
 		// Warp stores straight into the peer's buffer (dispatch: a warp
 		// copy; combine: TMA stores, waited for until read).
 		warp := k.costs.Copy(sm, now, 1, bytes)
-		wire := sim.Transfer(now, bytes, 0, r.Ports...)
+		wire := sim.TransferAt(k.eng.Now(), now, bytes, 0, r.Ports...)
 		arrive = max(warp, wire) + r.Latency
 		if k.dir == llCombine {
 			return max(warp, wire), arrive
@@ -312,7 +312,9 @@ func (k *llKernel) send(sm *sim.Port, now sim.Time, from, to int, bytes int64) (
 	if k.dir == llCombine {
 		post = k.costs.Copy(sm, now, 1, bytes)
 	}
-	arrive = sim.TransferMessage(post, bytes, k.costs.Message(), r.Latency, r.Ports...)
+	// The event's warps post together: the NICs serve their queue pairs
+	// at once, whichever warp's copy ended first (sim.TransferMessageAt).
+	arrive = sim.TransferMessageAt(k.eng.Now(), post, bytes, k.costs.Message(), r.Latency, r.Ports...)
 	return post, arrive
 }
 
@@ -330,7 +332,7 @@ func (k *llKernel) signalTo(issue sim.Time, from, to int) sim.Time {
 		at = issue + k.costs.Handshake() + r.Latency
 	default:
 		// An atomic on the queue pair of the data, after it.
-		at = sim.TransferMessage(issue, llSignalBytes, k.costs.Message(), r.Latency, r.Ports...)
+		at = sim.TransferMessageAt(k.eng.Now(), issue, llSignalBytes, k.costs.Message(), r.Latency, r.Ports...)
 	}
 	k.signals++
 	return max(at, k.lastData[from*k.ranks+to])

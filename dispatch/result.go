@@ -127,9 +127,11 @@ func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int,
 	var nics, nvls []*sim.Port
 	for i := range cl.Devices {
 		d := &cl.Devices[i]
-		nics = append(nics, d.NICOut, d.NICIn)
+		for p := range d.NICOuts { // every plane's port
+			nics = append(nics, d.NICOuts[p], d.NICIns[p])
+		}
 		nvls = append(nvls, d.NVLinkOut, d.NVLinkIn)
-		res.IBBytes += d.NICOut.Bytes()
+		res.IBBytes += d.NICBytes()
 		res.NVLinkBytes += d.NVLinkOut.Bytes()
 	}
 	res.IB = utilization(nics, span)

@@ -135,7 +135,7 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			r := k.route(s.rank, fwd)
 			// Two NIC messages per chunk: the RDMA write of the records
 			// and the atomic add on the remote tail.
-			arrive := sim.TransferMessage(at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
+			arrive := sim.TransferMessageAt(now, at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
 			k.eng.At(arrive, f, sim.PackArg(evRDMAArrive, s.node, n))
 			if tr := k.eng.Tracer(); tr != nil {
 				tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "rdma_put", Role: "rdma-coord", GPU: s.rank, Channel: s.c,

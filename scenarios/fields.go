@@ -40,6 +40,11 @@ import (
 var fieldLimits = map[string]topology.ConstantSpec{
 	"cluster.nodes":                 {Min: 1, Max: topology.MaxNodes, Integer: true},
 	"cluster.rail_oversubscription": {Min: 1, Max: 1000},
+	// The fabric's ranges are topology.Fabric.Validate's.
+	"cluster.fabric.nodes_per_leaf":        {Min: 0, Max: topology.MaxNodes, Integer: true},
+	"cluster.fabric.leaf_oversubscription": {Min: 1, Max: 64},
+	"cluster.fabric.planes":                {Min: 1, Max: topology.MaxPlanes, Integer: true},
+	"cluster.fabric.spine_latency_us":      {Min: 0, Max: 1000, Unit: "µs"},
 
 	"model.hidden":              {Min: 1, Max: 1 << 16, Integer: true},
 	"model.experts":             {Min: 1, Max: 1 << 16, Integer: true},

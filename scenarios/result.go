@@ -208,8 +208,7 @@ func portUtil(cl *topology.Cluster, r *dispatch.Result) PortUtil {
 		NVLinkOut: make([]float64, n), NVLinkIn: make([]float64, n)}
 	for i := range cl.Devices {
 		d := &cl.Devices[i]
-		u.IBOut[i] = d.NICOut.Utilization(span)
-		u.IBIn[i] = d.NICIn.Utilization(span)
+		u.IBOut[i], u.IBIn[i] = d.NICUtilization(span)
 		u.NVLinkOut[i] = d.NVLinkOut.Utilization(span)
 		u.NVLinkIn[i] = d.NVLinkIn.Utilization(span)
 	}

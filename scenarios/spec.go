@@ -82,6 +82,8 @@ type Cluster struct {
 	// Stragglers (cluster.stragglers) are slow GPUs or NICs, each named by
 	// its GPU's rank: [{gpu: 3, factor: 2}, {nic: 5, factor: 1.5}].
 	Stragglers []Straggler `yaml:"stragglers,omitempty"`
+	// Fabric (cluster.fabric.*) is the network above the NICs.
+	Fabric Fabric `yaml:"fabric,omitempty"`
 }
 
 // Straggler is one entry of cluster.stragglers: exactly one of GPU and NIC
@@ -197,6 +199,7 @@ func (s Scenario) WithDefaults() Scenario {
 		}
 		setF(&c.RailOversubscription, hw.RailOversubscription)
 	}
+	c.Fabric = c.Fabric.withDefaults()
 	m, d := &s.Model, model.DeepSeekV3()
 	setInt(&m.Hidden, d.Hidden)
 	setInt(&m.Experts, d.Experts)
@@ -293,6 +296,9 @@ func (s Scenario) Topology() (topology.Config, error) {
 			return topology.Config{}, err
 		}
 		hw.Stragglers = append(hw.Stragglers, ts)
+	}
+	if hw.Fabric, err = c.Fabric.topology(); err != nil {
+		return topology.Config{}, err
 	}
 	return hw, hw.Validate()
 }

@@ -14,8 +14,32 @@ type Device struct {
 	// NVLinkOut and NVLinkIn are the GPU's NVSwitch links. The switch is
 	// non-blocking, so these two ends are the only NVLink limits.
 	NVLinkOut, NVLinkIn *sim.Port
-	// NICOut and NICIn are the GPU's own NIC, on rail Local.
+	// NICOut and NICIn are the GPU's own NIC, on rail Local: its port on
+	// plane 0.
 	NICOut, NICIn *sim.Port
+	// NICOuts and NICIns are the NIC's ports on every plane
+	// (cluster.fabric.planes), NICOut and NICIn first.
+	NICOuts, NICIns []*sim.Port
+}
+
+// NICUtilization is the NIC's busy share over [0, end] per direction, its
+// planes averaged.
+func (d *Device) NICUtilization(end sim.Time) (out, in float64) {
+	for p := range d.NICOuts {
+		out += d.NICOuts[p].Utilization(end)
+		in += d.NICIns[p].Utilization(end)
+	}
+	n := float64(len(d.NICOuts))
+	return out / n, in / n
+}
+
+// NICBytes is the bytes the NIC sent, over all its planes.
+func (d *Device) NICBytes() int64 {
+	var b int64
+	for _, p := range d.NICOuts {
+		b += p.Bytes()
+	}
+	return b
 }
 
 // Cluster is a Config turned into engine resources. Ports keep counters, so
@@ -24,8 +48,11 @@ type Cluster struct {
 	Config  Config
 	Devices []Device
 	// Rails holds one shared port per rail when the rail fabric is
-	// oversubscribed, nil when it is non-blocking.
+	// oversubscribed (cluster.rail_oversubscription, the aggregate model
+	// that predates cluster.fabric), nil when it is non-blocking.
 	Rails []*sim.Port
+
+	fabric *leaves
 }
 
 // Build makes the ports of a validated config. A straggler NIC's ports run
@@ -34,17 +61,33 @@ func Build(c Config) *Cluster {
 	n := c.GPUs()
 	cl := &Cluster{Config: c, Devices: make([]Device, n)}
 	nvl := c.GPU.NVLinkBytesPerSec * c.NVLinkEfficiency
-	nic := c.GPU.NICBytesPerSec * c.NICEfficiency
+	planes := c.Fabric.WithDefaults().Planes
+	nic := c.GPU.NICBytesPerSec * c.NICEfficiency / float64(planes)
+	// Each NIC port issues messages at its share of the NIC's rate: a
+	// message holds it for at least 1/rate (ConstantSpec
+	// nic_message_rate_Mps).
+	msg := sim.FromSeconds(float64(planes) / c.NICMessageRate)
 	for r := range n {
 		node, local := r/c.GPUsPerNode, r%c.GPUsPerNode
-		cl.Devices[r] = Device{
+		d := Device{
 			Rank: r, Node: node, Local: local,
 			NVLinkOut: sim.NewPort(fmt.Sprintf("gpu%d.nvl.out", r), nvl),
 			NVLinkIn:  sim.NewPort(fmt.Sprintf("gpu%d.nvl.in", r), nvl),
-			NICOut:    sim.NewPort(fmt.Sprintf("gpu%d.nic.out", r), nic/c.NICFactor(r)),
-			NICIn:     sim.NewPort(fmt.Sprintf("gpu%d.nic.in", r), nic/c.NICFactor(r)),
 		}
+		for p := range planes {
+			name := fmt.Sprintf("gpu%d.nic", r)
+			if planes > 1 {
+				name += fmt.Sprintf(".plane%d", p)
+			}
+			bw := nic / c.NICFactor(r)
+			out, in := sim.NewPort(name+".out", bw), sim.NewPort(name+".in", bw)
+			out.MinHold, in.MinHold = msg, msg
+			d.NICOuts, d.NICIns = append(d.NICOuts, out), append(d.NICIns, in)
+		}
+		d.NICOut, d.NICIn = d.NICOuts[0], d.NICIns[0]
+		cl.Devices[r] = d
 	}
+	cl.buildFabric(nic)
 	if c.RailOversubscription > 1 && c.Nodes > 1 {
 		for rail := range c.GPUsPerNode {
 			bw := float64(c.Nodes) * nic / c.RailOversubscription
@@ -60,11 +103,19 @@ func (c *Cluster) Reset() {
 		d := &c.Devices[i]
 		d.NVLinkOut.Reset()
 		d.NVLinkIn.Reset()
-		d.NICOut.Reset()
-		d.NICIn.Reset()
+		for p := range d.NICOuts {
+			d.NICOuts[p].Reset()
+			d.NICIns[p].Reset()
+		}
 	}
 	for _, p := range c.Rails {
 		p.Reset()
+	}
+	for i := range c.fabric.up {
+		for u := range c.fabric.up[i] {
+			c.fabric.up[i][u].Reset()
+			c.fabric.down[i][u].Reset()
+		}
 	}
 }
 
@@ -99,10 +150,16 @@ type Route struct {
 }
 
 // Route is the path from GPU src to GPU dst. Within a node it is NVLink
-// egress then ingress. Between nodes it is src's NIC, the rail fabric when
-// oversubscribed, and dst's NIC: a direct NIC-to-NIC path, which stays on
-// one rail when the local indexes match (as DeepEP's dispatch arranges) and
-// crosses rails through the spine otherwise (as a plain all-to-all does).
+// egress then ingress. Between nodes it is src's NIC port on the flow's
+// plane, the rail's aggregate port when cluster.rail_oversubscription is
+// set, the leaf's uplink and the destination leaf's downlink when the two
+// NICs hang off different leaves that a spine joins (cluster.fabric), and
+// dst's NIC port; the latency is the in-leaf NIC-to-NIC latency plus the
+// spine's two hops. DeepEP's normal kernels keep to one rail (the GPU with
+// the same local index); a plain all-to-all and the low-latency kernels
+// cross rails: through the spine (rail-optimized, fat-tree), or, with
+// cluster.fabric.pxn, over NVLink to the source node's GPU on dst's rail
+// first (PXN).
 func (c *Cluster) Route(src, dst int) Route {
 	s, d := &c.Devices[src], &c.Devices[dst]
 	switch {
@@ -110,12 +167,15 @@ func (c *Cluster) Route(src, dst int) Route {
 		return Route{Kind: Local}
 	case s.Node == d.Node:
 		return Route{Kind: NVLink, Ports: []*sim.Port{s.NVLinkOut, d.NVLinkIn}, Latency: c.Config.NVLinkLatency}
-	default:
-		ports := []*sim.Port{s.NICOut}
-		if c.Rails != nil {
-			ports = append(ports, c.Rails[s.Local])
-		}
-		ports = append(ports, d.NICIn)
-		return Route{Kind: IB, Ports: ports, Latency: c.Config.IBLatency}
 	}
+	ports := make([]*sim.Port, 0, 7)
+	var lat sim.Time
+	from := s
+	if s.Local != d.Local && c.fabric.f.PXN {
+		from = &c.Devices[s.Node*c.Config.GPUsPerNode+d.Local]
+		ports = append(ports, s.NVLinkOut, from.NVLinkIn)
+		lat = c.Config.NVLinkLatency
+	}
+	ports, net := c.netRoute(ports, src, dst, from, d)
+	return Route{Kind: IB, Ports: ports, Latency: lat + net}
 }

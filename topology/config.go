@@ -129,6 +129,9 @@ type Config struct {
 	// non-blocking; 2 means the rail carries half of what its NICs could
 	// inject at once.
 	RailOversubscription float64
+	// Fabric is the scale-out network above the NICs: leaves, spine,
+	// planes, PXN. The zero value is one non-blocking leaf per rail.
+	Fabric Fabric
 	// NVLinkEfficiency and NICEfficiency are the shares of the links'
 	// achievable rates that communication kernels' fine-grained traffic
 	// gets: chunked stores with a fence and a tail flag per chunk on NVLink,
@@ -238,5 +241,5 @@ func (c Config) Validate() error {
 	if !(c.RailOversubscription >= 1) || math.IsInf(c.RailOversubscription, 0) {
 		return fmt.Errorf("topology: cluster.rail_oversubscription = %g, want a finite number >= 1 (1 = non-blocking)", c.RailOversubscription)
 	}
-	return nil
+	return c.Fabric.WithDefaults().Validate()
 }

@@ -1,8 +1,10 @@
 // Package topology owns the hardware: GPU models (SMs, per-SM copy rate,
 // FLOP/s, HBM), nodes of GPUs joined by a non-blocking NVSwitch, one NIC per
-// GPU on the rail of its local index, the per-rail fabric, the presets with
-// the source of every constant, validation, and the engine ports that a
-// cluster becomes (Build) with the network routes between GPUs (Route).
+// GPU on the rail of its local index, the scale-out fabric above the NICs
+// (leaves and spine, oversubscription, ECMP, planes, PXN: fabric.go), the
+// presets with the source of every constant, validation, and the engine
+// ports that a cluster becomes (Build) with the network routes between GPUs
+// (Route).
 //
 // "Routing" here means the network path. Where tokens go (gating) lives in
 // package dispatch as a Layout.
