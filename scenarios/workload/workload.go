@@ -167,7 +167,7 @@ func GenerateRouting(w Workload, m model.Model, nodes, gpusPerNode int, seed uin
 		if err := checkSlots(tokens, m.TopK); err != nil {
 			return dispatch.Routing{}, err
 		}
-		return newNodeLimitedGen(l, m.TopK).generate(tokens, newKeySource(seed)), nil
+		return newOrderStatGen(l, m.TopK).generate(tokens, rng), nil
 	case RoutingSkewed:
 		return generateSkewed(w, m, l, seed, rng)
 	case RoutingBalanced:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios/model"
+	"github.com/moesim/moesim/sim"
 	"pgregory.net/rapid"
 )
 
@@ -142,8 +143,9 @@ func TestNodeLimitedRoutingExpectations(t *testing.T) {
 }
 
 // referenceNodeLimited is the node-limited rule written the obvious way,
-// with full sorts, from the same key stream: the fast generator must pick
-// exactly the same experts in the same order.
+// with full sorts, from the same key stream: the key-per-expert generator
+// (reference_test.go) must pick exactly the same experts in the same
+// order.
 func referenceNodeLimited(m model.Model, nodes, gpusPerNode, tokens int, seed uint64) [][]int32 {
 	l, err := newRoutingLayout(m, nodes, gpusPerNode)
 	if err != nil {
@@ -208,6 +210,11 @@ func referenceNodeLimited(m model.Model, nodes, gpusPerNode, tokens int, seed ui
 	return out
 }
 
+// TestNodeLimitedRoutingMatchesReference checks the key-per-expert
+// generator, the definition of node-limited routing, against full sorts,
+// and that GenerateRouting's node-limited path is the order-statistics
+// generator on the seed's "routing" stream (TestOrderStatRoutingDistribution
+// ties the two generators' distributions together).
 func TestNodeLimitedRoutingMatchesReference(t *testing.T) {
 	cases := []struct {
 		name              string
@@ -225,7 +232,11 @@ func TestNodeLimitedRoutingMatchesReference(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m := model.Model{Experts: c.experts, TopK: c.topk, MaxNodesPerToken: c.maxNodes}
 			const tokens = 50
-			rt := mustRouting(t, Workload{TokensPerGPU: tokens}, m, c.nodes, c.gpus, 7)
+			l, err := newRoutingLayout(m, c.nodes, c.gpus)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt := newNodeLimitedGen(l, c.topk).generate(uniformTokens(l.ranks, tokens), newKeySource(7))
 			want := referenceNodeLimited(m, c.nodes, c.gpus, tokens, 7)
 			for r := range want {
 				if !slices.Equal(rt.Experts[r], want[r]) {
@@ -237,6 +248,12 @@ func TestNodeLimitedRoutingMatchesReference(t *testing.T) {
 				}
 			}
 			measureRouting(t, rt, c.nodes, c.gpus, c.experts)
+			prod := mustRouting(t, Workload{TokensPerGPU: tokens}, m, c.nodes, c.gpus, 7)
+			ord := newOrderStatGen(l, c.topk).generate(uniformTokens(l.ranks, tokens), sim.Stream(7, "routing"))
+			if !slices.EqualFunc(prod.Experts, ord.Experts, slices.Equal) {
+				t.Fatal("GenerateRouting's node-limited path differs from orderStatGen on the seed's routing stream")
+			}
+			measureRouting(t, prod, c.nodes, c.gpus, c.experts)
 		})
 	}
 }
