@@ -85,6 +85,27 @@ gen() { # NAME: write the block's new content to stdout
         "$moesim" plan --example "${1#plan-}" 2>/dev/null | plan_head; } | fence ;;
     plan-v3-train-nic-uncertainty|plan-v3-decode-ep-uncertainty)
       ex=${1#plan-}; "$moesim" plan --example "${ex%-uncertainty}" 2>/dev/null | plan_uncertainty | fence ;;
+    fabric-ep128)
+      # One EP128 dispatch (the EP64 preset on 16 nodes) on five fabrics.
+      echo '| fabric | dispatch µs | RDMA GB/s | vs rail-only | dispatch bottleneck | combine µs |'
+      echo '|---|---|---|---|---|---|'
+      base=""
+      while IFS='|' read -r label sets; do
+        # shellcheck disable=SC2086 # sets is a list of flags
+        row=$("$moesim" run --preset deepep-internode-ep64 --set cluster.nodes=16 $sets --format csv | sed -n 2p)
+        t=$(echo "$row" | cut -d, -f10); bw=$(echo "$row" | cut -d, -f11)
+        bn=$(echo "$row" | cut -d, -f13); ct=$(echo "$row" | cut -d, -f14)
+        [ -n "$base" ] || base=$t
+        awk -v l="$label" -v t="$t" -v b="$bw" -v base="$base" -v bn="$bn" -v c="$ct" \
+          'BEGIN { printf "| %s | %.0f | %.1f | %.2f | %s | %.0f |\n", l, t, b, t / base, bn, c }'
+      done <<'ROWS'
+rail-only, one leaf per rail (default)|
+fat-tree 1:1, 4 nodes per leaf, ECMP spray|--set cluster.fabric.kind=fat-tree --set cluster.fabric.nodes_per_leaf=4 --set cluster.fabric.ecmp=spray
+fat-tree 1:1, 4 nodes per leaf, ECMP hash|--set cluster.fabric.kind=fat-tree --set cluster.fabric.nodes_per_leaf=4 --set cluster.fabric.ecmp=hash
+fat-tree 2:1, 4 nodes per leaf, ECMP spray|--set cluster.fabric.kind=fat-tree --set cluster.fabric.nodes_per_leaf=4 --set cluster.fabric.leaf_oversubscription=2 --set cluster.fabric.ecmp=spray
+fat-tree 2:1, 4 nodes per leaf, ECMP hash|--set cluster.fabric.kind=fat-tree --set cluster.fabric.nodes_per_leaf=4 --set cluster.fabric.leaf_oversubscription=2 --set cluster.fabric.ecmp=hash
+ROWS
+      ;;
     *) echo "gen-docs: no generator for block $1" >&2; exit 1 ;;
   esac
 }
