@@ -44,8 +44,12 @@ type Result struct {
 	SMBytes int64
 	// Utilization of each resource class over the kernel span.
 	IB, NVLink, SM Utilization
+	// Spine is the utilization of the fabric's leaf-to-spine links
+	// (cluster.fabric), zero when the fabric has no spine.
+	Spine Utilization
 	// Bottleneck is the resource class with the highest peak utilization:
-	// "IB", "NVLink", "SM copy", or "latency" when none is busy most of
+	// "IB", "NVLink", "SM copy", "spine" (the fabric's leaf uplinks), or
+	// "latency" when none is busy most of
 	// the time.
 	Bottleneck string
 
@@ -137,6 +141,14 @@ func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int,
 	res.IB = utilization(nics, span)
 	res.NVLink = utilization(nvls, span)
 	res.SM = utilization(sms, span)
+	var spine []*sim.Port
+	for _, links := range cl.Uplinks() {
+		spine = append(spine, links...)
+	}
+	for _, links := range cl.Downlinks() {
+		spine = append(spine, links...)
+	}
+	res.Spine = utilization(spine, span)
 	for _, p := range sms {
 		res.SMBytes += p.Bytes()
 	}
@@ -145,7 +157,7 @@ func Summarize(res *Result, cl *topology.Cluster, lay *Layout, payloadBytes int,
 	for _, c := range []struct {
 		name string
 		u    float64
-	}{{"IB", res.IB.Max}, {"NVLink", res.NVLink.Max}, {"SM copy", res.SM.Max}} {
+	}{{"IB", res.IB.Max}, {"NVLink", res.NVLink.Max}, {"SM copy", res.SM.Max}, {"spine", res.Spine.Max}} {
 		if c.u > best {
 			best, res.Bottleneck = c.u, c.name
 		}

@@ -103,3 +103,21 @@ func TestFabricsForDeepEPEP64(t *testing.T) {
 	}
 	t.Logf("EP64 dispatch: rail-only %.1f µs, fat-tree 1:1 %.1f, 2:1 %.1f, 4:1 %.1f", rail/1e6, one/1e6, two/1e6, four/1e6)
 }
+
+// A spine oversubscribed far enough to bind is named as the bottleneck,
+// not hidden as "latency": the leaf uplinks are a resource class of their
+// own, and a non-blocking fabric never names them.
+func TestSpineIsNamedWhenItBinds(t *testing.T) {
+	base := []string{"workload.tokens_per_gpu=512", "cluster.fabric.kind=fat-tree", "cluster.fabric.nodes_per_leaf=1", "cluster.fabric.ecmp=spray"}
+	tight := runPreset(t, "deepep-internode-ep32", append(base, "cluster.fabric.leaf_oversubscription=4")...)
+	if tight.Dispatch.Bottleneck != "spine" || tight.Combine.Bottleneck != "spine" {
+		t.Errorf("4:1 spine: bottlenecks %s and %s, want spine", tight.Dispatch.Bottleneck, tight.Combine.Bottleneck)
+	}
+	open := runPreset(t, "deepep-internode-ep32", base...)
+	if open.Dispatch.Bottleneck == "spine" || open.Combine.Bottleneck == "spine" {
+		t.Errorf("1:1 spine with spraying: bottlenecks %s and %s, want not spine", open.Dispatch.Bottleneck, open.Combine.Bottleneck)
+	}
+	if tight.Dispatch.TimeUs <= open.Dispatch.TimeUs {
+		t.Errorf("4:1 spine dispatch %.1f µs, not slower than 1:1's %.1f", tight.Dispatch.TimeUs, open.Dispatch.TimeUs)
+	}
+}

@@ -193,10 +193,20 @@ func (c *Cluster) buildFabric(nicPlane float64) {
 // Uplinks and Downlinks are the leaf-to-spine and spine-to-leaf ports,
 // per leaf (planes after one another) and per uplink; nil when no traffic
 // leaves a leaf.
-func (c *Cluster) Uplinks() [][]*sim.Port { return c.fabric.up }
+func (c *Cluster) Uplinks() [][]*sim.Port {
+	if c.fabric == nil {
+		return nil
+	}
+	return c.fabric.up
+}
 
 // Downlinks: see Uplinks.
-func (c *Cluster) Downlinks() [][]*sim.Port { return c.fabric.down }
+func (c *Cluster) Downlinks() [][]*sim.Port {
+	if c.fabric == nil {
+		return nil
+	}
+	return c.fabric.down
+}
 
 // plane is the plane a flow from GPU a to GPU b is pinned to: spread over
 // the destination node for a sender and over the source node for a
