@@ -186,17 +186,24 @@ func CheckPath(flag, path string) error {
 	if _, ok := slices.BinarySearch(paths, path); ok {
 		return nil
 	}
-	section, _, _ := strings.Cut(path, ".")
-	var near []string
-	for _, p := range paths {
-		if strings.HasPrefix(p, section+".") {
-			near = append(near, p)
-		}
-	}
+	near := SameSection(paths, path)
 	if len(near) == 0 {
 		near = paths
 	}
 	return fmt.Errorf("scenario: %s %s: no such field; settable fields there: %s", flag, path, strings.Join(near, ", "))
+}
+
+// SameSection returns the entries of names under path's section (its
+// first element), for an error that lists what is allowed nearby.
+func SameSection(names []string, path string) []string {
+	section, _, _ := strings.Cut(path, ".")
+	var near []string
+	for _, n := range names {
+		if strings.HasPrefix(n, section+".") {
+			near = append(near, n)
+		}
+	}
+	return near
 }
 
 // Encode writes the scenario as YAML, in field order.

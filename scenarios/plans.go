@@ -3,9 +3,7 @@ package scenarios
 import (
 	"embed"
 	"fmt"
-	"io/fs"
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -16,18 +14,7 @@ import (
 var planFS embed.FS
 
 // PlanExampleNames lists the embedded plan examples, sorted.
-func PlanExampleNames() []string {
-	entries, err := fs.ReadDir(planFS, "plans")
-	if err != nil {
-		panic("scenarios: embedded plans missing: " + err.Error())
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
-	}
-	slices.Sort(names)
-	return names
-}
+func PlanExampleNames() []string { return embeddedNames(planFS, "plans") }
 
 // PlanExampleYAML is the named plan example's file, comments included.
 func PlanExampleYAML(name string) ([]byte, error) {

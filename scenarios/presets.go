@@ -17,10 +17,15 @@ var presetFS embed.FS
 const DefaultPreset = "deepseek-v3-train"
 
 // PresetNames lists the embedded scenario presets, sorted.
-func PresetNames() []string {
-	entries, err := fs.ReadDir(presetFS, "presets")
+func PresetNames() []string { return embeddedNames(presetFS, "presets") }
+
+// embeddedNames lists the .yaml files of an embedded folder by name,
+// sorted. The folders are built into the binary, so a missing one is a
+// build defect.
+func embeddedNames(fsys embed.FS, dir string) []string {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		panic("scenarios: embedded presets missing: " + err.Error())
+		panic("scenarios: embedded " + dir + " missing: " + err.Error())
 	}
 	var names []string
 	for _, e := range entries {
@@ -42,11 +47,7 @@ func PresetYAML(name string) ([]byte, error) {
 
 // LoadPreset decodes the named preset with overrides applied.
 func LoadPreset(name string, overrides ...Override) (Scenario, error) {
-	data, err := PresetYAML(name)
-	if err != nil {
-		return Scenario{}, err
-	}
-	return Decode(bytes.NewReader(data), overrides...)
+	return LoadPresetWith(name, DecodeOptions{}, overrides...)
 }
 
 // LoadPresetWith is LoadPreset with decode options, for overrides that

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moesim/moesim/topology"
 	"os"
 	"runtime"
 	"strings"
@@ -212,6 +213,23 @@ func TestExplicitPlacement(t *testing.T) {
 		_, err := Decode(strings.NewReader(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Decode(%q) = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// Every hardware constant is a cluster.* field of an int or float kind,
+// so a hardware file's every value can be overridden with --set.
+func TestEveryHardwareConstantIsAClusterField(t *testing.T) {
+	var c Cluster
+	for _, spec := range topology.Constants {
+		get, set, ok := c.constant(spec.Key)
+		if !ok {
+			t.Errorf("cluster.%s: no Cluster field with that yaml name", spec.Key)
+			continue
+		}
+		set(3)
+		if get() != 3 {
+			t.Errorf("cluster.%s: set 3, read %g", spec.Key, get())
 		}
 	}
 }

@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/moesim/moesim/combine"
 	"github.com/moesim/moesim/dispatch"
@@ -111,26 +113,33 @@ func (st Straggler) topology(i int) (topology.Straggler, error) {
 	return topology.Straggler{}, fmt.Errorf("scenario: %s names neither gpu nor nic; want {gpu: RANK, factor: F} or {nic: RANK, factor: F}", field)
 }
 
+// clusterConstants indexes the Cluster fields that hold hardware
+// constants: a field's yaml name is its constant's key, so the index is
+// read off the struct and a new constant needs only its field.
+var clusterConstants = func() map[string]int {
+	t := reflect.TypeFor[Cluster]()
+	idx := map[string]int{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if _, ok := topology.ConstantNamed(name); ok {
+			idx[name] = i
+		}
+	}
+	return idx
+}()
+
 // constant returns the field holding hardware constant key, as a float64
 // to read and write, or false for a key the cluster section lacks.
 func (c *Cluster) constant(key string) (get func() float64, set func(float64), ok bool) {
-	ints := map[string]*int{"gpus_per_node": &c.GPUsPerNode, "sms": &c.SMs}
-	if p, ok := ints[key]; ok {
-		return func() float64 { return float64(*p) }, func(v float64) { *p = int(v) }, true
+	i, ok := clusterConstants[key]
+	if !ok {
+		return nil, nil, false
 	}
-	floats := map[string]*float64{
-		"sm_copy_GBps": &c.SMCopyGBps, "warp_copy_GBps": &c.WarpCopyGBps, "record_overhead_ns": &c.RecordOverheadNs,
-		"chunk_handshake_ns": &c.ChunkHandshakeNs, "sm_reduce_GBps": &c.SMReduceGBps, "fp8_TFLOPS": &c.FP8TFLOPS,
-		"bf16_TFLOPS": &c.BF16TFLOPS, "hbm_GBps": &c.HBMGBps, "nvlink_GBps": &c.NVLinkGBps, "nvlink_latency_us": &c.NVLinkLatencyUs,
-		"nic_GBps": &c.NICGBps, "nic_message_rate_Mps": &c.NICMessageRateMps, "ib_latency_us": &c.IBLatencyUs,
-		"kernel_launch_us": &c.KernelLaunchUs, "ll_kernel_fixed_us": &c.LLKernelFixedUs, "nvlink_efficiency": &c.NVLinkEfficiency, "nic_efficiency": &c.NICEfficiency,
-		"gemm_clock_drop": &c.GEMMClockDrop, "copy_hbm_bytes_per_byte": &c.CopyHBMBytesPerByte,
-		"gemm_hbm_sensitivity": &c.GEMMHBMSensitivity, "comm_sm_wait_us": &c.CommSMWaitUs,
+	f := reflect.ValueOf(c).Elem().Field(i)
+	if f.Kind() == reflect.Int {
+		return func() float64 { return float64(f.Int()) }, func(v float64) { f.SetInt(int64(v)) }, true
 	}
-	if p, ok := floats[key]; ok {
-		return func() float64 { return *p }, func(v float64) { *p = v }, true
-	}
-	return nil, nil, false
+	return f.Float, f.SetFloat, true
 }
 
 // Kernel is the scenario's kernel.* section: DeepEP's Config for dispatch

@@ -3,6 +3,7 @@ package topology
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func (h *Hardware) Check() error {
 	if strings.TrimSpace(h.Name) == "" {
 		return fmt.Errorf("hardware file: name is empty, want the hardware's name (h200, say)")
 	}
-	for _, k := range slices.Sorted(mapKeys(h.Constants)) {
+	for _, k := range slices.Sorted(maps.Keys(h.Constants)) {
 		if _, ok := ConstantNamed(k); !ok {
 			return fmt.Errorf("hardware file: constants.%s is not a known constant; want one of %s", k, strings.Join(ConstantKeys(), ", "))
 		}
@@ -85,16 +86,6 @@ func (h *Hardware) Check() error {
 		return fmt.Errorf("hardware file: %v", err)
 	}
 	return nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // ConstantKeys lists the keys of Constants in order.

@@ -166,13 +166,7 @@ func checkField(field string) error {
 	if _, ok := slices.BinarySearch(all, field); ok {
 		return nil
 	}
-	section, _, _ := strings.Cut(field, ".")
-	var near []string
-	for _, k := range all {
-		if strings.HasPrefix(k, section+".") {
-			near = append(near, k)
-		}
-	}
+	near := scenarios.SameSection(all, field)
 	if len(near) == 0 {
 		near = []string{FieldCost, FieldGPUs, FieldKernelsUs, "dispatch.*", "combine.*", "overlap.*", "step.*", "compute.*", "routing.*", "scenario.PATH"}
 	}
