@@ -130,6 +130,8 @@ func Run(cl *topology.Cluster, h *dispatch.Handle, cfg dispatch.Config, f dispat
 		return dispatch.AllToAllCombine(cl, h, f, hidden, opt)
 	case dispatch.LowLatency:
 		return dispatch.LowLatencyCombine(cl, h, cfg, f, hidden, opt)
+	case dispatch.V2:
+		return dispatch.V2Combine(cl, h, cfg, f, hidden, opt)
 	}
 	// DeepEP's combine reads the dispatch's per-channel prefix matrices,
 	// so it asserts the same channel count (deep_ep.cpp, *_combine).

@@ -21,6 +21,26 @@ const (
 	// (token, selected expert) straight to the expert's GPU, latency-bound
 	// rather than bandwidth-bound (lowlatency.go).
 	LowLatency Mode = "low-latency"
+	// V2 is DeepEP V2's ElasticBuffer kernels (v2.go): tokens move one per
+	// warp by bulk (TMA) copies straight into receive buffers sized for
+	// every token, no rings, a handful of SMs; V2Path picks hybrid or
+	// direct.
+	V2 Mode = "v2"
+)
+
+// V2Path is DeepEP V2's route across nodes.
+type V2Path string
+
+// V2 paths.
+const (
+	// V2Hybrid sends a token once per target node over RDMA, to the GPU of
+	// the same local index there, which forwards it over NVLink (V1's
+	// route; DeepEP's allow_hybrid_mode, its default). A single node
+	// always runs direct.
+	V2Hybrid V2Path = "hybrid"
+	// V2Direct sends a token to each target GPU straight: NVLink inside
+	// the node, one RDMA put per GPU in other nodes.
+	V2Direct V2Path = "direct"
 )
 
 // Config is the kernel configuration: DeepEP's
@@ -46,6 +66,12 @@ type Config struct {
 	// receive phase launched apart (DeepEP's return_recv_hook): the
 	// transfer runs between them with no SM held.
 	LLHook bool `yaml:"ll_hook,omitempty"`
+	// V2Path is the V2 kernels' route (Mode V2 only).
+	V2Path V2Path `yaml:"v2_path,omitempty"`
+	// V2MaxPerf is DeepEP V2's prefer_overlap_with_compute = False: the
+	// analytical SM count is raised to at least 64 and a hybrid kernel
+	// runs 4 channels per SM instead of 8 (elastic.py, buffer.hpp).
+	V2MaxPerf bool `yaml:"v2_max_perf,omitempty"`
 }
 
 // Channels is NumSMs/2: each channel is a pair of SMs.
@@ -126,8 +152,10 @@ const (
 func (c Config) Validate(deviceSMs int) error {
 	switch c.Mode {
 	case Normal, AllToAll, LowLatency:
+	case V2:
+		return c.validateV2(deviceSMs)
 	default:
-		return fmt.Errorf("dispatch: kernel.mode = %q, want one of %s", c.Mode, strings.Join([]string{string(Normal), string(AllToAll), string(LowLatency)}, ", "))
+		return fmt.Errorf("dispatch: kernel.mode = %q, want one of %s", c.Mode, strings.Join([]string{string(Normal), string(AllToAll), string(LowLatency), string(V2)}, ", "))
 	}
 	if c.NumSMs%2 != 0 {
 		return fmt.Errorf("dispatch: kernel.num_sms = %d is odd; each channel takes 2 SMs", c.NumSMs)

@@ -119,6 +119,11 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 		k = newAllToAll(cl, lay, f, hidden, a2aDispatch, opt)
 	case LowLatency:
 		k = newLowLatency(cl, lay, cfg, f, hidden, llDispatch, opt)
+	case V2:
+		var err error
+		if k, err = newV2(cl, lay, cfg, f, hidden, opt); err != nil {
+			return nil, err
+		}
 	default:
 		k = newKernel(cl, lay, cfg, f, hidden, opt)
 	}

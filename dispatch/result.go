@@ -61,6 +61,17 @@ type Result struct {
 	// WireTime is the transfer between them, when no SM is held.
 	SendTime, WireTime, RecvTime sim.Time
 
+	// EpilogueTime is DeepEP V2's second kernel, launched behind the main
+	// one on every SM of the GPU: the copy epilogue of dispatch (receive
+	// buffer to the user's tensors) or the reduce epilogue of combine.
+	// DeepEP's benchmark times the main kernel alone, so Time leaves it
+	// out; the schedule runs it on the compute stream.
+	EpilogueTime sim.Time
+	// V2Path is the route a V2 kernel took ("hybrid", "direct"); QPs its
+	// queue pairs per GPU (DeepEP's get_theoretical_num_qps).
+	V2Path V2Path
+	QPs    int
+
 	Routing     Stats
 	RecordBytes int
 	Events      int64
