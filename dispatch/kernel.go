@@ -132,6 +132,9 @@ func Run(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, op
 		return nil, err
 	}
 	res.Handle = &Handle{Layout: lay, Config: cfg}
+	if v2, ok := k.(*v2Dispatch); ok {
+		res.Handle.v2 = v2.fwd
+	}
 	return res, nil
 }
 

@@ -89,6 +89,9 @@ type Utilization struct {
 type Handle struct {
 	Layout *Layout
 	Config Config
+	// v2 is a hybrid V2 dispatch's forwarding order, which its combine
+	// replays.
+	v2 *v2Forwarding
 }
 
 func utilization(ports []*sim.Port, span sim.Time) Utilization {

@@ -1,0 +1,62 @@
+package dispatch
+
+import (
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
+
+// DeepEP V2's epilogue kernels (impls/dispatch_copy_epilogue.cuh,
+// combine_reduce_epilogue.cuh), as closed forms. Each runs on every SM of
+// the GPU, launched behind the main kernel with programmatic dependent
+// launch, so its launch overlaps the main kernel and it costs its copy.
+const (
+	// v2CopyEpilogueWarps: the copy epilogue's warps per SM, as many FP8
+	// records as shared memory holds, at most 32 (30 at hidden 7168).
+	v2CopyEpilogueWarps = 32
+	// v2ReduceEpilogueWarps: the reduce epilogue's warps per SM, a BF16
+	// row each (16 at hidden 7168).
+	v2ReduceEpilogueWarps = 32
+)
+
+// v2CopyEpilogue is the dispatch copy epilogue on the busiest GPU: every
+// received record is loaded from the receive buffer and its row, scales
+// and ids stored to the user's tensors, a warp per record; bound by HBM
+// (a read and a write per byte), by the SMs' copy rate, or by the warps'
+// per-record overhead.
+func v2CopyEpilogue(c topology.Config, lay *Layout, rec int64) sim.Time {
+	warps := c.GPU.SMs * v2Warps(int(rec), 0, v2CopyEpilogueWarps)
+	var worst sim.Time
+	for r, rows := range lay.RecvRows {
+		bytes := int64(rows) * rec
+		t := max(sim.TransferTime(2*bytes, c.GPU.HBMBytesPerSec),
+			sim.TransferTime(bytes, float64(c.GPU.SMs)*c.GPU.SMCopyBytesPerSec/c.GPUFactor(r)))
+		t = max(t, sim.Time((rows+warps-1)/warps)*c.GPU.RecordOverhead)
+		worst = max(worst, t)
+	}
+	return worst
+}
+
+// v2ReduceEpilogue is the combine reduce epilogue on the busiest GPU:
+// each token's rows (one per target node, hybrid, or per target GPU,
+// direct: multiple reduction has summed within each) are read and their
+// BF16 sum written, a warp per token.
+func v2ReduceEpilogue(c topology.Config, lay *Layout, rec int64, hybrid bool) sim.Time {
+	warps := c.GPU.SMs * v2Warps(int(rec), 0, v2ReduceEpilogueWarps)
+	var worst sim.Time
+	for s := range lay.Ranks {
+		in := int64(lay.start[s][lay.Tokens[s]])
+		if hybrid {
+			in = 0
+			for _, n := range lay.NodeTokens[s] {
+				in += int64(n)
+			}
+		}
+		tokens := lay.Tokens[s]
+		read, write := in*rec, int64(tokens)*rec
+		t := max(sim.TransferTime(read+write, c.GPU.HBMBytesPerSec),
+			sim.TransferTime(read/v2ReadPerWrite+write, float64(c.GPU.SMs)*c.GPU.SMCopyBytesPerSec/c.GPUFactor(s)))
+		t = max(t, sim.Time((tokens+warps-1)/warps)*c.GPU.RecordOverhead)
+		worst = max(worst, t)
+	}
+	return worst
+}
