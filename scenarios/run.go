@@ -35,6 +35,13 @@ type RunOptions struct {
 	// Tracer receives the kernels' event trace: dispatch from time zero,
 	// combine after it.
 	Tracer sim.Tracer
+	// SideBySide runs dispatch and combine at once, each on its own
+	// goroutine, cluster and engine, with the same results as one after
+	// the other: for a single run on a machine with cores to spare.
+	// Sweeps, which already run their points in parallel, leave it off
+	// (two kernels per point there only add memory); a Tracer turns it
+	// off, so the trace keeps one timeline.
+	SideBySide bool
 }
 
 // InputError marks an error in what the user gave (a scenario value, a
@@ -130,7 +137,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		dports, cports PortUtil
 		cerr           error
 	)
-	if opt.Tracer == nil {
+	if opt.SideBySide && opt.Tracer == nil {
 		// Combine reverses the dispatch's layout and config, not its
 		// timing, so the two kernels run side by side, each on its own
 		// cluster (a fresh one is the same as one Reset) and engine:
@@ -161,8 +168,10 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		}
 		dports = portUtil(cl, dres)
 		cl.Reset()
-		// Combine follows dispatch on one timeline.
-		kopt.Tracer = kernelTracer{opt.Tracer, dres.Time, "combine "}
+		if opt.Tracer != nil {
+			// Combine follows dispatch on one timeline.
+			kopt.Tracer = kernelTracer{opt.Tracer, dres.Time, "combine "}
+		}
 		kopt.StartOffsets = coff
 		if cres, err = combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt); err != nil {
 			return nil, err
