@@ -29,9 +29,10 @@ type Costs struct {
 	// the copy rate, a reduction at the reduce rate.
 	reduceScale float64
 	msg         sim.Time // NIC time per message
-	// gpuFactor is each rank's straggler factor (cluster.stragglers),
-	// nil when every GPU is healthy.
-	gpuFactor []float64
+	// perRank is each rank's costs with its straggler factor applied
+	// (cluster.stragglers), nil when every GPU is healthy: For hands out
+	// a pointer to one, computed once, instead of a copy per call.
+	perRank []Costs
 }
 
 // NewCosts takes the costs from a validated config.
@@ -45,10 +46,11 @@ func NewCosts(c topology.Config) Costs {
 	}
 	for _, s := range c.Stragglers {
 		if s.Kind == topology.StragglerGPU {
-			costs.gpuFactor = make([]float64, c.GPUs())
-			for r := range costs.gpuFactor {
-				costs.gpuFactor[r] = c.GPUFactor(r)
+			perRank := make([]Costs, c.GPUs())
+			for r := range perRank {
+				perRank[r] = costs.scaled(c.GPUFactor(r))
 			}
+			costs.perRank = perRank
 			break
 		}
 	}
@@ -58,11 +60,18 @@ func NewCosts(c topology.Config) Costs {
 // For returns the costs of rank's warps: a straggler GPU (its SM clock
 // slowed by a factor) pays each per-warp and per-chunk cost that many
 // times over; its SM port is slowed where the kernel builds it.
-func (c Costs) For(rank int) Costs {
-	if c.gpuFactor == nil || c.gpuFactor[rank] == 1 {
+func (c *Costs) For(rank int) *Costs {
+	if c.perRank == nil {
 		return c
 	}
-	f := c.gpuFactor[rank]
+	return &c.perRank[rank]
+}
+
+// scaled is c for a GPU slowed by factor f (c itself when f is 1).
+func (c Costs) scaled(f float64) Costs {
+	if f == 1 {
+		return c
+	}
 	c.warpRate /= f
 	c.record = sim.Time(math.Round(float64(c.record) * f))
 	c.handshake = sim.Time(math.Round(float64(c.handshake) * f))
@@ -71,7 +80,7 @@ func (c Costs) For(rank int) Costs {
 
 // Copy returns when one warp that starts copying n records of bytes in
 // all at now is done, reserving the bytes on its SM's port.
-func (c Costs) Copy(sm *sim.Port, now sim.Time, n int, bytes int64) sim.Time {
+func (c *Costs) Copy(sm *sim.Port, now sim.Time, n int, bytes int64) sim.Time {
 	return c.Work(sm, now, bytes, n, bytes)
 }
 
@@ -79,7 +88,7 @@ func (c Costs) Copy(sm *sim.Port, now sim.Time, n int, bytes int64) sim.Time {
 // evenly, all starting at now, are done: the SM carries every byte, the
 // slowest warp copies its ceil(n/w) records. DeepEP's intranode kernels
 // give each peer a group of warps this way.
-func (c Costs) CopyShared(sm *sim.Port, now sim.Time, w, n int, bytes int64) sim.Time {
+func (c *Costs) CopyShared(sm *sim.Port, now sim.Time, w, n int, bytes int64) sim.Time {
 	if w <= 1 || n <= 1 {
 		return c.Copy(sm, now, n, bytes)
 	}
@@ -96,7 +105,7 @@ func IntranodeWarpsPerPeer(gpusPerNode int) int { return max(768/32/gpusPerNode,
 
 // Work returns when warps that start at now are done, when the SM carries
 // smBytes and the slowest warp copies n records of warpBytes.
-func (c Costs) Work(sm *sim.Port, now sim.Time, smBytes int64, n int, warpBytes int64) sim.Time {
+func (c *Costs) Work(sm *sim.Port, now sim.Time, smBytes int64, n int, warpBytes int64) sim.Time {
 	smDone := sm.Reserve(now, smBytes)
 	return max(smDone, now+c.warpTime(n, warpBytes))
 }
@@ -105,7 +114,7 @@ func (c Costs) Work(sm *sim.Port, now sim.Time, smBytes int64, n int, warpBytes 
 // rows input rows of rec bytes into tokens outputs, each warp a token at a
 // time: the SM's port carries the input rows at the reduce rate; each warp
 // pays a record overhead per token and streams its rows.
-func (c Costs) Reduce(sm *sim.Port, now sim.Time, w, tokens, rows int, rec int64) sim.Time {
+func (c *Costs) Reduce(sm *sim.Port, now sim.Time, w, tokens, rows int, rec int64) sim.Time {
 	in := int64(rows) * rec
 	smBytes := in
 	if c.reduceScale != 1 {
@@ -121,16 +130,16 @@ func (c Costs) Reduce(sm *sim.Port, now sim.Time, w, tokens, rows int, rec int64
 	return max(smDone, now+c.warpTime(per, int64(perRows)*rec))
 }
 
-func (c Costs) warpTime(n int, bytes int64) sim.Time {
+func (c *Costs) warpTime(n int, bytes int64) sim.Time {
 	return sim.Time(n)*c.record + sim.TransferTime(bytes, c.warpRate)
 }
 
 // Handshake is a producer's cost per chunk published: the fence and the
 // tail flag's release store.
-func (c Costs) Handshake() sim.Time { return c.handshake }
+func (c *Costs) Handshake() sim.Time { return c.handshake }
 
 // Message is a NIC's time per message (an RDMA write or an atomic).
-func (c Costs) Message() sim.Time { return c.msg }
+func (c *Costs) Message() sim.Time { return c.msg }
 
 // ReduceSplit returns when w warps that start together at now are done
 // summing rows input rows of rec bytes into one output row, each warp a
@@ -138,7 +147,7 @@ func (c Costs) Message() sim.Time { return c.msg }
 // the hidden dimension): the SM's port carries the input rows at the
 // reduce rate; each warp pays a record overhead per row and streams its
 // slice of every row.
-func (c Costs) ReduceSplit(sm *sim.Port, now sim.Time, w, rows int, rec int64) sim.Time {
+func (c *Costs) ReduceSplit(sm *sim.Port, now sim.Time, w, rows int, rec int64) sim.Time {
 	in := int64(rows) * rec
 	smBytes := in
 	if c.reduceScale != 1 {

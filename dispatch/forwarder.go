@@ -154,14 +154,18 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 	hp := &f.head[qi*len(f.warps)+d]
 	h, tail := int(*hp), int(q.tail)
 	n := 0
-	for h < tail && n < need {
-		if k.has(q, h, d) {
-			if k.verify != nil {
-				k.verify.forwarded(f.rank, f.c, d, int(q.srcRank), int(k.tok(q, h)))
+	if k.maskBytes == 1 && k.verify == nil {
+		h, n = k.count(q, d, h, tail, need)
+	} else {
+		for h < tail && n < need {
+			if k.has(q, h, d) {
+				if k.verify != nil {
+					k.verify.forwarded(f.rank, f.c, d, int(q.srcRank), int(k.tok(q, h)))
+				}
+				n++
 			}
-			n++
+			h++
 		}
-		h++
 	}
 	*hp = int32(h)
 	if h == tail {

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"encoding/binary"
 	"math/bits"
 
 	"github.com/moesim/moesim/sim"
@@ -35,6 +36,37 @@ func (k *kernel) tok(q *tokenQueue, i int) int32 { return k.recTok[q.off+i] }
 // has reports whether record i of q goes to local GPU local.
 func (k *kernel) has(q *tokenQueue, i, local int) bool {
 	return k.recMask[(q.off+i)*k.maskBytes+local/8]&(1<<(local%8)) != 0
+}
+
+// count scans q's records from h for those of local GPU d, which must be
+// below 8 with one mask byte per record, as the loop over has in
+// forwarder.scan does: it stops right after the need-th such record, or
+// at tail, and returns where it stopped and how many it found. It reads
+// eight records' mask bytes a word at a time.
+func (k *kernel) count(q *tokenQueue, d, h, tail, need int) (int, int) {
+	const ones = 0x0101010101010101
+	masks := k.recMask[q.off : q.off+tail]
+	n := 0
+	for tail-h >= 8 {
+		x := (binary.LittleEndian.Uint64(masks[h:]) >> d) & ones
+		c := bits.OnesCount64(x)
+		if n+c < need {
+			n += c
+			h += 8
+			continue
+		}
+		// The need-th record is in this word: the (need-n)-th set bit.
+		for ; n+1 < need; n++ {
+			x &= x - 1
+		}
+		return h + bits.TrailingZeros64(x)/8 + 1, need
+	}
+	for ; h < tail && n < need; h++ {
+		if masks[h]&(1<<d) != 0 {
+			n++
+		}
+	}
+	return h, n
 }
 
 // minDone is the least done position of queue qi over the warps.

@@ -35,6 +35,13 @@ type RunOptions struct {
 	// Tracer receives the kernels' event trace: dispatch from time zero,
 	// combine after it.
 	Tracer sim.Tracer
+	// SideBySide runs dispatch and combine at once, each on its own
+	// goroutine, cluster and engine, with the same results as one after
+	// the other: for a single run on a machine with cores to spare.
+	// Sweeps, which already run their points in parallel, leave it off
+	// (two kernels per point there only add memory); a Tracer turns it
+	// off, so the trace keeps one timeline.
+	SideBySide bool
 }
 
 // InputError marks an error in what the user gave (a scenario value, a
@@ -121,24 +128,56 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		kopt.Tracer = kernelTracer{opt.Tracer, 0, "dispatch "}
 	}
 	doff := kopt.StartOffsets
-	dres, err := dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt)
+	coff, err := workload.StartOffsets(s.Workload.StartSkewUs, ranks, s.Seed, "combine")
 	if err != nil {
 		return nil, err
 	}
-	dports := portUtil(cl, dres)
-	cl.Reset()
-	if opt.Tracer != nil {
-		// Combine follows dispatch on one timeline.
-		kopt.Tracer = kernelTracer{opt.Tracer, dres.Time, "combine "}
+	var (
+		dres, cres     *dispatch.Result
+		dports, cports PortUtil
+		cerr           error
+	)
+	if opt.SideBySide && opt.Tracer == nil {
+		// Combine reverses the dispatch's layout and config, not its
+		// timing, so the two kernels run side by side, each on its own
+		// cluster (a fresh one is the same as one Reset) and engine:
+		// the results are those of running them one after the other.
+		h := &dispatch.Handle{Layout: lay, Config: s.DispatchConfig()}
+		copt := kopt
+		copt.StartOffsets = coff
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ccl := topology.Build(hw)
+			if cres, cerr = combine.Run(ccl, h, s.CombineConfig(), cfmt, s.Model.Hidden, copt); cerr == nil {
+				cports = portUtil(ccl, cres)
+			}
+		}()
+		dres, err = dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt)
+		<-done
+		if err != nil {
+			return nil, err
+		}
+		if cerr != nil {
+			return nil, cerr
+		}
+		dports = portUtil(cl, dres)
+	} else {
+		if dres, err = dispatch.Run(cl, lay, s.DispatchConfig(), dfmt, s.Model.Hidden, kopt); err != nil {
+			return nil, err
+		}
+		dports = portUtil(cl, dres)
+		cl.Reset()
+		if opt.Tracer != nil {
+			// Combine follows dispatch on one timeline.
+			kopt.Tracer = kernelTracer{opt.Tracer, dres.Time, "combine "}
+		}
+		kopt.StartOffsets = coff
+		if cres, err = combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt); err != nil {
+			return nil, err
+		}
+		cports = portUtil(cl, cres)
 	}
-	if kopt.StartOffsets, err = workload.StartOffsets(s.Workload.StartSkewUs, ranks, s.Seed, "combine"); err != nil {
-		return nil, err
-	}
-	cres, err := combine.Run(cl, dres.Handle, s.CombineConfig(), cfmt, s.Model.Hidden, kopt)
-	if err != nil {
-		return nil, err
-	}
-	cports := portUtil(cl, cres)
 
 	res := &Result{
 		Meta:     Meta{Version: Version, Name: s.Name, Seed: s.Seed},
@@ -147,7 +186,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		Scenario: s,
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
-	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(kopt.StartOffsets)
+	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(coff)
 	var lim *dispatch.V1LimitError
 	if errors.As(s.V1Limits(), &lim) {
 		reason := lim.Reason()

@@ -146,6 +146,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		}
 		opt.Tracer = tr
 	}
+	// One run: its two kernels may take a core each.
+	opt.SideBySide = true
 	res, err := runPoint(s, opt)
 	if err != nil {
 		return err

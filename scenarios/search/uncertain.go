@@ -120,6 +120,12 @@ func VaryUncertain(s scenarios.Scenario, from, to int, best TunePoint, objective
 			return
 		}
 		o.Routing = &rt
+		// The job's points differ only in num_sms: lay its tokens out
+		// once for all of them, as Tune does.
+		if o.Layout, err = scenarios.Layout(j.s, o); err != nil {
+			errs[i] = err
+			return
+		}
 		p, err := localBest(len(grid), start, objective, func(k int) (TunePoint, error) { return tunePoint(j.s, grid[k], o) })
 		if err != nil {
 			errs[i] = fmt.Errorf("%s = %g: %w", j.v.Path, j.v.Value, err)
