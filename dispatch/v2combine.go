@@ -44,7 +44,7 @@ func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, op
 	base := NewCosts(c)
 	k.costs = make([]Costs, lay.Ranks)
 	for r := range k.costs {
-		k.costs[r] = base.For(r)
+		k.costs[r] = *base.For(r)
 	}
 	k.start, k.endBarrier, k.notify = v2Barriers(c, shape.hybrid)
 	k.notify = 0 // combine has no count exchange

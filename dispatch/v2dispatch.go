@@ -53,7 +53,7 @@ func newV2Dispatch(cl *topology.Cluster, lay *Layout, cfg Config, shape v2Shape,
 	base := NewCosts(c)
 	k.costs = make([]Costs, lay.Ranks)
 	for r := range k.costs {
-		k.costs[r] = base.For(r)
+		k.costs[r] = *base.For(r)
 	}
 	k.start, k.endBarrier, k.notify = v2Barriers(c, shape.hybrid)
 	if shape.hybrid {
