@@ -56,7 +56,10 @@ type Cluster struct {
 	// Bandwidths in GB/s (1e9 bytes/s) per direction per GPU.
 	NVLinkGBps float64 `yaml:"nvlink_GBps"`
 	NICGBps    float64 `yaml:"nic_GBps"`
-	SMCopyGBps float64 `yaml:"sm_copy_GBps,omitempty"`
+	// NVLinkNominalGBps is the nominal NVLink rate (link speeds summed),
+	// which DeepEP V2's SM count reads; the links run at NVLinkGBps.
+	NVLinkNominalGBps float64 `yaml:"nvlink_nominal_GBps,omitempty"`
+	SMCopyGBps        float64 `yaml:"sm_copy_GBps,omitempty"`
 	// The warps' costs (topology.Constants documents each).
 	WarpCopyGBps     float64 `yaml:"warp_copy_GBps,omitempty"`
 	RecordOverheadNs float64 `yaml:"record_overhead_ns,omitempty"`
