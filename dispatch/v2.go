@@ -24,14 +24,15 @@ func (c Config) validateV2(deviceSMs int) error {
 	return nil
 }
 
-var errV2NotBuilt = errors.New("dispatch: kernel.mode = v2 is not built yet")
+// ErrV2NotBuilt is what the V2 kernels return until they are built.
+var ErrV2NotBuilt = errors.New("dispatch: kernel.mode = v2 is not built yet")
 
 func newV2(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, opt Options) (Kernel, error) {
-	return nil, errV2NotBuilt
+	return nil, ErrV2NotBuilt
 }
 
 // V2Combine runs DeepEP V2's combine: the reverse of the V2 dispatch whose
 // handle is h.
 func V2Combine(cl *topology.Cluster, h *Handle, cfg Config, f Format, hidden int, opt Options) (*Result, error) {
-	return nil, errV2NotBuilt
+	return nil, ErrV2NotBuilt
 }
