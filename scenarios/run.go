@@ -148,12 +148,21 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
 	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(kopt.StartOffsets)
+	reason := ""
 	var lim *dispatch.V1LimitError
+	var lim2 *dispatch.V2LimitError
 	if errors.As(s.V1Limits(), &lim) {
-		reason := lim.Reason()
+		reason = lim.Reason()
+	} else if errors.As(s.V2Limits(), &lim2) {
+		reason = lim2.Reason()
+	}
+	if reason != "" {
 		for _, k := range []*KernelSummary{&res.Dispatch, &res.Combine} {
 			k.Extrapolated, k.ExtrapolationReason = true, reason
 		}
+	}
+	if src := s.NumSMsSource(); src != "" {
+		res.Dispatch.NumSMsSource, res.Combine.NumSMsSource = src, src
 	}
 	st := lay.Stats()
 	res.Routing = RoutingSummary{Tokens: st.Tokens, TargetNodesPerToken: st.TargetNodesPerToken,
@@ -200,8 +209,14 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	// §3.3.3 sends the former in FP8, like dispatch, and the latter in
 	// BF16, like combine), so each takes its forward twin's time.
 	g := hw.GPU
-	ph := schedule.Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
-		CombineBwd: dres.Time, DispatchBwd: cres.Time,
+	// A V2 kernel's epilogue follows it on every SM of the GPU. The
+	// schedule takes it as part of the all-to-all on the comm stream
+	// (docs/model.md, "V2 in the schedule"): exact when nothing overlaps,
+	// generous to the overlapped schedules, which hide it under compute
+	// that in DeepEP would wait for it.
+	dt, ct := dres.Time+dres.EpilogueTime, cres.Time+cres.EpilogueTime
+	ph := schedule.Phases{LayerCompute: lc, Dispatch: dt, Combine: ct,
+		CombineBwd: dt, DispatchBwd: ct,
 		DispatchHBM: hbmShare(hw, dres), CombineHBM: hbmShare(hw, cres),
 		Interference: schedule.Interference{ClockDrop: g.GEMMClockDrop, GEMMHBMSensitivity: g.GEMMHBMSensitivity,
 			NoCarveout: !s.Compute.Carveout(), SMWait: g.CommSMWait}}
