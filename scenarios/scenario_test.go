@@ -25,6 +25,9 @@ func TestEveryPresetRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			res, err := Run(s, RunOptions{Verify: true})
+			if errors.Is(err, dispatch.ErrV2NotBuilt) {
+				t.Skipf("%s: %v", name, err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -35,9 +35,6 @@ type Scenario struct {
 	hardware *topology.Hardware
 	// hardwareData is that file's bytes, for the run id.
 	hardwareData []byte
-	// numSMsAnalytical is set when WithDefaults filled kernel.num_sms
-	// with DeepEP V2's analytical count (NumSMsSource).
-	numSMsAnalytical bool
 }
 
 // Cluster is the scenario's cluster.* section: a hardware preset and
@@ -276,7 +273,6 @@ func (s Scenario) WithDefaults() Scenario {
 		}
 		if k.NumSMs == 0 {
 			k.NumSMs = dispatch.V2NumSMs(s.V2Shape())
-			s.numSMsAnalytical = true
 		}
 	}
 	userNVLBuffer := k.Combine.NVLBuffer
@@ -382,15 +378,17 @@ func (k Kernel) config(ch Chunks) dispatch.Config {
 	return c
 }
 
-// NumSMsSource says where kernel.num_sms came from in kernel.mode v2:
-// NumSMsAnalytical when WithDefaults filled it with DeepEP V2's
-// analytical count, NumSMsSet when the scenario set it; "" in other
-// modes.
+// NumSMsSource says where kernel.num_sms comes from in kernel.mode v2:
+// NumSMsAnalytical when it is DeepEP V2's analytical count for the
+// scenario (kernel.num_sms left unset, or set to that same count),
+// NumSMsSet when the scenario set another; "" in other modes. It is read
+// off the scenario rather than remembered, so the effective scenario a
+// result holds, run again, reports the same.
 func (s Scenario) NumSMsSource() string {
 	switch {
 	case s.Kernel.Mode != dispatch.V2:
 		return ""
-	case s.numSMsAnalytical:
+	case s.Kernel.NumSMs == dispatch.V2NumSMs(s.V2Shape()):
 		return NumSMsAnalytical
 	}
 	return NumSMsSet
@@ -399,9 +397,9 @@ func (s Scenario) NumSMsSource() string {
 // Values of KernelSummary.NumSMsSource.
 const (
 	// NumSMsAnalytical: DeepEP V2's get_theoretical_num_sms
-	// (dispatch.V2NumSMs), kernel.num_sms being unset.
+	// (dispatch.V2NumSMs), which fills kernel.num_sms when it is unset.
 	NumSMsAnalytical = "analytical"
-	// NumSMsSet: the scenario's kernel.num_sms.
+	// NumSMsSet: the scenario's kernel.num_sms, another count.
 	NumSMsSet = "set"
 )
 

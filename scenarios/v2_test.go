@@ -58,6 +58,11 @@ func TestV2PresetsAnalyticalSMs(t *testing.T) {
 	if s.Kernel.NumSMs != 20 || s.NumSMsSource() != NumSMsSet {
 		t.Errorf("num_sms set: %d (%s), want 20 (set)", s.Kernel.NumSMs, s.NumSMsSource())
 	}
+	// Setting the analytical count itself reports it as analytical.
+	s, err = LoadPreset("deepep-v2-internode-ep16", mustOverride(t, "kernel.num_sms=12"))
+	if err != nil || s.NumSMsSource() != NumSMsAnalytical {
+		t.Errorf("num_sms set to 12: %s, %v; want analytical", s.NumSMsSource(), err)
+	}
 	// Other modes have no source and no v2 section.
 	s, err = LoadPreset("deepep-internode-ep16")
 	if err != nil {
