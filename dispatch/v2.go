@@ -95,10 +95,6 @@ const (
 // slowest block's arrival, as the kernels' prologue and epilogue pay it.
 const v2GridSync = sim.Microsecond
 
-// ErrV2NotBuilt is kept for callers that tested for the kernels' absence;
-// the kernels are built, so nothing returns it.
-var ErrV2NotBuilt = errors.New("dispatch: kernel.mode = v2 is not built")
-
 func (c Config) validateV2(deviceSMs int) error {
 	switch c.V2Path {
 	case V2Hybrid, V2Direct:
@@ -168,7 +164,8 @@ func v2NotifyBytes(ranks, experts int) int { return alignUp(ranks+experts, 128) 
 
 // v2Shape is the geometry one V2 run uses, shared by both directions.
 type v2Shape struct {
-	hybrid      bool
+	hybrid      bool // the run is hybrid: allowed, and more than one node
+	allowHybrid bool // kernel.v2.path: hybrid (DeepEP sizes its QPs by the flag)
 	sms         int
 	channels    int // hybrid: channels per GPU (sms × per SM)
 	perSM       int // hybrid: channels per SM; direct: warps per SM
@@ -180,10 +177,11 @@ type v2Shape struct {
 
 func newV2Shape(c topology.Config, lay *Layout, cfg Config, dispFmt, combFmt Format, hidden int) v2Shape {
 	s := v2Shape{
-		hybrid:  cfg.V2Path == V2Hybrid && lay.Nodes > 1,
-		sms:     cfg.NumSMs,
-		dispRec: V2DispatchBytes(dispFmt, hidden, lay.TopK),
-		combRec: V2CombineBytes(combFmt, hidden, lay.TopK),
+		hybrid:      cfg.V2Path == V2Hybrid && lay.Nodes > 1,
+		allowHybrid: cfg.V2Path == V2Hybrid,
+		sms:         cfg.NumSMs,
+		dispRec:     V2DispatchBytes(dispFmt, hidden, lay.TopK),
+		combRec:     V2CombineBytes(combFmt, hidden, lay.TopK),
 	}
 	s.dispCounted = v2CountedBytes(dispFmt, hidden, lay.TopK, llDispatch)
 	s.combCounted = v2CountedBytes(combFmt, hidden, lay.TopK, llCombine)

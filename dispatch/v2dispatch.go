@@ -439,7 +439,7 @@ func (k *v2Dispatch) Verified() error {
 
 func (k *v2Dispatch) Result() *Result {
 	res := &Result{Mode: V2, RecordBytes: int(k.rec), Events: k.eng.Steps(), RankFinish: k.last,
-		V2Path: k.shape.path()}
+		V2Path: k.shape.path(), QPs: V2NumQPs(V2Shape{Hybrid: k.shape.allowHybrid}, k.shape.sms)}
 	end := max(k.end, k.notify) + k.endBarrier
 	for _, t := range k.last {
 		end = max(end, t+k.endBarrier)

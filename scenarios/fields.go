@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios/schedule"
 	"github.com/moesim/moesim/scenarios/workload"
 	"github.com/moesim/moesim/topology"
@@ -158,6 +159,10 @@ func (s Scenario) checkRanges() error {
 			x = l.v.Float()
 		default:
 			continue // strings, bools and seed (any uint64) are checked elsewhere
+		}
+		if s.Kernel.Mode == dispatch.V2 && x == 0 && (l.path == "kernel.num_sms" ||
+			strings.HasPrefix(l.path, "kernel.dispatch.") || strings.HasPrefix(l.path, "kernel.combine.")) {
+			continue // V2 has no chunks, and sizes num_sms itself: checkV2Fields says more
 		}
 		spec, ok := FieldLimit(l.path)
 		if !ok {

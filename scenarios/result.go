@@ -60,7 +60,8 @@ type KernelSummary struct {
 	Extrapolated        bool   `json:"extrapolated"`
 	ExtrapolationReason string `json:"extrapolation_reason,omitempty"`
 	// RDMAGBps and NVLGBps use DeepEP's logical accounting, over TimeUs
-	// plus the cached-notify barrier, as DeepEP's benchmarks print them.
+	// plus the cached-notify barrier, as DeepEP's benchmarks print them
+	// (kernel.mode v2: over TimeUs alone, as test_ep.py prints them).
 	RDMAGBps float64 `json:"rdma_GBps"`
 	NVLGBps  float64 `json:"nvl_GBps"`
 	// LogicalRDMABytes and LogicalNVLBytes are the bytes behind those
@@ -84,6 +85,19 @@ type KernelSummary struct {
 	PortUtil PortUtil `json:"port_util"`
 	NumSMs   int      `json:"num_sms"`
 	Chunks   Chunks   `json:"chunks"`
+	// The V2 kernels' own figures (kernel.mode v2; absent otherwise).
+	// NumSMsSource is "analytical" when num_sms is DeepEP V2's analytical
+	// count (kernel.num_sms unset), "set" when the scenario set it.
+	NumSMsSource string `json:"num_sms_source,omitempty"`
+	// V2Path is the route the kernel took: "hybrid", or "direct" (one
+	// node always runs direct). QPs is its queue pairs per GPU
+	// (get_theoretical_num_qps).
+	V2Path string `json:"v2_path,omitempty"`
+	QPs    int    `json:"qps,omitempty"`
+	// EpilogueUs is the epilogue kernel behind the main one, on every SM:
+	// dispatch's copy epilogue or combine's reduce epilogue. TimeUs, as
+	// DeepEP's test_ep.py times it, leaves it out; the schedule adds it.
+	EpilogueUs float64 `json:"epilogue_us,omitempty"`
 }
 
 // PortUtil is the busy share of each GPU's link ports over a kernel's span
@@ -192,6 +206,21 @@ func summarizeKernel(r *dispatch.Result, cfg dispatch.Config) KernelSummary {
 	}
 	for _, t := range r.RankFinish {
 		k.RankFinishUs = append(k.RankFinishUs, t.Microseconds())
+	}
+	if r.Mode == dispatch.V2 {
+		k.V2Path, k.QPs, k.EpilogueUs = string(r.V2Path), r.QPs, r.EpilogueTime.Microseconds()
+		k.Chunks = Chunks{}
+		// test_ep.py divides the logical bytes by the main kernel's
+		// kineto time alone: no cached notify (V2 has none outside the
+		// kernel), no epilogue. Its scale-out figure is 0 when the
+		// logical scale-out domain is one (one node, or path direct).
+		if t := r.Time.Seconds(); t > 0 {
+			k.NVLGBps = r.LogicalNVLBytes / t / 1e9
+			k.RDMAGBps = 0
+			if r.V2Path == dispatch.V2Hybrid {
+				k.RDMAGBps = r.LogicalRDMABytes / t / 1e9
+			}
+		}
 	}
 	return k
 }

@@ -137,9 +137,10 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		dports, cports PortUtil
 		cerr           error
 	)
-	if opt.SideBySide && opt.Tracer == nil {
+	if opt.SideBySide && opt.Tracer == nil && s.Kernel.Mode != dispatch.V2 {
 		// Combine reverses the dispatch's layout and config, not its
-		// timing, so the two kernels run side by side, each on its own
+		// timing (V2's hybrid combine replays the order its dispatch's
+		// forward warps took, so it waits), so the two kernels run side by side, each on its own
 		// cluster (a fresh one is the same as one Reset) and engine:
 		// the results are those of running them one after the other.
 		h := &dispatch.Handle{Layout: lay, Config: s.DispatchConfig()}
@@ -187,12 +188,21 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
 	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(coff)
+	reason := ""
 	var lim *dispatch.V1LimitError
+	var lim2 *dispatch.V2LimitError
 	if errors.As(s.V1Limits(), &lim) {
-		reason := lim.Reason()
+		reason = lim.Reason()
+	} else if errors.As(s.V2Limits(), &lim2) {
+		reason = lim2.Reason()
+	}
+	if reason != "" {
 		for _, k := range []*KernelSummary{&res.Dispatch, &res.Combine} {
 			k.Extrapolated, k.ExtrapolationReason = true, reason
 		}
+	}
+	if src := s.NumSMsSource(); src != "" {
+		res.Dispatch.NumSMsSource, res.Combine.NumSMsSource = src, src
 	}
 	st := lay.Stats()
 	res.Routing = RoutingSummary{Tokens: st.Tokens, TargetNodesPerToken: st.TargetNodesPerToken,
@@ -239,8 +249,14 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	// §3.3.3 sends the former in FP8, like dispatch, and the latter in
 	// BF16, like combine), so each takes its forward twin's time.
 	g := hw.GPU
-	ph := schedule.Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
-		CombineBwd: dres.Time, DispatchBwd: cres.Time,
+	// A V2 kernel's epilogue follows it on every SM of the GPU. The
+	// schedule takes it as part of the all-to-all on the comm stream
+	// (docs/model.md, "V2 in the schedule"): exact when nothing overlaps,
+	// generous to the overlapped schedules, which hide it under compute
+	// that in DeepEP would wait for it.
+	dt, ct := dres.Time+dres.EpilogueTime, cres.Time+cres.EpilogueTime
+	ph := schedule.Phases{LayerCompute: lc, Dispatch: dt, Combine: ct,
+		CombineBwd: dt, DispatchBwd: ct,
 		DispatchHBM: hbmShare(hw, dres), CombineHBM: hbmShare(hw, cres),
 		Interference: schedule.Interference{ClockDrop: g.GEMMClockDrop, GEMMHBMSensitivity: g.GEMMHBMSensitivity,
 			NoCarveout: !s.Compute.Carveout(), SMWait: g.CommSMWait}}

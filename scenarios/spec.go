@@ -56,7 +56,10 @@ type Cluster struct {
 	// Bandwidths in GB/s (1e9 bytes/s) per direction per GPU.
 	NVLinkGBps float64 `yaml:"nvlink_GBps"`
 	NICGBps    float64 `yaml:"nic_GBps"`
-	SMCopyGBps float64 `yaml:"sm_copy_GBps,omitempty"`
+	// NVLinkNominalGBps is the nominal NVLink rate (link speeds summed),
+	// which DeepEP V2's SM count reads; the links run at NVLinkGBps.
+	NVLinkNominalGBps float64 `yaml:"nvlink_nominal_GBps,omitempty"`
+	SMCopyGBps        float64 `yaml:"sm_copy_GBps,omitempty"`
 	// The warps' costs (topology.Constants documents each).
 	WarpCopyGBps     float64 `yaml:"warp_copy_GBps,omitempty"`
 	RecordOverheadNs float64 `yaml:"record_overhead_ns,omitempty"`
@@ -161,7 +164,26 @@ type Kernel struct {
 	// DeepEP V1 cannot (dispatch.CheckV1Limits), and the report flags it
 	// as an extrapolation; without it such a scenario is refused.
 	Extrapolate bool `yaml:"extrapolate,omitempty"`
+	// V2 (kernel.v2.*) is the V2 kernels' options; kernel.mode v2 only.
+	V2 KernelV2 `yaml:"v2,omitempty"`
 }
+
+// KernelV2 is the scenario's kernel.v2 section: DeepEP V2's ElasticBuffer
+// options that change its kernels.
+type KernelV2 struct {
+	// Path (kernel.v2.path) is hybrid (allow_hybrid_mode, the default:
+	// one RDMA copy per target node, forwarded over NVLink) or direct
+	// (every target GPU straight from the source). One node always runs
+	// the direct kernels, as DeepEP does.
+	Path dispatch.V2Path `yaml:"path,omitempty"`
+	// PreferOverlap (kernel.v2.prefer_overlap) is ElasticBuffer's
+	// prefer_overlap_with_compute, true by default; false asks for at
+	// least 64 SMs when the count is analytical (DeepEP's "Max perf").
+	PreferOverlap *bool `yaml:"prefer_overlap,omitempty"`
+}
+
+// preferOverlap is kernel.v2.prefer_overlap with its default, true.
+func (v KernelV2) preferOverlap() bool { return v.PreferOverlap == nil || *v.PreferOverlap }
 
 // Chunks are one kernel's chunk and ring sizes, in tokens.
 type Chunks struct {
@@ -238,11 +260,27 @@ func (s Scenario) WithDefaults() Scenario {
 	if k.Mode == "" {
 		k.Mode = dispatch.Normal
 	}
-	setInt(&k.NumSMs, dispatch.DefaultNumSMs)
 	ranks := c.Nodes * c.GPUsPerNode
-	k.Dispatch = k.Dispatch.withDefaults(dispatch.DefaultConfig(ranks, k.NumSMs))
+	if k.Mode == dispatch.V2 {
+		// DeepEP V2 sizes its kernels itself: the analytical SM count when
+		// num_sms is unset, and no chunks or rings (Validate refuses them).
+		if k.V2.Path == "" {
+			k.V2.Path = dispatch.V2Hybrid
+		}
+		if k.V2.PreferOverlap == nil {
+			t := true
+			k.V2.PreferOverlap = &t
+		}
+		if k.NumSMs == 0 {
+			k.NumSMs = dispatch.V2NumSMs(s.V2Shape())
+		}
+	}
 	userNVLBuffer := k.Combine.NVLBuffer
-	k.Combine = k.Combine.withDefaults(dispatch.DefaultCombineConfig(ranks, k.NumSMs))
+	if k.Mode != dispatch.V2 {
+		setInt(&k.NumSMs, dispatch.DefaultNumSMs)
+		k.Dispatch = k.Dispatch.withDefaults(dispatch.DefaultConfig(ranks, k.NumSMs))
+		k.Combine = k.Combine.withDefaults(dispatch.DefaultCombineConfig(ranks, k.NumSMs))
+	}
 	if k.Extrapolate && k.Mode == dispatch.Normal && userNVLBuffer == 0 {
 		// DeepEP's table stops at 20 nodes; past it, its largest ring
 		// splits into too few slots per node for combine to run. An
@@ -332,8 +370,58 @@ func (s Scenario) DispatchConfig() dispatch.Config { return s.Kernel.config(s.Ke
 func (s Scenario) CombineConfig() dispatch.Config { return s.Kernel.config(s.Kernel.Combine) }
 
 func (k Kernel) config(ch Chunks) dispatch.Config {
-	return dispatch.Config{Mode: k.Mode, NumSMs: k.NumSMs, NVLChunk: ch.NVLChunk, NVLBuffer: ch.NVLBuffer,
+	c := dispatch.Config{Mode: k.Mode, NumSMs: k.NumSMs, NVLChunk: ch.NVLChunk, NVLBuffer: ch.NVLBuffer,
 		RDMAChunk: ch.RDMAChunk, RDMABuffer: ch.RDMABuffer, LLRDMAOnly: k.LLRDMAOnly, LLHook: k.LLHook}
+	if k.Mode == dispatch.V2 {
+		c.V2Path, c.V2MaxPerf = k.V2.Path, !k.V2.preferOverlap()
+	}
+	return c
+}
+
+// NumSMsSource says where kernel.num_sms comes from in kernel.mode v2:
+// NumSMsAnalytical when it is DeepEP V2's analytical count for the
+// scenario (kernel.num_sms left unset, or set to that same count),
+// NumSMsSet when the scenario set another; "" in other modes. It is read
+// off the scenario rather than remembered, so the effective scenario a
+// result holds, run again, reports the same.
+func (s Scenario) NumSMsSource() string {
+	switch {
+	case s.Kernel.Mode != dispatch.V2:
+		return ""
+	case s.Kernel.NumSMs == dispatch.V2NumSMs(s.V2Shape()):
+		return NumSMsAnalytical
+	}
+	return NumSMsSet
+}
+
+// Values of KernelSummary.NumSMsSource.
+const (
+	// NumSMsAnalytical: DeepEP V2's get_theoretical_num_sms
+	// (dispatch.V2NumSMs), which fills kernel.num_sms when it is unset.
+	NumSMsAnalytical = "analytical"
+	// NumSMsSet: the scenario's kernel.num_sms, another count.
+	NumSMsSet = "set"
+)
+
+// V2Shape is what DeepEP V2's analytical SM and QP counts read from the
+// scenario after WithDefaults: the cluster's domains, the NIC's line rate
+// (DeepEP reads ibstat's rate, not what kernels achieve), the nominal
+// NVLink rate, the GPU's SMs, the expert slots and top-k, and the path.
+func (s Scenario) V2Shape() dispatch.V2Shape {
+	c, m := s.Cluster, s.Model
+	return dispatch.V2Shape{Nodes: c.Nodes, GPUsPerNode: c.GPUsPerNode, Experts: s.expertSlots(), TopK: m.TopK,
+		RDMAGBps: c.NICGBps, NVLinkNominalGBps: c.NVLinkNominalGBps, DeviceSMs: c.SMs,
+		Hybrid: s.Kernel.V2.Path != dispatch.V2Direct, MaxPerf: !s.Kernel.V2.preferOverlap()}
+}
+
+// expertSlots is DeepEP's num_experts: expert slots, redundant replicas
+// included.
+func (s Scenario) expertSlots() int {
+	m, c := s.Model, s.Cluster
+	if p, err := workload.Placement(m, c.Nodes*c.GPUsPerNode); err == nil {
+		return p.Slots()
+	}
+	return m.Experts + m.RedundantExperts
 }
 
 // Validate checks a scenario after WithDefaults. Every error names the
@@ -389,12 +477,18 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario: model.experts + model.redundant_experts = %d must be a multiple of the %d GPUs (cluster.nodes × cluster.gpus_per_node) so every GPU holds the same number of experts",
 			m.Experts+m.RedundantExperts, ranks)
 	}
+	if err := s.checkV2Fields(); err != nil {
+		return err
+	}
 	if err := s.DispatchConfig().Validate(hw.GPU.SMs); err != nil {
 		return err
 	}
 	// DeepEP V1's limits first: past them, the combine ring check below
 	// fails for want of kernel.extrapolate, which sizes the ring.
 	if err := s.V1Limits(); err != nil && !s.Kernel.Extrapolate {
+		return err
+	}
+	if err := s.V2Limits(); err != nil && !s.Kernel.Extrapolate {
 		return err
 	}
 	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
@@ -452,6 +546,60 @@ func (s Scenario) V1Limits() error {
 	return dispatch.CheckV1Limits(dispatch.V1Shape{Nodes: c.Nodes, GPUsPerNode: c.GPUsPerNode,
 		Hidden: m.Hidden, TopK: m.TopK, Experts: slots, Dispatch: df, Combine: cf,
 		DispatchCfg: s.DispatchConfig(), CombineCfg: s.CombineConfig()})
+}
+
+// V2Limits returns the *dispatch.V2LimitError of a v2-mode scenario that
+// DeepEP V2 cannot run, or nil (for other modes too).
+func (s Scenario) V2Limits() error {
+	if s.Kernel.Mode != dispatch.V2 {
+		return nil
+	}
+	m, c := s.Model, s.Cluster
+	df, err := dispatch.FormatNamed("model.dispatch_dtype", m.DispatchType)
+	if err != nil {
+		return err
+	}
+	cf, err := dispatch.FormatNamed("model.combine_dtype", m.CombineType)
+	if err != nil {
+		return err
+	}
+	return dispatch.CheckV2Limits(dispatch.V2LimitShape{Nodes: c.Nodes, GPUsPerNode: c.GPUsPerNode,
+		Hidden: m.Hidden, TopK: m.TopK, Experts: s.expertSlots(), Dispatch: df, Combine: cf,
+		NumSMs: s.Kernel.NumSMs, Path: s.Kernel.V2.Path})
+}
+
+// checkV2Fields refuses the kernel fields that do not apply to the
+// scenario's mode: kernel.v2.* outside v2, and in v2 the chunk and ring
+// sizes (V2 has no rings) and an SM count V2 could not size.
+func (s Scenario) checkV2Fields() error {
+	k := s.Kernel
+	if k.Mode != dispatch.V2 {
+		if k.V2.Path != "" || k.V2.PreferOverlap != nil {
+			return fmt.Errorf("scenario: kernel.v2 is set but kernel.mode = %s; kernel.v2.path and kernel.v2.prefer_overlap apply to kernel.mode v2 only", k.Mode)
+		}
+		return nil
+	}
+	for _, ch := range []struct {
+		name string
+		c    Chunks
+	}{{"dispatch", k.Dispatch}, {"combine", k.Combine}} {
+		for _, f := range []struct {
+			key string
+			v   int
+		}{{"nvl_chunk", ch.c.NVLChunk}, {"nvl_buffer", ch.c.NVLBuffer}, {"rdma_chunk", ch.c.RDMAChunk}, {"rdma_buffer", ch.c.RDMABuffer}} {
+			if f.v != 0 {
+				return fmt.Errorf("scenario: kernel.%s.%s = %d does not apply to kernel.mode v2: DeepEP V2 has no chunked rings (every source gets a region for all its tokens); remove it",
+					ch.name, f.key, f.v)
+			}
+		}
+	}
+	if k.LLRDMAOnly || k.LLHook {
+		return fmt.Errorf("scenario: kernel.ll_rdma_only and kernel.ll_hook apply to kernel.mode low-latency, not v2")
+	}
+	if k.NumSMs == 0 {
+		return fmt.Errorf("scenario: kernel.num_sms is unset and DeepEP V2's analytical count (get_theoretical_num_sms) cannot size this cluster and model (experts not a multiple of the ranks, or no NIC or NVLink rate); set kernel.num_sms")
+	}
+	return nil
 }
 
 func computeWithDefaults(c Compute) Compute {

@@ -38,6 +38,11 @@ type GPU struct {
 	// NVLinkBytesPerSec is achievable NVLink bandwidth per direction per
 	// GPU, through a non-blocking NVSwitch.
 	NVLinkBytesPerSec float64
+	// NVLinkNominalBytesPerSec is the nominal NVLink rate per direction:
+	// the sum of the per-link speeds `nvidia-smi nvlink -s` prints. DeepEP
+	// V2 reads it (×0.9) to size its kernels' SM count; the model's links
+	// run at NVLinkBytesPerSec.
+	NVLinkNominalBytesPerSec float64
 	// NICBytesPerSec is the GPU's own NIC, per direction.
 	NICBytesPerSec float64
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios"
 )
 
@@ -30,8 +31,14 @@ func runHeading(res *scenarios.Result) (string, string) {
 	head := fmt.Sprintf("%s: %d × %d %s, %s routing, %d tokens/GPU, top-%d of %d experts, %d SMs for communication",
 		nameOf(res), c.Nodes, c.GPUsPerNode, c.Preset, s.Workload.Routing,
 		s.Workload.TokensPerGPU, s.Model.TopK, s.Model.Experts, s.Kernel.NumSMs)
+	beyond := "DeepEP V1"
+	if s.Kernel.Mode == dispatch.V2 {
+		beyond = "DeepEP V2"
+		d := res.Dispatch
+		head += fmt.Sprintf(" (DeepEP V2, path %s, num_sms %s, %d QPs)", orDash(d.V2Path), orDash(d.NumSMsSource), d.QPs)
+	}
 	if res.Dispatch.Extrapolated {
-		head += " [EXTRAPOLATED beyond DeepEP V1: " + res.Dispatch.ExtrapolationReason + "]"
+		head += " [EXTRAPOLATED beyond " + beyond + ": " + res.Dispatch.ExtrapolationReason + "]"
 	}
 	return head, fmt.Sprintf("seed %d, run %s, moesim %s", res.Meta.Seed, res.Meta.RunID, res.Meta.Version)
 }
@@ -79,7 +86,24 @@ func runGrids(res *scenarios.Result) []grid {
 		"rows/GPU mean", "rows/GPU max"}}
 	rg.Rows = [][]string{{fmt.Sprint(r.Tokens), f3(r.TargetNodesPerToken), f3(r.TargetGPUsPerToken), f3(r.GPUsPerNodeVisit),
 		f1(r.MeanRecvRows), fmt.Sprint(r.MaxRecvRows)}}
+	if res.Scenario.Kernel.Mode == dispatch.V2 {
+		vg := grid{Title: "DeepEP V2 kernels (time µs above is the main kernel, as test_ep.py times it)",
+			Header: []string{"kernel", "path", "SMs", "SMs from", "QPs", "epilogue µs"}}
+		for _, k := range kernels(res) {
+			ks := k.K
+			vg.Rows = append(vg.Rows, []string{k.Name, orDash(ks.V2Path), fmt.Sprint(ks.NumSMs), orDash(ks.NumSMsSource),
+				fmt.Sprint(ks.QPs), f1(ks.EpilogueUs)})
+		}
+		return []grid{kg, vg, sg, stg, rg, fg, ug}
+	}
 	return []grid{kg, sg, stg, rg, fg, ug}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // setHeading describes a set of points.

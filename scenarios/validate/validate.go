@@ -39,6 +39,12 @@ type Case struct {
 	// fitted is read from the hardware (FittedBy), never set here.
 	CitedAs []string `yaml:"cited_as" json:"-"`
 	Reason  string   `yaml:"reason" json:"-"`
+	// KnownMiss says why the model is known to miss this case's
+	// tolerance: the case still runs and reports FAIL with its error, but
+	// it does not fail `moesim validate`'s exit status, so a known gap in
+	// the model stays in view without blocking every other check. A known
+	// miss that passes is reported so its flag can go.
+	KnownMiss string `yaml:"known_miss" json:"known_miss,omitempty"`
 }
 
 // CaseResult is a case's outcome. Predicted, ErrorPct and Pass are nil for
@@ -195,6 +201,12 @@ func (v *validator) run(c Case) CaseResult {
 	e := 100 * (p - c.Published) / c.Published
 	pass := math.Abs(e) <= c.TolerancePct
 	cr.Predicted, cr.ErrorPct, cr.Pass = &p, &e, &pass
+	switch {
+	case c.KnownMiss != "" && !pass:
+		cr.Note = "known miss: " + c.KnownMiss
+	case c.KnownMiss != "":
+		cr.Note = "a known miss that now passes: remove its known_miss"
+	}
 	return cr
 }
 
