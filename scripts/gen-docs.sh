@@ -68,6 +68,8 @@ gen() { # NAME: write the block's new content to stdout
                  "$moesim" tune --scenario "$tmp/my-h200.yaml" --sms 4..36; } | fence ;;
     tune-train) { echo '$ moesim tune --preset deepseek-v3-train --sms 4..40'
                   "$moesim" tune --preset deepseek-v3-train --sms 4..40; } | fence ;;
+    tune-train-v2) { echo '$ moesim tune --preset deepseek-v3-train --set kernel.mode=v2 --sms 2..40 --range=false'
+                     "$moesim" tune --preset deepseek-v3-train --set kernel.mode=v2 --sms 2..40 --range=false; } | fence ;;
     hardware-h200) "$moesim" presets show h200 --format markdown | tail -n +3 ;;
     hardware-h800) "$moesim" presets show h800 --format markdown | tail -n +3 ;;
     chunk-ep8)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/search"
 )
@@ -43,8 +44,13 @@ func WriteTune(w io.Writer, s scenarios.Scenario, sum search.Summary, objective 
 	if objective == search.ObjectiveExposed {
 		what = "exposed communication"
 	}
-	if _, err := fmt.Fprintf(w, "\nRecommended: %d SMs for communication (%d channels), minimizing %s: layer %.1f µs, exposed %.1f µs, %.0f%% of communication hidden.\n",
-		best.NumSMs, best.NumSMs/2, what, best.LayerUs, best.ExposedCommUs, 100*best.HiddenFraction); err != nil {
+	// V1 pairs SMs into channels; V2's channels are warps (v2 kernels).
+	split := fmt.Sprintf("%d channels", best.NumSMs/2)
+	if s.Kernel.Mode == dispatch.V2 {
+		split = "DeepEP V2; its analytical count is " + strconv.Itoa(dispatch.V2NumSMs(s.V2Shape()))
+	}
+	if _, err := fmt.Fprintf(w, "\nRecommended: %d SMs for communication (%s), minimizing %s: layer %.1f µs, exposed %.1f µs, %.0f%% of communication hidden.\n",
+		best.NumSMs, split, what, best.LayerUs, best.ExposedCommUs, 100*best.HiddenFraction); err != nil {
 		return err
 	}
 	if err := writeFlatness(w, sum.Flatness); err != nil {
