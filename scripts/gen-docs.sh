@@ -82,7 +82,7 @@ gen() { # NAME: write the block's new content to stdout
       "$moesim" sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out "$tmp/c32.jsonl" >/dev/null 2>&1
       echo '$ moesim sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out c32.jsonl'
       "$moesim" report "$tmp/c32.jsonl" --format markdown | awk '/^\| #/ {on = 1} on' ;;
-    plan-v3-train-nic|plan-v3-decode-ep|plan-v3-train-fabric)
+    plan-v3-train-nic|plan-v3-decode-ep|plan-v3-train-fabric|plan-v3-train-kernels)
       { echo "\$ moesim plan --example ${1#plan-}"
         "$moesim" plan --example "${1#plan-}" 2>/dev/null | plan_head; } | fence ;;
     plan-v3-train-nic-uncertainty|plan-v3-decode-ep-uncertainty)
