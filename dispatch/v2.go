@@ -62,9 +62,8 @@ const (
 	// B200 (232448 B; device_runtime.hpp), which bounds the records a
 	// block stages and so its warps.
 	v2SharedMemory = 232448
-	// v2NotifyWarps run the fused count exchange beside the data warps.
-	v2NotifyWarps = 4
-	// v2MaxDataWarps: direct dispatch takes at most 32 - notify warps.
+	// v2MaxDataWarps: direct dispatch takes at most 32 less the 4 warps
+	// of the fused count exchange.
 	v2MaxDataWarps = 28
 	// v2MaxChannelsPerSM caps a hybrid SM's channels (8; 4 with
 	// prefer_overlap_with_compute off), buffer.hpp.

@@ -86,7 +86,6 @@ type v2Forward struct {
 	visible  []int32 // per source node: tokens its tails cover
 	consumed []int32
 	finished []bool
-	done     int // source nodes finished and drained
 	cur      int // the source node of the chunk in hand
 	chunk    int // tokens left in it
 	busy     bool
