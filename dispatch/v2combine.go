@@ -149,13 +149,16 @@ func (w *v2ReturnWarp) Handle(now sim.Time, _ int64) {
 // received from each forwarder p of its node (channel c's) to p, one per
 // forwarder per round, and releases its tails every 3 rounds.
 type v2ScaleUp struct {
-	k        *v2Combine
-	d, c     int
-	left     []int32 // per forwarder (local index): rows still to return
-	sent     []int32
-	released []int32
-	rounds   int
-	pending  sim.Time // the round's stores complete
+	k         *v2Combine
+	d, c      int
+	left      []int32 // per forwarder (local index): rows still to return
+	sent      []int32
+	released  []int32
+	rounds    int
+	cur       int      // the next forwarder of the round
+	inRound   bool     // the round has sent a row
+	remaining int      // rows still to return, all forwarders
+	pending   sim.Time // the stores sent so far land
 }
 
 // v2CombineFwd is channel c's forward warp on rank p: it replays its
@@ -191,7 +194,9 @@ func (k *v2Combine) setupHybrid() {
 			for i := range src {
 				for _, r := range lay.Targets(int(src[i]), int(tok[i])) {
 					if int(r)/gpn == node {
-						k.ups[int(r)*ch+c].left[p%gpn]++
+						u := &k.ups[int(r)*ch+c]
+						u.left[p%gpn]++
+						u.remaining++
 					}
 				}
 			}
@@ -203,61 +208,68 @@ func (k *v2Combine) setupHybrid() {
 	}
 }
 
-// Handle runs one round: a row to each forwarder with rows left.
+// Handle sends the warp's next row: to the next forwarder of the round
+// with rows left, one row per event, as the warp has one shared-memory
+// buffer and loads a row only when the last one's store has left the SM.
+// At the end of every third round (and of its last) it waits for its
+// stores to land and releases each forwarder's tail.
 func (u *v2ScaleUp) Handle(now sim.Time, _ int64) {
 	k := u.k
-	node := u.d / k.gpn
-	costs := k.costs[u.d]
-	t := now
-	active := false
-	for pl, n := range u.left {
-		if n == 0 {
+	for {
+		if u.cur == len(u.left) {
+			u.cur = 0
+			if !u.inRound {
+				return // no forwarder had rows left: done
+			}
+			u.inRound = false
+			u.rounds++
+			if last := u.remaining == 0; last || u.rounds%v2ScaleupInterval == 0 {
+				rel := u.release(now)
+				if !last {
+					k.eng.At(rel, u, evV2Next)
+				}
+				return
+			}
+		}
+		pl := u.cur
+		u.cur++
+		if u.left[pl] == 0 {
 			continue
 		}
-		active = true
-		p := node*k.gpn + pl
-		done := costs.Work(k.sm(u.d, u.c), t, k.rec, 1, 0)
+		u.inRound = true
+		p := u.d/k.gpn*k.gpn + pl
+		done := k.costs[u.d].Work(k.sm(u.d, u.c), now, k.rec, 1, 0)
 		at := done
 		if p != u.d {
-			at = sim.TransferAt(now, t, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[u.d].NVLinkOut, k.cl.Devices[p].NVLinkIn)
+			at = max(done, sim.Transfer(now, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[u.d].NVLinkOut, k.cl.Devices[p].NVLinkIn))
 		}
 		u.pending = max(u.pending, at)
 		u.left[pl]--
+		u.remaining--
 		u.sent[pl]++
-		t = done
-	}
-	if !active {
+		k.eng.At(done, u, evV2Next)
 		return
 	}
-	u.rounds++
-	last := true
-	for _, n := range u.left {
-		if n > 0 {
-			last = false
-			break
-		}
-	}
-	if u.rounds%v2ScaleupInterval != 0 && !last {
-		k.eng.At(t, u, evV2Next)
-		return
-	}
-	// Wait for the stores, then release each forwarder's tail.
-	rel := max(t, u.pending)
+}
+
+// release waits for the warp's stores to land and releases each
+// forwarder's tail; it returns when the warp may go on.
+func (u *v2ScaleUp) release(now sim.Time) sim.Time {
+	k := u.k
+	rel := max(now, u.pending)
 	for pl := range u.sent {
 		if u.sent[pl] == u.released[pl] {
 			continue
 		}
 		u.released[pl] = u.sent[pl]
-		p := node*k.gpn + pl
+		p := u.d/k.gpn*k.gpn + pl
 		at := rel
 		if p != u.d {
 			at += k.cl.Config.NVLinkLatency
 		}
 		k.eng.At(at, &k.cfws[p*k.shape.channels+u.c], sim.PackArg(evV2Tail, u.d%k.gpn, int(u.sent[pl])))
 	}
-	if !last {
-		k.eng.At(rel, u, evV2Next)
-	}
+	return rel
 }
 
 func (f *v2CombineFwd) Handle(now sim.Time, arg int64) {

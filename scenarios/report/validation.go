@@ -58,7 +58,7 @@ func WriteValidation(w io.Writer, markdown bool, results []validate.CaseResult) 
 	pm, pn := validate.MedianError(results, false)
 	fm, fn := validate.MedianError(results, true)
 	if known > 0 {
-		if _, err := fmt.Fprintf(w, "\n%d known misses (cases.yaml says why):\n", known); err != nil {
+		if _, err := fmt.Fprintf(w, "\n%d known miss(es) (cases.yaml says why):\n", known); err != nil {
 			return err
 		}
 		for _, r := range results {
@@ -69,7 +69,7 @@ func WriteValidation(w io.Writer, markdown bool, results []validate.CaseResult) 
 			}
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d known misses, %d not modelled; median |error| %.1f%% over %d predicted cases (DeepEP normal-kernel rows %.1f%%), %.1f%% over %d fitted; worst %.1f%% (%s)\n",
+	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d known miss(es), %d not modelled; median |error| %.1f%% over %d predicted cases (DeepEP normal-kernel rows %.1f%%), %.1f%% over %d fitted; worst %.1f%% (%s)\n",
 		pass, fail, known, skip, pm, pn, validate.MedianDeepEPPredictedError(results), fm, fn, worstErr, worst)
 	return err
 }
