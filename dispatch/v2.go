@@ -107,6 +107,28 @@ func (c Config) validateV2(deviceSMs int) error {
 	return nil
 }
 
+// v2Routes are the routes a V2 kernel's warps take between GPUs of
+// different nodes, looked up once per pair as the kernel first needs it.
+type v2Routes struct {
+	cl    *topology.Cluster
+	ranks int64
+	m     map[int64]topology.Route
+}
+
+func newV2Routes(cl *topology.Cluster) v2Routes {
+	return v2Routes{cl: cl, ranks: int64(cl.Config.GPUs()), m: map[int64]topology.Route{}}
+}
+
+func (rs v2Routes) route(src, dst int) *topology.Route {
+	key := int64(src)*rs.ranks + int64(dst)
+	r, ok := rs.m[key]
+	if !ok {
+		r = rs.cl.Route(src, dst)
+		rs.m[key] = r
+	}
+	return &r
+}
+
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
 
 // V2DispatchBytes is a V2 dispatch record on the wire: the hidden vector,

@@ -27,7 +27,7 @@ type v2Combine struct {
 
 	ups    []v2ScaleUp    // hybrid: [rank*channels+c]
 	cfws   []v2CombineFwd // hybrid: [rank*channels+c]
-	routes map[int64]topology.Route
+	routes v2Routes
 }
 
 func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, opt Options) *v2Combine {
@@ -38,7 +38,7 @@ func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, op
 		smPs: v2SMPorts(c, lay.Ranks, shape.sms, opt), gpn: lay.GPUsPerNode,
 		rec: int64(shape.combRec), fwd: h.v2,
 		last: make([]sim.Time, lay.Ranks), returned: make([]int, lay.Ranks),
-		routes: map[int64]topology.Route{},
+		routes: newV2Routes(cl),
 	}
 	k.eng.SetTracer(opt.Tracer)
 	base := NewCosts(c)
@@ -58,16 +58,6 @@ func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, op
 }
 
 func (k *v2Combine) sm(r, i int) *sim.Port { return k.smPs[r][i/k.shape.perSM%k.shape.sms] }
-
-func (k *v2Combine) route(src, dst int) *topology.Route {
-	key := int64(src)*int64(k.lay.Ranks) + int64(dst)
-	r, ok := k.routes[key]
-	if !ok {
-		r = k.cl.Route(src, dst)
-		k.routes[key] = r
-	}
-	return &r
-}
 
 // ---- direct ----
 
@@ -135,7 +125,7 @@ func (w *v2ReturnWarp) Handle(now sim.Time, _ int64) {
 		at = sim.Transfer(now, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[w.g].NVLinkOut, k.cl.Devices[s].NVLinkIn)
 		done = max(done, at)
 	default:
-		rt := k.route(w.g, s)
+		rt := k.routes.route(w.g, s)
 		at = sim.TransferMessageAt(now, done, k.rec, costs.Message(), rt.Latency, rt.Ports...)
 	}
 	k.last[s] = max(k.last[s], at)
@@ -321,7 +311,7 @@ func (f *v2CombineFwd) step(now sim.Time) {
 	done := costs.Work(k.sm(f.p, f.c), now, k.rec+read, rows, 0)
 	at := done
 	if s/k.gpn != node {
-		rt := k.route(f.p, s)
+		rt := k.routes.route(f.p, s)
 		at = sim.TransferMessageAt(now, done, k.rec, costs.Message(), rt.Latency, rt.Ports...)
 	}
 	f.lastPut = max(f.lastPut, at)
@@ -347,7 +337,7 @@ func (f *v2CombineFwd) finish(now sim.Time) {
 		g := n*k.gpn + f.p%k.gpn
 		at := flushed
 		if n != f.p/k.gpn {
-			rt := k.route(f.p, g)
+			rt := k.routes.route(f.p, g)
 			at = sim.TransferMessageAt(now, flushed, v2SignalBytes, k.costs[f.p].Message(), rt.Latency, rt.Ports...)
 		}
 		k.last[g] = max(k.last[g], at)

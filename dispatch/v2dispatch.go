@@ -30,8 +30,8 @@ type v2Dispatch struct {
 	fwds           []v2Forward // [rank*channels+c]
 	routes         []topology.Route
 	fwd            *v2Forwarding
-	// Direct: remote routes looked up once per pair.
-	remote map[int64]topology.Route
+	// Direct: routes to GPUs of other nodes.
+	remote v2Routes
 }
 
 // Events.
@@ -347,23 +347,13 @@ type v2DirectWarp struct {
 func (k *v2Dispatch) setupDirect() {
 	lay := k.lay
 	k.shape.perSM = v2Warps(k.shape.dispRec, v2NotifyBytes(lay.Ranks, len(lay.ExpertTokens)), v2MaxDataWarps)
-	k.remote = map[int64]topology.Route{}
+	k.remote = newV2Routes(k.cl)
 	warps := k.shape.sms * k.shape.perSM
 	for src := range lay.Ranks {
 		for w := range min(warps, lay.Tokens[src]) {
 			k.eng.At(k.start, &v2DirectWarp{k: k, src: src, w: w, next: w}, evV2Next)
 		}
 	}
-}
-
-func (k *v2Dispatch) route(src, dst int) *topology.Route {
-	key := int64(src)*int64(k.lay.Ranks) + int64(dst)
-	r, ok := k.remote[key]
-	if !ok {
-		r = k.cl.Route(src, dst)
-		k.remote[key] = r
-	}
-	return &r
 }
 
 func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
@@ -401,7 +391,7 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 			at = sim.Transfer(now, k.rec, k.cl.Config.NVLinkLatency, dev.NVLinkOut, k.cl.Devices[d].NVLinkIn)
 			done = max(done, at)
 		default:
-			rt := k.route(w.src, d)
+			rt := k.remote.route(w.src, d)
 			at = sim.TransferMessageAt(now, staged, k.rec, costs.Message(), rt.Latency, rt.Ports...)
 		}
 		k.last[d] = max(k.last[d], at)

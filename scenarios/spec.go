@@ -416,6 +416,15 @@ func (s Scenario) V2Shape() dispatch.V2Shape {
 
 // expertSlots is DeepEP's num_experts: expert slots, redundant replicas
 // included.
+// formats are the dispatch and combine wire formats the model names.
+func (s Scenario) formats() (dispatchFmt, combineFmt dispatch.Format, err error) {
+	if dispatchFmt, err = dispatch.FormatNamed("model.dispatch_dtype", s.Model.DispatchType); err != nil {
+		return
+	}
+	combineFmt, err = dispatch.FormatNamed("model.combine_dtype", s.Model.CombineType)
+	return
+}
+
 func (s Scenario) expertSlots() int {
 	m, c := s.Model, s.Cluster
 	if p, err := workload.Placement(m, c.Nodes*c.GPUsPerNode); err == nil {
@@ -531,20 +540,12 @@ func (s Scenario) V1Limits() error {
 		return nil
 	}
 	m, c := s.Model, s.Cluster
-	slots := m.Experts + m.RedundantExperts
-	if p, err := workload.Placement(m, c.Nodes*c.GPUsPerNode); err == nil {
-		slots = p.Slots()
-	}
-	df, err := dispatch.FormatNamed("model.dispatch_dtype", m.DispatchType)
-	if err != nil {
-		return err
-	}
-	cf, err := dispatch.FormatNamed("model.combine_dtype", m.CombineType)
+	df, cf, err := s.formats()
 	if err != nil {
 		return err
 	}
 	return dispatch.CheckV1Limits(dispatch.V1Shape{Nodes: c.Nodes, GPUsPerNode: c.GPUsPerNode,
-		Hidden: m.Hidden, TopK: m.TopK, Experts: slots, Dispatch: df, Combine: cf,
+		Hidden: m.Hidden, TopK: m.TopK, Experts: s.expertSlots(), Dispatch: df, Combine: cf,
 		DispatchCfg: s.DispatchConfig(), CombineCfg: s.CombineConfig()})
 }
 
@@ -555,11 +556,7 @@ func (s Scenario) V2Limits() error {
 		return nil
 	}
 	m, c := s.Model, s.Cluster
-	df, err := dispatch.FormatNamed("model.dispatch_dtype", m.DispatchType)
-	if err != nil {
-		return err
-	}
-	cf, err := dispatch.FormatNamed("model.combine_dtype", m.CombineType)
+	df, cf, err := s.formats()
 	if err != nil {
 		return err
 	}
