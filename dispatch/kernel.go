@@ -225,10 +225,8 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 			s := &rdmaSender{k: k, rank: r, c: c, node: node, lo: lo, hi: hi, pos: lo,
 				pending: make([]int, nodes), written: make([]int, nodes), issued: make([]int, nodes),
 				credit: make([]int, nodes), total: make([]int, nodes), blockedOn: -1}
-			for t := lo; t < hi; t++ {
-				for _, m := range lay.TargetNodes(k.nodeBuf[:0], r, t) {
-					s.total[m]++
-				}
+			for m := range nodes {
+				s.total[m] = int(k.fwd(m*gpn+r%gpn, c).queues[node].n)
 			}
 			for i := range nodes {
 				s.order = append(s.order, (c+node+i)%nodes)
