@@ -136,7 +136,8 @@ func TestVerifyCatchesMisorderedRows(t *testing.T) {
 		if q.len() < 2 {
 			t.Fatal("queue too short")
 		}
-		q.tok[0], q.tok[1] = q.tok[1], q.tok[0]
+		tok := k.tok[q.tok:]
+		tok[0], tok[1] = tok[1], tok[0]
 		_, err := dispatch.Execute("combine", k)
 		if err == nil || !strings.Contains(err.Error(), "verify") {
 			t.Fatalf("EP%d: err = %v, want a verify error", nodes*8, err)

@@ -66,6 +66,15 @@ type kernel struct {
 	sendParts []sendPart
 	forwards  []*forwarder // [rank*ch+c], internode only
 	receivers []*receiver  // [rank*ch+c]
+	// The queues' slabs: tok and need hold every receiver's and
+	// forwarder group's tokens and per-token stream lists, recvSt the
+	// receivers' streams, fwdSt and fwdIDs the forwarder groups' streams
+	// and their local GPUs; queues index them by offset.
+	tok    []int32
+	need   []uint16
+	recvSt []streamState
+	fwdSt  []streamState
+	fwdIDs []uint8
 	// round is the NVL round being built, flyPool the buffers of the
 	// round rings that are empty.
 	round   []flyPart
@@ -309,17 +318,16 @@ func (k *kernel) fill() {
 	// channel c, which the receiver (within a node) or the forwarder
 	// (across nodes) returns NVL slots to.
 	peerSlab := make([]*sendWarp, n*gpn)
-	var recvSt, fwdSt []streamState
 	var ids []uint16
-	var fwdIDs []uint8
 	var groupSlab []fwdGroup
 	if k.internode {
-		recvSt, ids = make([]streamState, streamsAt[n]), make([]uint16, streamsAt[n])
+		k.recvSt, ids = make([]streamState, streamsAt[n]), make([]uint16, streamsAt[n])
 		groupSlab = make([]fwdGroup, groupsAt[n])
-		fwdSt, fwdIDs = make([]streamState, fwdStreamsAt[n]), make([]uint8, fwdStreamsAt[n])
+		k.fwdSt, k.fwdIDs = make([]streamState, fwdStreamsAt[n]), make([]uint8, fwdStreamsAt[n])
 	} else {
-		recvSt = make([]streamState, n*gpn)
+		k.recvSt = make([]streamState, n*gpn)
 	}
+	fwdSt, fwdIDs := k.fwdSt, k.fwdIDs
 	for i := range n {
 		r, c := i/ch, i%ch
 		peers := slab(peerSlab, i, gpn)
@@ -327,10 +335,10 @@ func (k *kernel) fill() {
 			peers[d] = &k.sender(r-r%gpn+d, c).warps[r%gpn]
 		}
 		if k.internode {
-			k.receivers[i].init(k, r, c, peers, span(recvSt, streamsAt, i), span(ids, streamsAt, i))
+			k.receivers[i].init(k, r, c, peers, streamsAt[i], int(streamsAt[i+1]-streamsAt[i]), span(ids, streamsAt, i))
 			k.forwards[i].init(k, r, c, span(groupSlab, groupsAt, i), peers)
 		} else {
-			k.receivers[i].init(k, r, c, peers, slab(recvSt, i, gpn), nil)
+			k.receivers[i].init(k, r, c, peers, int32(i*gpn), gpn, nil)
 		}
 	}
 
@@ -349,18 +357,12 @@ func (k *kernel) fill() {
 		// one token per (token, node) with one row per target GPU.
 		tokSlab, needSlab = tokens+visits, tokens+visits+visits+pairs
 	}
-	tok, need := make([]int32, tokSlab), make([]uint16, needSlab)
+	// The totals are exact for a layout made by NewLayout; should they
+	// fall short, append grows the slabs.
+	k.tok, k.need = make([]int32, 0, tokSlab), make([]uint16, 0, needSlab)
 	place := func(q *reduceQueue, t []int32, n []uint16) {
-		// The totals are exact for a layout made by NewLayout; should
-		// they fall short, the rest gets its own memory.
-		if len(t) > len(tok) {
-			tok = make([]int32, len(t))
-		}
-		if len(n) > len(need) {
-			need = make([]uint16, len(n))
-		}
-		q.tok, q.need = tok[:copy(tok, t):len(t)], need[:copy(need, n):len(n)]
-		tok, need = tok[len(t):], need[len(n):]
+		q.tok, q.n, q.off = int32(len(k.tok)), int32(len(t)), int32(len(k.need))
+		k.tok, k.need = append(k.tok, t...), append(k.need, n...)
 	}
 	// The second pass makes the partitions, groups and streams in the
 	// order the first counted them: partsMade, groupsMade and
@@ -374,7 +376,7 @@ func (k *kernel) fill() {
 	group, stream, locals := make([]int32, nodes), make([]int32, nodes), make([]localSet, nodes)
 	visited := make([]int32, 0, nodes)
 	// Scratch: the receiver's queue, then each node's forwarder group's.
-	scratch := make([]reduceQueue, 1+nodes)
+	scratch := make([]scratchQueue, 1+nodes)
 	for src := range lay.Ranks {
 		srcLocal := src % gpn
 		for c := range ch {
@@ -448,7 +450,7 @@ func (k *kernel) fill() {
 				for s, m := range visited {
 					stream[m] = int32(s)
 					r.ids[s] = uint16(m)
-					r.q.st[s].peer = group[m]
+					k.recvSt[int(r.q.st)+s].peer = group[m]
 					// The group's streams are the GPUs of node m its
 					// tokens come from, in order, each returning slots to
 					// its partition on that GPU's sender warp; its queue
@@ -459,6 +461,9 @@ func (k *kernel) fill() {
 					hi := lo + int32(set.len())
 					fwdStreamsMade[fi] = hi - fwdStreamsAt[fi]
 					st, stIDs := fwdSt[lo:hi:hi], fwdIDs[lo:hi:hi]
+					f := k.forwards[fi]
+					f.initGroup(int(group[m]), src, lo, int(hi-lo))
+					f.groups[group[m]].rs = int32(s)
 					j := 0
 					for d := range gpn {
 						if set.has(d) {
@@ -469,9 +474,6 @@ func (k *kernel) fill() {
 							j++
 						}
 					}
-					f := k.forwards[fi]
-					f.initGroup(int(group[m]), src, st, stIDs)
-					f.groups[group[m]].rs = s
 					q := &scratch[1+m]
 					for off := 0; off < len(q.need); {
 						cnt := int(q.need[off])
@@ -496,6 +498,13 @@ func (k *kernel) fill() {
 			}
 		}
 	}
+}
+
+// scratchQueue is a queue's tokens and stream lists while fill builds
+// them, before they go into the kernel's slabs.
+type scratchQueue struct {
+	tok  []int32
+	need []uint16
 }
 
 // localSet is a set of a node's local GPUs (at most 128).
