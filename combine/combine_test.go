@@ -3,6 +3,7 @@ package combine
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,6 +252,26 @@ func TestMaskedSlotsAndIdleRanks(t *testing.T) {
 		res := s.combine(t, dispatch.DefaultCombineConfig(nodes*8, 24), dispatch.Options{Verify: true})
 		if res.RankFinish[3] != 0 {
 			t.Errorf("EP%d: idle rank 3 finished at %v, want 0", nodes*8, res.RankFinish[3])
+		}
+	}
+}
+
+// TestForwarderMasksMatchLists runs internode combines with the forwarder
+// groups' per-token streams as bit masks (nodes of at most 8 GPUs) and as
+// lists, verified, and expects the same run both ways.
+func TestForwarderMasksMatchLists(t *testing.T) {
+	for _, nodes := range []int{2, 4} {
+		s := setup(t, "h800", nodes, 512, 8, 4, 3)
+		cfg := dispatch.DefaultCombineConfig(nodes*8, 24)
+		masks := s.combine(t, cfg, dispatch.Options{Verify: true})
+		needLists = true
+		lists := s.combine(t, cfg, dispatch.Options{Verify: true})
+		needLists = false
+		if masks.Time != lists.Time || masks.Events != lists.Events || !slices.Equal(masks.RankFinish, lists.RankFinish) {
+			t.Errorf("EP%d: masks give %v in %d events, lists %v in %d events", nodes*8, masks.Time, masks.Events, lists.Time, lists.Events)
+		}
+		if masks.Events == 0 {
+			t.Errorf("EP%d: no events", nodes*8)
 		}
 	}
 }

@@ -162,7 +162,13 @@ func (f *forwarder) step(now sim.Time, n int) {
 		g.chunkEnd = g.posted + m
 	}
 	lo, off := int(g.q.pos), int(g.q.off)
-	tokens, rows, blocked := g.q.take(min(k.fwdWarps, int(g.chunkEnd-g.q.pos)), k.need, g.q.streams(k.fwdSt))
+	most := min(k.fwdWarps, int(g.chunkEnd-g.q.pos))
+	var tokens, rows, blocked int
+	if k.fwdMask != nil {
+		tokens, rows, blocked = g.q.takeMask(most, k.fwdMask, g.q.streams(k.fwdSt))
+	} else {
+		tokens, rows, blocked = g.q.take(most, k.need, g.q.streams(k.fwdSt))
+	}
 	if tokens == 0 {
 		g.wait = int32(blocked) // wait for NVL rows
 		return
@@ -170,7 +176,11 @@ func (f *forwarder) step(now sim.Time, n int) {
 	if k.verify != nil {
 		for i := lo; i < int(g.q.pos); i++ {
 			var from []uint16
-			from, off = needsAt(k.need, off)
+			if k.fwdMask != nil {
+				from, off = maskStreams(k.fwdMask[off]), off+1
+			} else {
+				from, off = needsAt(k.need, off)
+			}
 			locals := make([]uint16, len(from))
 			for j, s := range from {
 				locals[j] = uint16(k.fwdIDs[int(g.q.st)+int(s)])
@@ -253,7 +263,20 @@ func (f *forwarder) waiting() []string {
 				head, g.src, g.posted-g.credit, k.cfg.RDMABuffer, g.posted, g.q.len()))
 			continue
 		}
-		if s := g.q.waitsOn(k.need, g.q.streams(k.fwdSt)); s >= 0 {
+		s := -1
+		if k.fwdMask != nil {
+			if g.q.pos < g.q.n {
+				for _, x := range maskStreams(k.fwdMask[g.q.off]) {
+					if st := &k.fwdSt[int(g.q.st)+int(x)]; st.taken >= st.tail {
+						s = int(x)
+						break
+					}
+				}
+			}
+		} else {
+			s = g.q.waitsOn(k.need, g.q.streams(k.fwdSt))
+		}
+		if s >= 0 {
 			from := f.base + int(k.fwdIDs[int(g.q.st)+s])
 			out = append(out, fmt.Sprintf("%s waits for token %d's row in rank %d's NVL ring partition (%d rows arrived)",
 				head, g.q.token(k.tok, int(g.q.pos)), from, k.fwdSt[int(g.q.st)+s].tail))

@@ -75,6 +75,11 @@ type kernel struct {
 	recvSt []streamState
 	fwdSt  []streamState
 	fwdIDs []uint8
+	// fwdMask, where nodes have at most 8 GPUs, holds the forwarder
+	// groups' per-token streams as one bit mask per token instead of
+	// lists in need (a group's q.off then indexes fwdMask): a seventh of
+	// the bytes, which the groups' takes read out of cache.
+	fwdMask []uint8
 	// round is the NVL round being built, flyPool the buffers of the
 	// round rings that are empty.
 	round   []flyPart
@@ -354,8 +359,13 @@ func (k *kernel) fill() {
 	tokSlab, needSlab := tokens, tokens+pairs
 	if k.internode {
 		// Receivers need one row per target node; forwarder groups hold
-		// one token per (token, node) with one row per target GPU.
+		// one token per (token, node) with one row per target GPU, as a
+		// mask of their streams where a node has at most 8 GPUs.
 		tokSlab, needSlab = tokens+visits, tokens+visits+visits+pairs
+		if gpn <= 8 && !needLists {
+			needSlab = tokens + visits
+			k.fwdMask = make([]uint8, 0, visits)
+		}
 	}
 	// The totals are exact for a layout made by NewLayout; should they
 	// fall short, append grows the slabs.
@@ -494,11 +504,31 @@ func (k *kernel) fill() {
 			place(&r.q, recv.tok, recv.need)
 			for _, m := range visited {
 				q := &scratch[1+m]
-				place(&k.fwd(int(m)*gpn+srcLocal, c).groups[group[m]].q, q.tok, q.need)
+				g := &k.fwd(int(m)*gpn+srcLocal, c).groups[group[m]].q
+				if k.fwdMask == nil {
+					place(g, q.tok, q.need)
+					continue
+				}
+				// One mask per token: its streams, at most 8.
+				g.tok, g.n, g.off = int32(len(k.tok)), int32(len(q.tok)), int32(len(k.fwdMask))
+				k.tok = append(k.tok, q.tok...)
+				for off := 0; off < len(q.need); {
+					cnt := int(q.need[off])
+					var mask uint8
+					for _, st := range q.need[off+1 : off+1+cnt] {
+						mask |= 1 << st
+					}
+					k.fwdMask = append(k.fwdMask, mask)
+					off += 1 + cnt
+				}
 			}
 		}
 	}
 }
+
+// needLists makes fill keep the forwarder groups' streams as lists even
+// where masks fit, so a test can check that both give the same run.
+var needLists = false
 
 // scratchQueue is a queue's tokens and stream lists while fill builds
 // them, before they go into the kernel's slabs.

@@ -1,5 +1,7 @@
 package combine
 
+import "math/bits"
+
 // reduceQueue is the ordered list of tokens one group of reducing warps
 // sums: a forwarder's tokens for one source node, or a receiver's output
 // tokens. Each token needs one row from each of a few input streams (the
@@ -104,6 +106,45 @@ func (q *reduceQueue) take(most int, need []uint16, st []streamState) (tokens, r
 	}
 	q.off, q.pos, q.lo, q.hi = int32(off), q.pos+int32(tokens), uint16(lo), uint16(hi)
 	return tokens, rows, -1
+}
+
+// takeMask is take for a queue whose tokens' streams are bit masks, one
+// per token from q.off in masks: the same tokens, rows and blocking
+// stream, as a mask lists a token's streams in the same ascending order.
+func (q *reduceQueue) takeMask(most int, masks []uint8, st []streamState) (tokens, rows, blocked int) {
+	off := int(q.off)
+	left := min(most, int(q.n-q.pos))
+	lo, hi := int(q.lo), int(q.hi)
+	for tokens < left {
+		m := masks[off]
+		for x := m; x != 0; x &= x - 1 {
+			s := bits.TrailingZeros8(x)
+			if c := &st[s]; c.taken >= c.tail {
+				q.off, q.pos, q.lo, q.hi = int32(off), q.pos+int32(tokens), uint16(lo), uint16(hi)
+				return tokens, rows, s
+			}
+		}
+		if m != 0 {
+			for x := m; x != 0; x &= x - 1 {
+				st[bits.TrailingZeros8(x)].taken++
+			}
+			lo, hi = min(lo, bits.TrailingZeros8(m)), max(hi, bits.Len8(m))
+		}
+		rows += bits.OnesCount8(m)
+		tokens++
+		off++
+	}
+	q.off, q.pos, q.lo, q.hi = int32(off), q.pos+int32(tokens), uint16(lo), uint16(hi)
+	return tokens, rows, -1
+}
+
+// maskStreams is the streams of a token's mask, ascending.
+func maskStreams(m uint8) []uint16 {
+	var out []uint16
+	for ; m != 0; m &= m - 1 {
+		out = append(out, uint16(bits.TrailingZeros8(m)))
+	}
+	return out
 }
 
 // batch returns a range of streams [lo, hi) that holds every stream the
