@@ -149,7 +149,9 @@ func (k *kernel) buildForwarders(internode bool) {
 			fw.queues[0].srcRank = int32(r)
 		}
 		for d := range gpn {
-			fw.warps[d].next = (d + c) % nq // start rotated by channel
+			w := &fw.warps[d]
+			w.next = (d + c) % nq // start rotated by channel
+			w.pending = w.buf[:0]
 		}
 		k.forwards[i] = fw
 		recvSlab[i] = receiver{k: k, rank: r, c: c, free: freeSlab[i*gpn : (i+1)*gpn]}
