@@ -65,6 +65,7 @@ type kernel struct {
 	nvlRoutes []topology.Route // [src*gpn+dstLocal]
 
 	nodeBuf []int
+	nodes   *tokenNodes // the senders' tokens' target nodes
 	verify  *verifier
 	costs   Costs
 	// peerWarps is the warps a forwarder (intranode: sender) or an NVL
@@ -218,6 +219,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 		return k
 	}
 	k.senders = make([]*rdmaSender, ranks*k.ch)
+	k.nodes = lay.tokenNodes()
 	sendSlab, perSlab := make([]rdmaSender, ranks*k.ch), make([]nodeCount, ranks*k.ch*nodes)
 	for r := range ranks {
 		node := r / gpn

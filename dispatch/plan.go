@@ -24,14 +24,55 @@ type recordPlan struct {
 
 // layoutPlans holds what kernels derive from a layout and share.
 type layoutPlans struct {
-	once    sync.Once
-	records *recordPlan
+	once      sync.Once
+	records   *recordPlan
+	nodesOnce sync.Once
+	nodes     *tokenNodes
 }
 
 // recordPlan returns the layout's records, built on first use.
 func (l *Layout) recordPlan() *recordPlan {
 	l.plans.once.Do(func() { l.plans.records = buildRecordPlan(l) })
 	return l.plans.records
+}
+
+// tokenNodes is, for every token, the distinct nodes it goes to
+// (TargetNodes), ascending, as 16-bit node numbers: the RDMA senders read
+// them token after token, a fifth of the bytes of the targets.
+//
+// Invariant: of(src, t) equals TargetNodes(nil, src, t).
+type tokenNodes struct {
+	at    [][]int32 // per source, per token: start in nodes (Tokens+1)
+	nodes []uint16
+}
+
+// of is token t of src's target nodes.
+func (p *tokenNodes) of(src, t int) []uint16 {
+	at := p.at[src]
+	return p.nodes[at[t]:at[t+1]]
+}
+
+// tokenNodes returns the layout's per-token target nodes, built on first
+// use.
+func (l *Layout) tokenNodes() *tokenNodes {
+	l.plans.nodesOnce.Do(func() {
+		p := &tokenNodes{at: make([][]int32, l.Ranks)}
+		var buf []int
+		for src := range l.Ranks {
+			at := make([]int32, l.Tokens[src]+1)
+			at[0] = int32(len(p.nodes))
+			for t := range l.Tokens[src] {
+				buf = l.TargetNodes(buf[:0], src, t)
+				for _, m := range buf {
+					p.nodes = append(p.nodes, uint16(m))
+				}
+				at[t+1] = int32(len(p.nodes))
+			}
+			p.at[src] = at
+		}
+		l.plans.nodes = p
+	})
+	return l.plans.nodes
 }
 
 func buildRecordPlan(l *Layout) *recordPlan {

@@ -72,17 +72,17 @@ func (s *rdmaSender) step(now sim.Time) {
 	if s.busy || s.pos >= s.hi {
 		return
 	}
-	k, l := s.k, s.k.lay
+	k, tn := s.k, s.k.nodes
 	var bytes int64
 	widest := 0 // most target nodes of one token in the batch
 	end := s.pos
 	for end < s.hi && end-s.pos < sevenWarps {
 		fits := true
-		targets := l.TargetNodes(k.nodeBuf[:0], s.rank, end)
+		targets := tn.of(s.rank, end)
 		for _, m := range targets {
 			if p := &s.per[m]; int(p.written+p.pending-p.credit) >= k.cfg.RDMABuffer {
 				fits = false
-				s.blockedOn = m
+				s.blockedOn = int(m)
 				break
 			}
 		}
