@@ -367,6 +367,7 @@ func (k *kernel) fill() {
 			k.fwdMask = make([]uint8, 0, visits)
 		}
 	}
+	masks := k.fwdMask != nil
 	// The totals are exact for a layout made by NewLayout; should they
 	// fall short, append grows the slabs.
 	k.tok, k.need = make([]int32, 0, tokSlab), make([]uint16, 0, needSlab)
@@ -437,9 +438,22 @@ func (k *kernel) fill() {
 					recv.need = append(recv.need, uint16(m))
 					q := &scratch[1+m]
 					q.tok = append(q.tok, int32(t))
+					base := m * int32(gpn)
+					if masks {
+						// One entry per token: the mask of its local
+						// GPUs, made a mask of streams below.
+						var mask uint16
+						for ; i < len(targets) && node[targets[i]] == m; i++ {
+							d := targets[i]
+							mask |= 1 << (d - base)
+							part(d, uint16(group[m]))
+						}
+						q.need = append(q.need, mask)
+						locals[m][0] |= uint64(mask)
+						continue
+					}
 					fc := len(q.need)
 					q.need = append(q.need, 0)
-					base := m * int32(gpn)
 					for ; i < len(targets) && node[targets[i]] == m; i++ {
 						d := targets[i]
 						q.need = append(q.need, uint16(d-base))
@@ -485,6 +499,21 @@ func (k *kernel) fill() {
 						}
 					}
 					q := &scratch[1+m]
+					if masks {
+						// Local GPUs to streams: the streams are the
+						// set's members in order, so a full set maps
+						// each GPU to itself.
+						if full := uint64(1)<<gpn - 1; set[0] != full {
+							for j, lm := range q.need {
+								var sm uint16
+								for ; lm != 0; lm &= lm - 1 {
+									sm |= 1 << set.rank(bits.TrailingZeros16(lm))
+								}
+								q.need[j] = sm
+							}
+						}
+						continue
+					}
 					for off := 0; off < len(q.need); {
 						cnt := int(q.need[off])
 						for j := off + 1; j <= off+cnt; j++ {
@@ -512,14 +541,8 @@ func (k *kernel) fill() {
 				// One mask per token: its streams, at most 8.
 				g.tok, g.n, g.off = int32(len(k.tok)), int32(len(q.tok)), int32(len(k.fwdMask))
 				k.tok = append(k.tok, q.tok...)
-				for off := 0; off < len(q.need); {
-					cnt := int(q.need[off])
-					var mask uint8
-					for _, st := range q.need[off+1 : off+1+cnt] {
-						mask |= 1 << st
-					}
-					k.fwdMask = append(k.fwdMask, mask)
-					off += 1 + cnt
+				for _, sm := range q.need {
+					k.fwdMask = append(k.fwdMask, uint8(sm))
 				}
 			}
 		}
