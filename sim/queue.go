@@ -27,9 +27,9 @@ import (
 //     level. Times are never negative, so 16 levels suffice.
 //   - Equal times always share a bucket, and within it they are in the order
 //     they were scheduled (FIFO order, below).
-//   - bk[i].min is the earliest time in bucket i (MaxInt64 when empty); bit
-//     l of levels says whether level l holds events and bit d of digits[l]
-//     whether its bucket d does; zero says whether bucket 0 does.
+//   - bk[i].min is the earliest time in bucket i (MaxInt64 when empty), and
+//     bit i of full (a bitmap over the buckets, which are in time order)
+//     says whether bucket i holds events.
 //   - n counts the queued events.
 //
 // pop takes bucket 0's front. When bucket 0 is empty, refill finds the lowest
@@ -99,11 +99,12 @@ type bucket struct {
 }
 
 type queue struct {
-	n      int
-	last   Time
-	zero   bool   // bucket 0 holds events
-	levels uint32 // bit l: level l holds events
-	digits [levels]uint32
+	n    int
+	last Time
+	// full has bit i%64 of word i/64 set while bucket i holds events.
+	// (8 words, a power of two, for 257 buckets: indexing masks instead
+	// of checking bounds).
+	full   [8]uint64
 	head   int // offset of bucket 0's first event in its first block
 	bk     [buckets]bucket
 	free   *block // unused blocks, linked by next
@@ -162,20 +163,24 @@ func bucketOf(t, last Time) int {
 
 // mark records that bucket i holds events.
 func (q *queue) mark(i int) {
-	if i == 0 {
-		q.zero = true
-		return
-	}
-	l := uint(i-1) / digits
-	q.levels |= 1 << l
-	q.digits[l&(levels-1)] |= 1 << (uint(i-1) % digits)
+	q.full[uint(i)/64&7] |= 1 << (uint(i) % 64)
 }
 
 // lowest is the index of the lowest non-empty bucket above 0. Some is.
 func (q *queue) lowest() int {
-	l := bits.TrailingZeros32(q.levels) & (levels - 1)
-	return 1 + l*digits + bits.TrailingZeros32(q.digits[l])
+	if w := q.full[0] &^ 1; w != 0 {
+		return bits.TrailingZeros64(w)
+	}
+	for i := 1; i < (buckets+63)/64; i++ {
+		if w := q.full[i]; w != 0 {
+			return i*64 + bits.TrailingZeros64(w)
+		}
+	}
+	return 0
 }
+
+// zero reports whether bucket 0 holds events.
+func (q *queue) zero() bool { return q.full[0]&1 != 0 }
 
 // push queues ev. An event before the last one popped (the engine's clock)
 // is a model bug and panics: no event may happen before its cause.
@@ -206,7 +211,7 @@ func panicPast(t, now Time) {
 // RunUntil stops before that event and the model then schedules an earlier
 // one.
 func (q *queue) minTime() Time {
-	if q.zero {
+	if q.zero() {
 		return q.last
 	}
 	return q.bk[q.lowest()].min
@@ -215,7 +220,7 @@ func (q *queue) minTime() Time {
 // pop removes and returns the earliest event, the first scheduled among
 // equals. The caller checks len() first.
 func (q *queue) pop() event {
-	if !q.zero {
+	if !q.zero() {
 		q.refill()
 	}
 	bk := &q.bk[0]
@@ -232,7 +237,7 @@ func (q *queue) pop() event {
 			// the current time.
 			bk.n, h = 0, 0
 			bk.min = math.MaxInt64
-			q.zero = false
+			q.full[0] &^= 1
 		}
 	} else if h == blockLen {
 		bk.first = b.next
@@ -252,10 +257,7 @@ func (q *queue) refill() {
 	src := &q.bk[i]
 	last := src.min
 	q.last = last
-	l, d := uint(i-1)/digits, uint(i-1)%digits
-	if q.digits[l&(levels-1)] &^= 1 << d; q.digits[l&(levels-1)] == 0 {
-		q.levels &^= 1 << l
-	}
+	q.full[uint(i)/64&7] &^= 1 << (uint(i) % 64)
 	for b := src.first; b != nil; {
 		n := blockLen
 		if b == src.tail {
