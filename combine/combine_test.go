@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/sim"
@@ -273,5 +274,14 @@ func TestForwarderMasksMatchLists(t *testing.T) {
 		if masks.Events == 0 {
 			t.Errorf("EP%d: no events", nodes*8)
 		}
+	}
+}
+
+// TestForwarderGroupIsOneCacheLine holds the forwarder group's size: a run
+// touches its groups in no order a cache follows, and a group that spills
+// onto a second line costs a second miss.
+func TestForwarderGroupIsOneCacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(fwdGroup{}); n != 64 {
+		t.Errorf("fwdGroup is %d bytes, want 64", n)
 	}
 }

@@ -2,6 +2,7 @@ package combine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/moesim/moesim/sim"
 )
@@ -50,15 +51,22 @@ type forwarder struct {
 //     credit, or has finished).
 type fwdGroup struct {
 	q        reduceQueue
-	src      int32 // the source rank these tokens return to
-	rs       int32 // the source receiver's stream for this node
-	done     int32 // tokens summed
-	chunkEnd int32 // end of the chunk being summed
-	posted   int32 // tokens written to the source by RDMA (chunk starts)
-	credit   int32 // slots the source's receivers have returned
-	wait     int32
-	until    sim.Time // when the batch being summed is done, while busy; idle < 0
+	done     int32  // tokens summed
+	chunkEnd int32  // end of the chunk being summed
+	posted   int32  // tokens written to the source by RDMA (chunk starts)
+	credit   int32  // slots the source's receivers have returned
+	srcNode  uint16 // the source's node: the source is srcNode*gpn + the forwarder's local index
+	wait     int16
+	// peek holds, with stream masks (k.fwdMask), the masks of the next
+	// tokens from q.pos, one byte each, lowest first, as far as they were
+	// read: a zero byte means not read yet (a token's mask is never zero).
+	// A take reads the slab once per eight tokens, not once per call.
+	peek  uint64
+	until sim.Time // when the batch being summed is done, while busy; idle < 0
 }
+
+// source is the rank group g's tokens return to.
+func (f *forwarder) source(g *fwdGroup) int { return int(g.srcNode)*f.k.gpn + f.local }
 
 // idle is fwdGroup.until while the group is not summing.
 const idle = -1
@@ -79,7 +87,7 @@ func (f *forwarder) init(k *kernel, rank, c int, groups []fwdGroup, peers []*sen
 // streams from st in k.fwdSt (and their local GPUs in k.fwdIDs).
 func (f *forwarder) initGroup(i, src int, st int32, nst int) {
 	g := &f.groups[i]
-	g.src = int32(src)
+	g.srcNode = uint16(src / f.k.gpn)
 	g.wait = waitAny
 	g.until = idle
 	g.q.setStreams(st, nst)
@@ -120,7 +128,7 @@ func (f *forwarder) land(n, s, rows int) {
 	st := &k.fwdSt[int(g.q.st)+s]
 	st.tail += int32(rows)
 	if k.verify != nil {
-		k.verify.arrivedNVL(f.rank, f.c, int(k.fwdIDs[int(g.q.st)+s]), int(g.src)/k.gpn, rows)
+		k.verify.arrivedNVL(f.rank, f.c, int(k.fwdIDs[int(g.q.st)+s]), int(g.srcNode), rows)
 	}
 	if int(st.tail-st.freed) > k.nvlSlots {
 		panic("combine: NVL ring overflow: a sender wrote past its credits")
@@ -165,12 +173,12 @@ func (f *forwarder) step(now sim.Time, n int) {
 	most := min(k.fwdWarps, int(g.chunkEnd-g.q.pos))
 	var tokens, rows, blocked int
 	if k.fwdMask != nil {
-		tokens, rows, blocked = g.q.takeMask(most, k.fwdMask, g.q.streams(k.fwdSt))
+		tokens, rows, blocked = g.q.takeMask(most, k.fwdMask, g.q.streams(k.fwdSt), &g.peek)
 	} else {
 		tokens, rows, blocked = g.q.take(most, k.need, g.q.streams(k.fwdSt))
 	}
 	if tokens == 0 {
-		g.wait = int32(blocked) // wait for NVL rows
+		g.wait = int16(blocked) // wait for NVL rows
 		return
 	}
 	if k.verify != nil {
@@ -185,7 +193,7 @@ func (f *forwarder) step(now sim.Time, n int) {
 			for j, s := range from {
 				locals[j] = uint16(k.fwdIDs[int(g.q.st)+int(s)])
 			}
-			k.verify.forwarded(f.rank, f.c, int(g.src), int(g.q.token(k.tok, i)), locals)
+			k.verify.forwarded(f.rank, f.c, f.source(g), int(g.q.token(k.tok, i)), locals)
 		}
 	}
 	finish := k.costs.For(f.rank).Reduce(k.sm(f.rank, 2*f.c+1), now, k.fwdWarps, tokens, rows, k.rec)
@@ -227,16 +235,19 @@ func (f *forwarder) post(now sim.Time, n int) {
 	g := &f.groups[n]
 	rows := int(g.chunkEnd - g.posted)
 	if k.verify != nil {
-		k.verify.posted(f.rank, f.c, int(g.src), k.tok[g.q.tok+g.posted:g.q.tok+g.chunkEnd])
+		k.verify.posted(f.rank, f.c, f.source(g), k.tok[g.q.tok+g.posted:g.q.tok+g.chunkEnd])
 	}
 	g.posted = g.chunkEnd
 	myNode := f.node
-	src := int(g.src)
-	srcNode := src / k.gpn
+	src := f.source(g)
+	srcNode := int(g.srcNode)
 	recv := k.recv(src, f.c)
+	// The source receiver's stream for this node: its streams are the
+	// nodes its slice goes to, ascending.
+	rs, _ := slices.BinarySearch(recv.ids, uint16(myNode))
 	bytes := int64(rows) * k.rec
 	if srcNode == myNode {
-		recv.arrive(now, int(g.rs), rows)
+		recv.arrive(now, rs, rows)
 		k.trace(now, now, "rdma_put", "forward", f.rank, f.c, srcNode, "local", bytes, rows)
 		return
 	}
@@ -244,7 +255,7 @@ func (f *forwarder) post(now sim.Time, n int) {
 	// The chunk is fenced, then posted as two NIC messages: the RDMA
 	// write and the atomic add on the source's tail.
 	arrive := sim.TransferMessageAt(now, now+k.costs.For(f.rank).Handshake(), bytes, 2*k.costs.Message(), r.Latency, r.Ports...)
-	recv.arrive(arrive, int(g.rs), rows)
+	recv.arrive(arrive, rs, rows)
 	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, srcNode, "ib", bytes, rows)
 }
 
@@ -257,10 +268,10 @@ func (f *forwarder) waiting() []string {
 		if g.until >= 0 || g.posted == g.q.n {
 			continue
 		}
-		head := fmt.Sprintf("channel %d rank %d: forwarder for source rank %d (node %d)", f.c, f.rank, g.src, int(g.src)/k.gpn)
+		head := fmt.Sprintf("channel %d rank %d: forwarder for source rank %d (node %d)", f.c, f.rank, f.source(g), g.srcNode)
 		if g.done == g.chunkEnd {
 			out = append(out, fmt.Sprintf("%s waits for room in rank %d's RDMA ring (%d of %d slots held, %d tokens posted of %d)",
-				head, g.src, g.posted-g.credit, k.cfg.RDMABuffer, g.posted, g.q.len()))
+				head, f.source(g), g.posted-g.credit, k.cfg.RDMABuffer, g.posted, g.q.len()))
 			continue
 		}
 		s := -1

@@ -487,7 +487,6 @@ func (k *kernel) fill() {
 					st, stIDs := fwdSt[lo:hi:hi], fwdIDs[lo:hi:hi]
 					f := k.forwards[fi]
 					f.initGroup(int(group[m]), src, lo, int(hi-lo))
-					f.groups[group[m]].rs = int32(s)
 					j := 0
 					for d := range gpn {
 						if set.has(d) {

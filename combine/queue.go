@@ -1,6 +1,9 @@
 package combine
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // reduceQueue is the ordered list of tokens one group of reducing warps
 // sums: a forwarder's tokens for one source node, or a receiver's output
@@ -111,31 +114,50 @@ func (q *reduceQueue) take(most int, need []uint16, st []streamState) (tokens, r
 // takeMask is take for a queue whose tokens' streams are bit masks, one
 // per token from q.off in masks: the same tokens, rows and blocking
 // stream, as a mask lists a token's streams in the same ascending order.
-func (q *reduceQueue) takeMask(most int, masks []uint8, st []streamState) (tokens, rows, blocked int) {
+// peek holds the masks of the next tokens as far as read (a zero byte is
+// one not read); takeMask reads masks eight at a time when it runs out.
+func (q *reduceQueue) takeMask(most int, masks []uint8, st []streamState, peek *uint64) (tokens, rows, blocked int) {
 	off := int(q.off)
 	left := min(most, int(q.n-q.pos))
 	lo, hi := int(q.lo), int(q.hi)
+	p := *peek
 	for tokens < left {
-		m := masks[off]
+		if p&0xff == 0 {
+			p = loadMasks(masks, off)
+		}
+		m := uint8(p)
 		for x := m; x != 0; x &= x - 1 {
 			s := bits.TrailingZeros8(x)
 			if c := &st[s]; c.taken >= c.tail {
 				q.off, q.pos, q.lo, q.hi = int32(off), q.pos+int32(tokens), uint16(lo), uint16(hi)
+				*peek = p
 				return tokens, rows, s
 			}
 		}
-		if m != 0 {
-			for x := m; x != 0; x &= x - 1 {
-				st[bits.TrailingZeros8(x)].taken++
-			}
-			lo, hi = min(lo, bits.TrailingZeros8(m)), max(hi, bits.Len8(m))
+		for x := m; x != 0; x &= x - 1 {
+			st[bits.TrailingZeros8(x)].taken++
 		}
+		lo, hi = min(lo, bits.TrailingZeros8(m)), max(hi, bits.Len8(m))
 		rows += bits.OnesCount8(m)
 		tokens++
 		off++
+		p >>= 8
 	}
 	q.off, q.pos, q.lo, q.hi = int32(off), q.pos+int32(tokens), uint16(lo), uint16(hi)
+	*peek = p
 	return tokens, rows, -1
+}
+
+// loadMasks reads up to eight masks from off, lowest first.
+func loadMasks(masks []uint8, off int) uint64 {
+	if off+8 <= len(masks) {
+		return binary.LittleEndian.Uint64(masks[off:])
+	}
+	var p uint64
+	for i, m := range masks[off:] {
+		p |= uint64(m) << (8 * i)
+	}
+	return p
 }
 
 // maskStreams is the streams of a token's mask, ascending.
