@@ -3,8 +3,10 @@ package combine
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/sim"
@@ -136,7 +138,8 @@ func TestVerifyCatchesMisorderedRows(t *testing.T) {
 		if q.len() < 2 {
 			t.Fatal("queue too short")
 		}
-		q.tok[0], q.tok[1] = q.tok[1], q.tok[0]
+		tok := k.tok[q.tok:]
+		tok[0], tok[1] = tok[1], tok[0]
 		_, err := dispatch.Execute("combine", k)
 		if err == nil || !strings.Contains(err.Error(), "verify") {
 			t.Fatalf("EP%d: err = %v, want a verify error", nodes*8, err)
@@ -251,5 +254,34 @@ func TestMaskedSlotsAndIdleRanks(t *testing.T) {
 		if res.RankFinish[3] != 0 {
 			t.Errorf("EP%d: idle rank 3 finished at %v, want 0", nodes*8, res.RankFinish[3])
 		}
+	}
+}
+
+// TestForwarderMasksMatchLists runs internode combines with the forwarder
+// groups' per-token streams as bit masks (nodes of at most 8 GPUs) and as
+// lists, verified, and expects the same run both ways.
+func TestForwarderMasksMatchLists(t *testing.T) {
+	for _, nodes := range []int{2, 4} {
+		s := setup(t, "h800", nodes, 512, 8, 4, 3)
+		cfg := dispatch.DefaultCombineConfig(nodes*8, 24)
+		masks := s.combine(t, cfg, dispatch.Options{Verify: true})
+		needLists = true
+		lists := s.combine(t, cfg, dispatch.Options{Verify: true})
+		needLists = false
+		if masks.Time != lists.Time || masks.Events != lists.Events || !slices.Equal(masks.RankFinish, lists.RankFinish) {
+			t.Errorf("EP%d: masks give %v in %d events, lists %v in %d events", nodes*8, masks.Time, masks.Events, lists.Time, lists.Events)
+		}
+		if masks.Events == 0 {
+			t.Errorf("EP%d: no events", nodes*8)
+		}
+	}
+}
+
+// TestForwarderGroupIsOneCacheLine holds the forwarder group's size: a run
+// touches its groups in no order a cache follows, and a group that spills
+// onto a second line costs a second miss.
+func TestForwarderGroupIsOneCacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(fwdGroup{}); n != 64 {
+		t.Errorf("fwdGroup is %d bytes, want 64", n)
 	}
 }

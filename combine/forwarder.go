@@ -2,6 +2,7 @@ package combine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/moesim/moesim/sim"
 )
@@ -33,32 +34,42 @@ type forwarder struct {
 }
 
 // fwdGroup is the large warp for one source node. Its queue's streams are
-// the node's local GPUs that hold rows for it, ids[s] being stream s's, in
-// order; a stream's freed count is the NVL slots the group has returned to
-// that GPU, and its peer that GPU's partition for the group among its
-// sender warp's.
+// the node's local GPUs that hold rows for it, k.fwdIDs[q.st+s] being
+// stream s's, in order; a stream's freed count is the NVL slots the group
+// has returned to that GPU, and its peer that GPU's partition for the
+// group among its sender warp's. A group is 64 bytes, one cache line.
 //
 // Invariants:
 //   - credit <= posted <= chunkEnd <= q.len(); done <= q.pos <= chunkEnd;
 //   - posted - credit <= RDMABuffer (the source's ring);
-//   - q.st[s].tail - q.st[s].freed <= nvlSlots (each NVL partition);
+//   - tail - freed <= nvlSlots for each stream (each NVL partition);
+//   - until >= 0 exactly while the group is busy summing a batch, and is
+//     then when the batch is done;
 //   - wait is waitAny before the group's first step; after it, while the
 //     group is idle, wait is the stream whose row the next token lacks,
 //     or waitNone when rows would not move it on (it waits for RDMA
 //     credit, or has finished).
 type fwdGroup struct {
 	q        reduceQueue
-	ids      []uint8 // local GPU of each stream
-	src      int     // the source rank these tokens return to
-	rs       int     // the source receiver's stream for this node
-	done     int     // tokens summed
-	chunkEnd int     // end of the chunk being summed
-	posted   int     // tokens written to the source by RDMA (chunk starts)
-	credit   int     // slots the source's receivers have returned
-	busy     bool
-	until    sim.Time // when the batch being summed is done, while busy
-	wait     int
+	done     int32  // tokens summed
+	chunkEnd int32  // end of the chunk being summed
+	posted   int32  // tokens written to the source by RDMA (chunk starts)
+	credit   int32  // slots the source's receivers have returned
+	srcNode  uint16 // the source's node: the source is srcNode*gpn + the forwarder's local index
+	wait     int16
+	// peek holds, with stream masks (k.fwdMask), the masks of the next
+	// tokens from q.pos, one byte each, lowest first, as far as they were
+	// read: a zero byte means not read yet (a token's mask is never zero).
+	// A take reads the slab once per eight tokens, not once per call.
+	peek  uint64
+	until sim.Time // when the batch being summed is done, while busy; idle < 0
 }
+
+// source is the rank group g's tokens return to.
+func (f *forwarder) source(g *fwdGroup) int { return int(g.srcNode)*f.k.gpn + f.local }
+
+// idle is fwdGroup.until while the group is not summing.
+const idle = -1
 
 // Values of fwdGroup.wait and receiver.wait besides a stream.
 const (
@@ -72,13 +83,14 @@ func (f *forwarder) init(k *kernel, rank, c int, groups []fwdGroup, peers []*sen
 		groups: groups, peers: peers}
 }
 
-// initGroup makes group i the one for source rank src, with streams st
-// from the local GPUs ids.
-func (f *forwarder) initGroup(i, src int, st []streamState, ids []uint8) {
+// initGroup makes group i the one for source rank src, with the nst
+// streams from st in k.fwdSt (and their local GPUs in k.fwdIDs).
+func (f *forwarder) initGroup(i, src int, st int32, nst int) {
 	g := &f.groups[i]
-	g.src, g.ids = src, ids
+	g.srcNode = uint16(src / f.k.gpn)
 	g.wait = waitAny
-	g.q.setStreams(st)
+	g.until = idle
+	g.q.setStreams(st, nst)
 }
 
 func (f *forwarder) Handle(now sim.Time, arg int64) {
@@ -96,7 +108,7 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 			// Rows from a stream the group does not wait for leave it
 			// where it is: busy, waiting for RDMA credit, or waiting for
 			// another stream (the next token's first missing row).
-			if g.wait == s || g.wait == waitAny {
+			if int(g.wait) == s || g.wait == waitAny {
 				f.step(now, n)
 			}
 		}
@@ -104,20 +116,21 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 		f.finishBatch(now, a)
 		f.step(now, a)
 	case evRDMACredit:
-		f.groups[a].credit += b
+		f.groups[a].credit += int32(b)
 		f.step(now, a)
 	}
 }
 
 // land puts rows into group n's NVL ring partition from its stream s.
 func (f *forwarder) land(n, s, rows int) {
+	k := f.k
 	g := &f.groups[n]
-	st := &g.q.st[s]
+	st := &k.fwdSt[int(g.q.st)+s]
 	st.tail += int32(rows)
-	if f.k.verify != nil {
-		f.k.verify.arrivedNVL(f.rank, f.c, int(g.ids[s]), g.src/f.k.gpn, rows)
+	if k.verify != nil {
+		k.verify.arrivedNVL(f.rank, f.c, int(k.fwdIDs[int(g.q.st)+s]), int(g.srcNode), rows)
 	}
-	if int(st.tail-st.freed) > f.k.nvlSlots {
+	if int(st.tail-st.freed) > k.nvlSlots {
 		panic("combine: NVL ring overflow: a sender wrote past its credits")
 	}
 }
@@ -127,8 +140,8 @@ func (f *forwarder) land(n, s, rows int) {
 // tokens left to post: a credit that lands before its batch is done, or
 // after it has posted every token, is counted now, without an event.
 func (f *forwarder) rdmaCredit(m int, at sim.Time, n int) {
-	if g := &f.groups[m]; (g.busy && at < g.until) || g.posted == g.q.len() {
-		g.credit += n
+	if g := &f.groups[m]; at < g.until || g.posted == g.q.n {
+		g.credit += int32(n)
 		return
 	}
 	f.k.eng.At(at, f, sim.PackArg(evRDMACredit, m, n))
@@ -138,8 +151,8 @@ func (f *forwarder) rdmaCredit(m int, at sim.Time, n int) {
 // source's ring has room, and sum the next ready tokens of the chunk.
 func (f *forwarder) step(now sim.Time, n int) {
 	g := &f.groups[n]
-	if g.busy {
-		return
+	if g.until >= 0 {
+		return // busy
 	}
 	k := f.k
 	g.wait = waitNone
@@ -147,34 +160,44 @@ func (f *forwarder) step(now sim.Time, n int) {
 		if g.chunkEnd > g.posted {
 			f.post(now, n)
 		}
-		if g.posted == g.q.len() {
+		if g.posted == g.q.n {
 			return
 		}
-		m := min(k.cfg.RDMAChunk, g.q.len()-g.posted)
-		if k.cfg.RDMABuffer-(g.posted-g.credit) < m {
+		m := min(int32(k.cfg.RDMAChunk), g.q.n-g.posted)
+		if int32(k.cfg.RDMABuffer)-(g.posted-g.credit) < m {
 			return // wait for the source's receivers to free slots
 		}
 		g.chunkEnd = g.posted + m
 	}
-	lo, off := g.q.pos, g.q.off
-	tokens, rows, blocked := g.q.take(min(k.fwdWarps, g.chunkEnd-lo))
+	lo, off := int(g.q.pos), int(g.q.off)
+	most := min(k.fwdWarps, int(g.chunkEnd-g.q.pos))
+	var tokens, rows, blocked int
+	if k.fwdMask != nil {
+		tokens, rows, blocked = g.q.takeMask(most, k.fwdMask, g.q.streams(k.fwdSt), &g.peek)
+	} else {
+		tokens, rows, blocked = g.q.take(most, k.need, g.q.streams(k.fwdSt))
+	}
 	if tokens == 0 {
-		g.wait = blocked // wait for NVL rows
+		g.wait = int16(blocked) // wait for NVL rows
 		return
 	}
 	if k.verify != nil {
-		for i := lo; i < g.q.pos; i++ {
+		for i := lo; i < int(g.q.pos); i++ {
 			var from []uint16
-			from, off = g.q.needsAt(off)
+			if k.fwdMask != nil {
+				from, off = maskStreams(k.fwdMask[off]), off+1
+			} else {
+				from, off = needsAt(k.need, off)
+			}
 			locals := make([]uint16, len(from))
 			for j, s := range from {
-				locals[j] = uint16(g.ids[s])
+				locals[j] = uint16(k.fwdIDs[int(g.q.st)+int(s)])
 			}
-			k.verify.forwarded(f.rank, f.c, g.src, int(g.q.tok[i]), locals)
+			k.verify.forwarded(f.rank, f.c, f.source(g), int(g.q.token(k.tok, i)), locals)
 		}
 	}
 	finish := k.costs.For(f.rank).Reduce(k.sm(f.rank, 2*f.c+1), now, k.fwdWarps, tokens, rows, k.rec)
-	g.busy, g.until = true, finish
+	g.until = finish
 	k.eng.At(finish, f, sim.PackArg(evFwdReduced, n, 0))
 	k.trace(now, finish, "fwd_reduce", "forward", f.rank, f.c, -1, "sm", int64(rows)*k.rec, tokens)
 }
@@ -184,16 +207,17 @@ func (f *forwarder) step(now sim.Time, n int) {
 func (f *forwarder) finishBatch(now sim.Time, n int) {
 	k := f.k
 	g := &f.groups[n]
-	g.busy = false
+	g.until = idle
 	g.done = g.q.pos
 	lo, hi := g.q.batch()
+	sts, ids := g.q.streams(k.fwdSt), k.fwdIDs[g.q.st:]
 	for s := lo; s < hi; s++ {
-		st := &g.q.st[s]
+		st := &sts[s]
 		cnt := int(st.taken - st.freed)
 		if cnt == 0 {
 			continue
 		}
-		d := int(g.ids[s])
+		d := int(ids[s])
 		st.freed = st.taken
 		at := now
 		if d != f.local {
@@ -209,17 +233,21 @@ func (f *forwarder) finishBatch(now sim.Time, n int) {
 func (f *forwarder) post(now sim.Time, n int) {
 	k := f.k
 	g := &f.groups[n]
-	rows := g.chunkEnd - g.posted
+	rows := int(g.chunkEnd - g.posted)
 	if k.verify != nil {
-		k.verify.posted(f.rank, f.c, g.src, g.q.tok[g.posted:g.chunkEnd])
+		k.verify.posted(f.rank, f.c, f.source(g), k.tok[g.q.tok+g.posted:g.q.tok+g.chunkEnd])
 	}
 	g.posted = g.chunkEnd
 	myNode := f.node
-	srcNode := g.src / k.gpn
-	recv := k.recv(g.src, f.c)
+	src := f.source(g)
+	srcNode := int(g.srcNode)
+	recv := k.recv(src, f.c)
+	// The source receiver's stream for this node: its streams are the
+	// nodes its slice goes to, ascending.
+	rs, _ := slices.BinarySearch(recv.ids, uint16(myNode))
 	bytes := int64(rows) * k.rec
 	if srcNode == myNode {
-		recv.arrive(now, g.rs, rows)
+		recv.arrive(now, rs, rows)
 		k.trace(now, now, "rdma_put", "forward", f.rank, f.c, srcNode, "local", bytes, rows)
 		return
 	}
@@ -227,7 +255,7 @@ func (f *forwarder) post(now sim.Time, n int) {
 	// The chunk is fenced, then posted as two NIC messages: the RDMA
 	// write and the atomic add on the source's tail.
 	arrive := sim.TransferMessageAt(now, now+k.costs.For(f.rank).Handshake(), bytes, 2*k.costs.Message(), r.Latency, r.Ports...)
-	recv.arrive(arrive, g.rs, rows)
+	recv.arrive(arrive, rs, rows)
 	k.trace(now, arrive, "rdma_put", "forward", f.rank, f.c, srcNode, "ib", bytes, rows)
 }
 
@@ -237,19 +265,32 @@ func (f *forwarder) waiting() []string {
 	var out []string
 	for n := range f.groups {
 		g := &f.groups[n]
-		if g.busy || g.posted == g.q.len() {
+		if g.until >= 0 || g.posted == g.q.n {
 			continue
 		}
-		head := fmt.Sprintf("channel %d rank %d: forwarder for source rank %d (node %d)", f.c, f.rank, g.src, g.src/k.gpn)
+		head := fmt.Sprintf("channel %d rank %d: forwarder for source rank %d (node %d)", f.c, f.rank, f.source(g), g.srcNode)
 		if g.done == g.chunkEnd {
 			out = append(out, fmt.Sprintf("%s waits for room in rank %d's RDMA ring (%d of %d slots held, %d tokens posted of %d)",
-				head, g.src, g.posted-g.credit, k.cfg.RDMABuffer, g.posted, g.q.len()))
+				head, f.source(g), g.posted-g.credit, k.cfg.RDMABuffer, g.posted, g.q.len()))
 			continue
 		}
-		if s := g.q.waitsOn(); s >= 0 {
-			from := f.base + int(g.ids[s])
+		s := -1
+		if k.fwdMask != nil {
+			if g.q.pos < g.q.n {
+				for _, x := range maskStreams(k.fwdMask[g.q.off]) {
+					if st := &k.fwdSt[int(g.q.st)+int(x)]; st.taken >= st.tail {
+						s = int(x)
+						break
+					}
+				}
+			}
+		} else {
+			s = g.q.waitsOn(k.need, g.q.streams(k.fwdSt))
+		}
+		if s >= 0 {
+			from := f.base + int(k.fwdIDs[int(g.q.st)+s])
 			out = append(out, fmt.Sprintf("%s waits for token %d's row in rank %d's NVL ring partition (%d rows arrived)",
-				head, g.q.tok[g.q.pos], from, g.q.st[s].tail))
+				head, g.q.token(k.tok, int(g.q.pos)), from, k.fwdSt[int(g.q.st)+s].tail))
 		}
 	}
 	return out

@@ -66,6 +66,20 @@ type kernel struct {
 	sendParts []sendPart
 	forwards  []*forwarder // [rank*ch+c], internode only
 	receivers []*receiver  // [rank*ch+c]
+	// The queues' slabs: tok and need hold every receiver's and
+	// forwarder group's tokens and per-token stream lists, recvSt the
+	// receivers' streams, fwdSt and fwdIDs the forwarder groups' streams
+	// and their local GPUs; queues index them by offset.
+	tok    []int32
+	need   []uint16
+	recvSt []streamState
+	fwdSt  []streamState
+	fwdIDs []uint8
+	// fwdMask, where nodes have at most 8 GPUs, holds the forwarder
+	// groups' per-token streams as one bit mask per token instead of
+	// lists in need (a group's q.off then indexes fwdMask): a seventh of
+	// the bytes, which the groups' takes read out of cache.
+	fwdMask []uint8
 	// round is the NVL round being built, flyPool the buffers of the
 	// round rings that are empty.
 	round   []flyPart
@@ -309,17 +323,16 @@ func (k *kernel) fill() {
 	// channel c, which the receiver (within a node) or the forwarder
 	// (across nodes) returns NVL slots to.
 	peerSlab := make([]*sendWarp, n*gpn)
-	var recvSt, fwdSt []streamState
 	var ids []uint16
-	var fwdIDs []uint8
 	var groupSlab []fwdGroup
 	if k.internode {
-		recvSt, ids = make([]streamState, streamsAt[n]), make([]uint16, streamsAt[n])
+		k.recvSt, ids = make([]streamState, streamsAt[n]), make([]uint16, streamsAt[n])
 		groupSlab = make([]fwdGroup, groupsAt[n])
-		fwdSt, fwdIDs = make([]streamState, fwdStreamsAt[n]), make([]uint8, fwdStreamsAt[n])
+		k.fwdSt, k.fwdIDs = make([]streamState, fwdStreamsAt[n]), make([]uint8, fwdStreamsAt[n])
 	} else {
-		recvSt = make([]streamState, n*gpn)
+		k.recvSt = make([]streamState, n*gpn)
 	}
+	fwdSt, fwdIDs := k.fwdSt, k.fwdIDs
 	for i := range n {
 		r, c := i/ch, i%ch
 		peers := slab(peerSlab, i, gpn)
@@ -327,10 +340,10 @@ func (k *kernel) fill() {
 			peers[d] = &k.sender(r-r%gpn+d, c).warps[r%gpn]
 		}
 		if k.internode {
-			k.receivers[i].init(k, r, c, peers, span(recvSt, streamsAt, i), span(ids, streamsAt, i))
+			k.receivers[i].init(k, r, c, peers, streamsAt[i], int(streamsAt[i+1]-streamsAt[i]), span(ids, streamsAt, i))
 			k.forwards[i].init(k, r, c, span(groupSlab, groupsAt, i), peers)
 		} else {
-			k.receivers[i].init(k, r, c, peers, slab(recvSt, i, gpn), nil)
+			k.receivers[i].init(k, r, c, peers, int32(i*gpn), gpn, nil)
 		}
 	}
 
@@ -346,21 +359,21 @@ func (k *kernel) fill() {
 	tokSlab, needSlab := tokens, tokens+pairs
 	if k.internode {
 		// Receivers need one row per target node; forwarder groups hold
-		// one token per (token, node) with one row per target GPU.
+		// one token per (token, node) with one row per target GPU, as a
+		// mask of their streams where a node has at most 8 GPUs.
 		tokSlab, needSlab = tokens+visits, tokens+visits+visits+pairs
+		if gpn <= 8 && !needLists {
+			needSlab = tokens + visits
+			k.fwdMask = make([]uint8, 0, visits)
+		}
 	}
-	tok, need := make([]int32, tokSlab), make([]uint16, needSlab)
+	masks := k.fwdMask != nil
+	// The totals are exact for a layout made by NewLayout; should they
+	// fall short, append grows the slabs.
+	k.tok, k.need = make([]int32, 0, tokSlab), make([]uint16, 0, needSlab)
 	place := func(q *reduceQueue, t []int32, n []uint16) {
-		// The totals are exact for a layout made by NewLayout; should
-		// they fall short, the rest gets its own memory.
-		if len(t) > len(tok) {
-			tok = make([]int32, len(t))
-		}
-		if len(n) > len(need) {
-			need = make([]uint16, len(n))
-		}
-		q.tok, q.need = tok[:copy(tok, t):len(t)], need[:copy(need, n):len(n)]
-		tok, need = tok[len(t):], need[len(n):]
+		q.tok, q.n, q.off = int32(len(k.tok)), int32(len(t)), int32(len(k.need))
+		k.tok, k.need = append(k.tok, t...), append(k.need, n...)
 	}
 	// The second pass makes the partitions, groups and streams in the
 	// order the first counted them: partsMade, groupsMade and
@@ -374,7 +387,7 @@ func (k *kernel) fill() {
 	group, stream, locals := make([]int32, nodes), make([]int32, nodes), make([]localSet, nodes)
 	visited := make([]int32, 0, nodes)
 	// Scratch: the receiver's queue, then each node's forwarder group's.
-	scratch := make([]reduceQueue, 1+nodes)
+	scratch := make([]scratchQueue, 1+nodes)
 	for src := range lay.Ranks {
 		srcLocal := src % gpn
 		for c := range ch {
@@ -425,9 +438,22 @@ func (k *kernel) fill() {
 					recv.need = append(recv.need, uint16(m))
 					q := &scratch[1+m]
 					q.tok = append(q.tok, int32(t))
+					base := m * int32(gpn)
+					if masks {
+						// One entry per token: the mask of its local
+						// GPUs, made a mask of streams below.
+						var mask uint16
+						for ; i < len(targets) && node[targets[i]] == m; i++ {
+							d := targets[i]
+							mask |= 1 << (d - base)
+							part(d, uint16(group[m]))
+						}
+						q.need = append(q.need, mask)
+						locals[m][0] |= uint64(mask)
+						continue
+					}
 					fc := len(q.need)
 					q.need = append(q.need, 0)
-					base := m * int32(gpn)
 					for ; i < len(targets) && node[targets[i]] == m; i++ {
 						d := targets[i]
 						q.need = append(q.need, uint16(d-base))
@@ -448,7 +474,7 @@ func (k *kernel) fill() {
 				for s, m := range visited {
 					stream[m] = int32(s)
 					r.ids[s] = uint16(m)
-					r.q.st[s].peer = group[m]
+					k.recvSt[int(r.q.st)+s].peer = group[m]
 					// The group's streams are the GPUs of node m its
 					// tokens come from, in order, each returning slots to
 					// its partition on that GPU's sender warp; its queue
@@ -459,6 +485,8 @@ func (k *kernel) fill() {
 					hi := lo + int32(set.len())
 					fwdStreamsMade[fi] = hi - fwdStreamsAt[fi]
 					st, stIDs := fwdSt[lo:hi:hi], fwdIDs[lo:hi:hi]
+					f := k.forwards[fi]
+					f.initGroup(int(group[m]), src, lo, int(hi-lo))
 					j := 0
 					for d := range gpn {
 						if set.has(d) {
@@ -469,10 +497,22 @@ func (k *kernel) fill() {
 							j++
 						}
 					}
-					f := k.forwards[fi]
-					f.initGroup(int(group[m]), src, st, stIDs)
-					f.groups[group[m]].rs = s
 					q := &scratch[1+m]
+					if masks {
+						// Local GPUs to streams: the streams are the
+						// set's members in order, so a full set maps
+						// each GPU to itself.
+						if full := uint64(1)<<gpn - 1; set[0] != full {
+							for j, lm := range q.need {
+								var sm uint16
+								for ; lm != 0; lm &= lm - 1 {
+									sm |= 1 << set.rank(bits.TrailingZeros16(lm))
+								}
+								q.need[j] = sm
+							}
+						}
+						continue
+					}
 					for off := 0; off < len(q.need); {
 						cnt := int(q.need[off])
 						for j := off + 1; j <= off+cnt; j++ {
@@ -492,10 +532,31 @@ func (k *kernel) fill() {
 			place(&r.q, recv.tok, recv.need)
 			for _, m := range visited {
 				q := &scratch[1+m]
-				place(&k.fwd(int(m)*gpn+srcLocal, c).groups[group[m]].q, q.tok, q.need)
+				g := &k.fwd(int(m)*gpn+srcLocal, c).groups[group[m]].q
+				if k.fwdMask == nil {
+					place(g, q.tok, q.need)
+					continue
+				}
+				// One mask per token: its streams, at most 8.
+				g.tok, g.n, g.off = int32(len(k.tok)), int32(len(q.tok)), int32(len(k.fwdMask))
+				k.tok = append(k.tok, q.tok...)
+				for _, sm := range q.need {
+					k.fwdMask = append(k.fwdMask, uint8(sm))
+				}
 			}
 		}
 	}
+}
+
+// needLists makes fill keep the forwarder groups' streams as lists even
+// where masks fit, so a test can check that both give the same run.
+var needLists = false
+
+// scratchQueue is a queue's tokens and stream lists while fill builds
+// them, before they go into the kernel's slabs.
+type scratchQueue struct {
+	tok  []int32
+	need []uint16
 }
 
 // localSet is a set of a node's local GPUs (at most 128).

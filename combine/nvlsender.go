@@ -296,7 +296,7 @@ func (s *nvlSender) waiting() []string {
 			}
 			p := 0 // the partition: the source node across nodes
 			if k.internode {
-				p = k.fwd(dst, s.c).groups[sp.grp].src / k.gpn
+				p = int(k.fwd(dst, s.c).groups[sp.grp].srcNode)
 			}
 			need := min(k.cfg.NVLChunk, int(sp.total-sp.sent))
 			ring := fmt.Sprintf("its NVL ring on rank %d", dst)

@@ -17,9 +17,9 @@ import (
 // GPU), the warps sit on the odd SM, and the head is published as soon as
 // it advances.
 //
-// Invariants: done <= q.pos <= q.len(); for each stream s,
-// q.st[s].credited <= q.st[s].freed (rows read) <= q.st[s].tail, and
-// q.st[s].tail - q.st[s].credited fits the ring. While the receiver is
+// Invariants: done <= q.pos <= q.len(); for each stream s (k.recvSt[q.st+s]),
+// credited <= freed (rows read) <= tail, and tail - credited fits the
+// ring. While the receiver is
 // idle, wait is the stream whose row the next token lacks (waitNone when
 // it has finished or not started); while it is busy, waitNone.
 type receiver struct {
@@ -41,9 +41,10 @@ type receiver struct {
 	last  sim.Time
 }
 
-func (r *receiver) init(k *kernel, rank, c int, peers []*sendWarp, st []streamState, ids []uint16) {
+// init sets the receiver up with its nst streams from st in k.recvSt.
+func (r *receiver) init(k *kernel, rank, c int, peers []*sendWarp, st int32, nst int, ids []uint16) {
 	*r = receiver{k: k, rank: rank, c: c, local: rank % k.gpn, node: rank / k.gpn, wait: waitNone, peers: peers, ids: ids}
-	r.q.setStreams(st)
+	r.q.setStreams(st, nst)
 }
 
 // from is stream s's producer: its node across nodes, its local GPU within
@@ -98,7 +99,7 @@ func (r *receiver) arrive(at sim.Time, s, n int) {
 }
 
 func (r *receiver) land(s, n int) {
-	st := &r.q.st[s]
+	st := &r.k.recvSt[int(r.q.st)+s]
 	st.tail += int32(n)
 	if r.k.verify != nil {
 		r.k.verify.arrived(r.rank, r.c, r.from(s), n)
@@ -114,18 +115,18 @@ func (r *receiver) step(now sim.Time) {
 		return
 	}
 	k := r.k
-	lo, off := r.q.pos, r.q.off
-	tokens, rows, blocked := r.q.take(k.recvWarps)
+	lo, off := int(r.q.pos), int(r.q.off)
+	tokens, rows, blocked := r.q.take(k.recvWarps, k.need, r.q.streams(k.recvSt))
 	if tokens == 0 {
 		r.wait = blocked
 		return
 	}
 	r.wait = waitNone
 	if k.verify != nil {
-		for i := lo; i < r.q.pos; i++ {
+		for i := lo; i < int(r.q.pos); i++ {
 			var from []uint16
-			from, off = r.q.needsAt(off)
-			k.verify.received(r.rank, r.c, int(r.q.tok[i]), from)
+			from, off = needsAt(k.need, off)
+			k.verify.received(r.rank, r.c, int(r.q.token(k.tok, i)), from)
 		}
 	}
 	finish := now
@@ -146,12 +147,13 @@ func (r *receiver) step(now sim.Time) {
 func (r *receiver) finishBatch(now sim.Time) {
 	k := r.k
 	r.busy = false
-	r.done = r.q.pos
+	r.done = int(r.q.pos)
 	r.last = now
 	local, node := r.local, r.node
 	lo, hi := r.q.batch()
+	sts := r.q.streams(k.recvSt)
 	for s := lo; s < hi; s++ {
-		st := &r.q.st[s]
+		st := &sts[s]
 		n := int(st.taken - st.freed)
 		if n == 0 {
 			continue
@@ -185,15 +187,15 @@ func (r *receiver) waiting() string {
 	if r.busy || r.done == r.q.len() {
 		return ""
 	}
-	s := r.q.waitsOn()
+	s := r.q.waitsOn(r.k.need, r.q.streams(r.k.recvSt))
 	if s < 0 {
 		return ""
 	}
-	tok := r.q.tok[r.q.pos]
+	tok := r.q.token(r.k.tok, int(r.q.pos))
 	if r.k.internode {
 		return fmt.Sprintf("channel %d rank %d: RDMA receiver waits for token %d's row in its RDMA ring from node %d (%d rows arrived)",
-			r.c, r.rank, tok, r.from(s), r.q.st[s].tail)
+			r.c, r.rank, tok, r.from(s), r.k.recvSt[int(r.q.st)+s].tail)
 	}
 	return fmt.Sprintf("channel %d rank %d: receiver waits for token %d's row in its NVL ring from rank %d (%d rows arrived)",
-		r.c, r.rank, tok, s, r.q.st[s].tail)
+		r.c, r.rank, tok, s, r.k.recvSt[int(r.q.st)+s].tail)
 }

@@ -65,6 +65,7 @@ type kernel struct {
 	nvlRoutes []topology.Route // [src*gpn+dstLocal]
 
 	nodeBuf []int
+	nodes   *tokenNodes // the senders' tokens' target nodes
 	verify  *verifier
 	costs   Costs
 	// peerWarps is the warps a forwarder (intranode: sender) or an NVL
@@ -218,22 +219,20 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 		return k
 	}
 	k.senders = make([]*rdmaSender, ranks*k.ch)
+	k.nodes = lay.tokenNodes()
+	sendSlab, perSlab := make([]rdmaSender, ranks*k.ch), make([]nodeCount, ranks*k.ch*nodes)
 	for r := range ranks {
 		node := r / gpn
 		for c := range k.ch {
+			i := r*k.ch + c
 			lo, hi := ChannelSlice(lay.Tokens[r], k.ch, c)
-			s := &rdmaSender{k: k, rank: r, c: c, node: node, lo: lo, hi: hi, pos: lo,
-				pending: make([]int, nodes), written: make([]int, nodes), issued: make([]int, nodes),
-				credit: make([]int, nodes), total: make([]int, nodes), blockedOn: -1}
-			for t := lo; t < hi; t++ {
-				for _, m := range lay.TargetNodes(k.nodeBuf[:0], r, t) {
-					s.total[m]++
-				}
+			s := &sendSlab[i]
+			*s = rdmaSender{k: k, rank: r, c: c, node: node, lo: lo, hi: hi, pos: lo,
+				per: perSlab[i*nodes : (i+1)*nodes : (i+1)*nodes], blockedOn: -1}
+			for m := range nodes {
+				s.per[m].total = k.fwd(m*gpn+r%gpn, c).queues[node].n
 			}
-			for i := range nodes {
-				s.order = append(s.order, (c+node+i)%nodes)
-			}
-			k.senders[r*k.ch+c] = s
+			k.senders[i] = s
 			k.eng.At(opt.Offset(r), s, sim.PackArg(evRDMACredit, 0, 0))
 		}
 	}
@@ -265,7 +264,7 @@ func (k *kernel) diagnose() string {
 	for _, s := range k.senders {
 		if s.pos < s.hi && s.blockedOn >= 0 {
 			if add(fmt.Sprintf("channel %d rank %d: RDMA sender waits for room in its ring to node %d (%d of %d slots held, %d credited back)",
-				s.c, s.rank, s.blockedOn, s.written[s.blockedOn]-s.credit[s.blockedOn], k.cfg.RDMABuffer, s.credit[s.blockedOn])) {
+				s.c, s.rank, s.blockedOn, s.per[s.blockedOn].written-s.per[s.blockedOn].credit, k.cfg.RDMABuffer, s.per[s.blockedOn].credit)) {
 				break
 			}
 		}

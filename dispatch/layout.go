@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -33,6 +34,8 @@ type Layout struct {
 	ExpertSlots []int
 	// ExpertTokens[e]: tokens routed to logical expert e.
 	ExpertTokens []int
+	// plans are what kernels derive from the layout and share.
+	plans *layoutPlans
 }
 
 // NewLayout computes the layout of a routing on a cluster of nodes ×
@@ -55,6 +58,7 @@ func NewLayout(rt Routing, p Placement, nodes, gpusPerNode, experts int) (*Layou
 		RecvRows:     make([]int, ranks),
 		ExpertSlots:  make([]int, ranks),
 		ExpertTokens: make([]int, experts),
+		plans:        &layoutPlans{},
 	}
 	var buf []int32
 	for src := range ranks {
@@ -188,7 +192,20 @@ func (l *Layout) RankPeers(reverse bool) *RankPeers {
 // TargetNodes appends the distinct nodes token t of src goes to.
 func (l *Layout) TargetNodes(dst []int, src, t int) []int {
 	last := -1
-	for _, r := range l.Targets(src, t) {
+	targets := l.Targets(src, t)
+	if g := l.GPUsPerNode; g&(g-1) == 0 {
+		// A shift: integer division is slow, and this runs per token
+		// batch in the RDMA senders.
+		sh := bits.TrailingZeros(uint(g))
+		for _, r := range targets {
+			if n := int(r) >> sh; n != last {
+				dst = append(dst, n)
+				last = n
+			}
+		}
+		return dst
+	}
+	for _, r := range targets {
 		if n := int(r) / l.GPUsPerNode; n != last {
 			dst = append(dst, n)
 			last = n

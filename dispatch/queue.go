@@ -149,60 +149,45 @@ func (k *kernel) buildForwarders(internode bool) {
 			fw.queues[0].srcRank = int32(r)
 		}
 		for d := range gpn {
-			fw.warps[d].next = (d + c) % nq // start rotated by channel
+			w := &fw.warps[d]
+			w.next = (d + c) % nq // start rotated by channel
+			w.pending = w.buf[:0]
 		}
 		k.forwards[i] = fw
 		recvSlab[i] = receiver{k: k, rank: r, c: c, free: freeSlab[i*gpn : (i+1)*gpn]}
 		k.receivers[i] = &recvSlab[i]
 	}
-	// queueOf is the queue a record of token t of src bound for node goes
-	// to, in channel c.
-	queueOf := func(src, c, node int) *tokenQueue {
-		fwdRank, qi := node*gpn+src%gpn, src/gpn
-		if !internode {
-			fwdRank, qi = src, 0
-		}
-		return &k.fwd(fwdRank, c).queues[qi]
-	}
-	// Count each queue's records, then give each its run of the slabs.
+	// Each queue is a run of its (source, node) list in the layout's
+	// record plan: the list's records whose tokens are in the channel's
+	// slice. Walk each list once, cutting it at the channel boundaries.
+	plan := lay.recordPlan()
+	k.recTok, k.recMask = plan.tok, plan.mask
 	for src := range ranks {
-		for c := range k.ch {
-			lo, hi := ChannelSlice(lay.Tokens[src], k.ch, c)
-			for t := lo; t < hi; t++ {
-				for _, node := range lay.TargetNodes(k.nodeBuf[:0], src, t) {
-					queueOf(src, c, node).n++
+		per := (lay.Tokens[src] + k.ch - 1) / k.ch
+		for node := range nq {
+			fwdRank, qi := node*gpn+src%gpn, src/gpn
+			if !internode {
+				fwdRank, qi = src, 0
+			}
+			i, end := int(plan.at[src*nq+node]), int(plan.at[src*nq+node+1])
+			for c := range k.ch {
+				hi := min((c+1)*per, lay.Tokens[src])
+				q := &k.fwd(fwdRank, c).queues[qi]
+				q.off = i
+				for i < end && int(plan.tok[i]) < hi {
+					i++
 				}
+				q.n = int32(i - q.off)
 			}
 		}
 	}
-	total := 0
-	for i := range queues {
-		queues[i].off = total
-		total += int(queues[i].n)
-		queues[i].n = 0
-	}
-	k.recTok, k.recMask = make([]int32, total), make([]uint8, total*k.maskBytes)
-	for src := range ranks {
-		for c := range k.ch {
-			lo, hi := ChannelSlice(lay.Tokens[src], k.ch, c)
-			for t := lo; t < hi; t++ {
-				targets := lay.Targets(src, t)
-				for i := 0; i < len(targets); {
-					node := int(targets[i]) / gpn
-					fwdRank := node*gpn + src%gpn
-					if !internode {
-						fwdRank = src
-					}
-					fw := k.fwd(fwdRank, c)
-					q := queueOf(src, c, node)
-					rec := q.off + int(q.n)
-					q.n++
-					k.recTok[rec] = int32(t)
-					for ; i < len(targets) && int(targets[i])/gpn == node; i++ {
-						local := int(targets[i]) % gpn
-						k.recMask[rec*k.maskBytes+local/8] |= 1 << (local % 8)
-						fw.warps[local].total++
-					}
+	// Each warp's records: the mask bits of its GPU over its queues.
+	for _, fw := range k.forwards {
+		for qi := range fw.queues {
+			q := &fw.queues[qi]
+			for j, m := range plan.mask[q.off*k.maskBytes : (q.off+int(q.n))*k.maskBytes] {
+				for base := j % k.maskBytes * 8; m != 0; m &= m - 1 {
+					fw.warps[base+bits.TrailingZeros8(m)].total++
 				}
 			}
 		}

@@ -13,9 +13,9 @@ import "github.com/moesim/moesim/sim"
 // model moves them a batch of sevenWarps tokens at a time, at the SM's copy
 // rate.
 //
-// Invariants, per target node m:
-//   - credited[m] <= issued[m] <= written[m] <= total[m];
-//   - written[m] - credited[m] <= RDMABuffer (ring space).
+// Invariants, per target node m (per[m]):
+//   - credit <= issued <= written <= total;
+//   - written - credit <= RDMABuffer (ring space).
 type rdmaSender struct {
 	k       *kernel
 	rank, c int
@@ -24,15 +24,19 @@ type rdmaSender struct {
 	pos     int // next token to write
 	pos0    int // first token of the batch in flight
 	busy    bool
-	pending []int // records in the batch being copied, per node
-	written []int
-	issued  []int
-	credit  []int
-	total   []int
+	// per holds the counts per target node, side by side, from a
+	// kernel-wide slab: a token's check reads one place per node.
+	per []nodeCount
 	// blockedOn is the node whose full ring stopped the sender, -1 if none.
 	blockedOn int
-	order     []int // coordinator's node order, rotated by channel
 	done      sim.Time
+}
+
+// nodeCount is an RDMA sender's records for one target node: in the
+// batch being copied (pending), written to the ring, posted by the
+// coordinator (issued), credited back by the node's forwarder, and in all.
+type nodeCount struct {
+	pending, written, issued, credit, total int32
 }
 
 const (
@@ -47,14 +51,15 @@ func (s *rdmaSender) Handle(now sim.Time, arg int64) {
 	switch kind {
 	case evSendBatch:
 		s.busy = false
-		for m, n := range s.pending {
-			s.written[m] += n
-			s.pending[m] = 0
+		for m := range s.per {
+			p := &s.per[m]
+			p.written += p.pending
+			p.pending = 0
 		}
 		s.coordinate(now)
 		s.step(now)
 	case evRDMACredit:
-		s.credit[a] += b
+		s.per[a].credit += int32(b)
 		if s.blockedOn == a {
 			s.blockedOn = -1
 		}
@@ -67,17 +72,17 @@ func (s *rdmaSender) step(now sim.Time) {
 	if s.busy || s.pos >= s.hi {
 		return
 	}
-	k, l := s.k, s.k.lay
+	k, tn := s.k, s.k.nodes
 	var bytes int64
 	widest := 0 // most target nodes of one token in the batch
 	end := s.pos
 	for end < s.hi && end-s.pos < sevenWarps {
 		fits := true
-		targets := l.TargetNodes(k.nodeBuf[:0], s.rank, end)
+		targets := tn.of(s.rank, end)
 		for _, m := range targets {
-			if s.written[m]+s.pending[m]-s.credit[m] >= k.cfg.RDMABuffer {
+			if p := &s.per[m]; int(p.written+p.pending-p.credit) >= k.cfg.RDMABuffer {
 				fits = false
-				s.blockedOn = m
+				s.blockedOn = int(m)
 				break
 			}
 		}
@@ -85,7 +90,7 @@ func (s *rdmaSender) step(now sim.Time) {
 			break
 		}
 		for _, m := range targets {
-			s.pending[m]++
+			s.per[m].pending++
 			bytes += k.rec
 		}
 		widest = max(widest, len(targets))
@@ -114,14 +119,20 @@ func (s *rdmaSender) step(now sim.Time) {
 func (s *rdmaSender) coordinate(now sim.Time) {
 	k := s.k
 	allWritten := s.pos >= s.hi && !s.busy
-	for _, m := range s.order {
+	// The coordinator's node order is rotated by channel.
+	nodes := len(s.per)
+	for i, m := 0, (s.c+s.node)%nodes; i < nodes; i, m = i+1, m+1 {
+		if m == nodes {
+			m = 0
+		}
+		p := &s.per[m]
 		for {
-			pend := s.written[m] - s.issued[m]
+			pend := int(p.written - p.issued)
 			if pend == 0 || (pend < k.cfg.RDMAChunk && !allWritten) {
 				break
 			}
 			n := min(pend, k.cfg.RDMAChunk)
-			s.issued[m] += n
+			p.issued += int32(n)
 			fwd := m*k.gpn + s.rank%k.gpn
 			f := k.fwd(fwd, s.c)
 			// The coordinator fences the chunk's records before it

@@ -1,0 +1,123 @@
+package dispatch
+
+import "sync"
+
+// recordPlan is the dispatch forwarders' records of a layout, laid out
+// once for every channel count: for each (source rank, target node), the
+// source's tokens with a target on the node, in token order, each with a
+// byte mask of its target GPUs there. A channel's slice of a source is a
+// contiguous token range, so a forwarder queue (one source, one node, one
+// channel) is a contiguous run of its (source, node) list, and a kernel
+// at any SM count finds its queues by walking the lists, where it used to
+// route every token again. Kernels only read a plan, so runs in parallel
+// share one.
+//
+// Invariants: the records of (src, m) are tok[at[src*nodes+m]:
+// at[src*nodes+m+1]], ascending; mask holds maskBytes bytes per record,
+// bit d of byte d/8 set when local GPU d of node m is a target.
+type recordPlan struct {
+	at        []int32
+	tok       []int32
+	mask      []uint8
+	maskBytes int
+}
+
+// layoutPlans holds what kernels derive from a layout and share.
+type layoutPlans struct {
+	once      sync.Once
+	records   *recordPlan
+	nodesOnce sync.Once
+	nodes     *tokenNodes
+}
+
+// recordPlan returns the layout's records, built on first use.
+func (l *Layout) recordPlan() *recordPlan {
+	l.plans.once.Do(func() { l.plans.records = buildRecordPlan(l) })
+	return l.plans.records
+}
+
+// tokenNodes is, for every token, the distinct nodes it goes to
+// (TargetNodes), ascending, as 16-bit node numbers: the RDMA senders read
+// them token after token, a fifth of the bytes of the targets.
+//
+// Invariant: of(src, t) equals TargetNodes(nil, src, t).
+type tokenNodes struct {
+	at    [][]int32 // per source, per token: start in nodes (Tokens+1)
+	nodes []uint16
+}
+
+// of is token t of src's target nodes.
+func (p *tokenNodes) of(src, t int) []uint16 {
+	at := p.at[src]
+	return p.nodes[at[t]:at[t+1]]
+}
+
+// tokenNodes returns the layout's per-token target nodes, built on first
+// use.
+func (l *Layout) tokenNodes() *tokenNodes {
+	l.plans.nodesOnce.Do(func() {
+		p := &tokenNodes{at: make([][]int32, l.Ranks)}
+		var buf []int
+		for src := range l.Ranks {
+			at := make([]int32, l.Tokens[src]+1)
+			at[0] = int32(len(p.nodes))
+			for t := range l.Tokens[src] {
+				buf = l.TargetNodes(buf[:0], src, t)
+				for _, m := range buf {
+					p.nodes = append(p.nodes, uint16(m))
+				}
+				at[t+1] = int32(len(p.nodes))
+			}
+			p.at[src] = at
+		}
+		l.plans.nodes = p
+	})
+	return l.plans.nodes
+}
+
+func buildRecordPlan(l *Layout) *recordPlan {
+	gpn, nodes := l.GPUsPerNode, l.Nodes
+	p := &recordPlan{at: make([]int32, l.Ranks*nodes+1), maskBytes: (gpn + 7) / 8}
+	// node[r] is rank r's node: a table, as integer division is slow.
+	node := make([]int32, l.Ranks)
+	for r := range node {
+		node[r] = int32(r / gpn)
+	}
+	count := p.at[1:]
+	for src := range l.Ranks {
+		cnt := count[src*nodes : (src+1)*nodes]
+		for t := range l.Tokens[src] {
+			last := int32(-1)
+			for _, r := range l.Targets(src, t) {
+				if m := node[r]; m != last {
+					cnt[m]++
+					last = m
+				}
+			}
+		}
+	}
+	for i := range count {
+		p.at[i+1] += p.at[i]
+	}
+	total := p.at[len(p.at)-1]
+	p.tok, p.mask = make([]int32, total), make([]uint8, int(total)*p.maskBytes)
+	next := make([]int32, nodes)
+	for src := range l.Ranks {
+		copy(next, p.at[src*nodes:(src+1)*nodes])
+		for t := range l.Tokens[src] {
+			last, rec := int32(-1), int32(0)
+			for _, r := range l.Targets(src, t) {
+				m := node[r]
+				if m != last {
+					rec = next[m]
+					next[m]++
+					p.tok[rec] = int32(t)
+					last = m
+				}
+				local := int(r) - int(m)*gpn
+				p.mask[int(rec)*p.maskBytes+local/8] |= 1 << (local % 8)
+			}
+		}
+	}
+	return p
+}
