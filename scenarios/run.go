@@ -249,14 +249,12 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	// §3.3.3 sends the former in FP8, like dispatch, and the latter in
 	// BF16, like combine), so each takes its forward twin's time.
 	g := hw.GPU
-	// A V2 kernel's epilogue follows it on every SM of the GPU. The
-	// schedule takes it as part of the all-to-all on the comm stream
-	// (docs/model.md, "V2 in the schedule"): exact when nothing overlaps,
-	// generous to the overlapped schedules, which hide it under compute
-	// that in DeepEP would wait for it.
-	dt, ct := dres.Time+dres.EpilogueTime, cres.Time+cres.EpilogueTime
-	ph := schedule.Phases{LayerCompute: lc, Dispatch: dt, Combine: ct,
-		CombineBwd: dt, DispatchBwd: ct,
+	// A V2 kernel's epilogue follows it on every SM of the GPU: the
+	// schedule runs it on the compute stream after the all-to-all
+	// (schedule.Phases.DispatchEpilogue).
+	ph := schedule.Phases{LayerCompute: lc, Dispatch: dres.Time, Combine: cres.Time,
+		CombineBwd: dres.Time, DispatchBwd: cres.Time,
+		DispatchEpilogue: dres.EpilogueTime, CombineEpilogue: cres.EpilogueTime,
 		DispatchHBM: hbmShare(hw, dres), CombineHBM: hbmShare(hw, cres),
 		Interference: schedule.Interference{ClockDrop: g.GEMMClockDrop, GEMMHBMSensitivity: g.GEMMHBMSensitivity,
 			NoCarveout: !s.Compute.Carveout(), SMWait: g.CommSMWait}}

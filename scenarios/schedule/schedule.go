@@ -3,6 +3,7 @@ package schedule
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/moesim/moesim/scenarios/compute"
@@ -121,6 +122,14 @@ type Phases struct {
 	// low-latency phases (hook.go) for the serial and two-microbatch
 	// schedules.
 	Hook *HookPhases
+	// DispatchEpilogue and CombineEpilogue are the second kernel DeepEP V2
+	// runs behind each all-to-all on every SM (its copy and reduce
+	// epilogues); the backward twins take their shape's (CombineBwd the
+	// dispatch's, DispatchBwd the combine's). Each runs on the compute
+	// stream once its all-to-all is done, before the compute that reads
+	// its output: it excludes compute and counts as exposed
+	// communication. Zero for the other kernels.
+	DispatchEpilogue, CombineEpilogue sim.Time
 }
 
 // Interference is how communication and computation on one GPU slow each
@@ -157,6 +166,7 @@ func (p Phases) Validate() error {
 		{"mlp_bwd_input", p.MLPBwdInput}, {"mlp_bwd_weight", p.MLPBwdWeight},
 		{"dispatch", p.Dispatch}, {"combine", p.Combine},
 		{"dispatch_bwd", p.DispatchBwd}, {"combine_bwd", p.CombineBwd},
+		{"dispatch_epilogue", p.DispatchEpilogue}, {"combine_epilogue", p.CombineEpilogue},
 		{"interference.sm_wait", p.Interference.SMWait},
 	} {
 		if f.v < 0 {
@@ -238,6 +248,65 @@ type opSpec struct {
 	waves  int64
 	carved bool
 	hbm    float64
+	// epilogue marks a communication kernel on the compute stream (a V2
+	// epilogue): it holds every SM, counts as communication, and hides
+	// nothing.
+	epilogue bool
+}
+
+// withEpilogues adds each all-to-all's epilogue (Phases.DispatchEpilogue,
+// CombineEpilogue) to ops: on the compute stream, after the all-to-all,
+// before the first compute op that waited for the all-to-all (which now
+// waits for the epilogue), or after the last compute op when none in the
+// block reads it (a combine whose output the next layer takes).
+func withEpilogues(ops []opSpec, p Phases) []opSpec {
+	if p.DispatchEpilogue == 0 && p.CombineEpilogue == 0 {
+		return ops
+	}
+	epi := func(name string) sim.Time {
+		switch {
+		case strings.HasPrefix(name, "DispatchBwd"):
+			return p.CombineEpilogue
+		case strings.HasPrefix(name, "CombineBwd"):
+			return p.DispatchEpilogue
+		case strings.HasPrefix(name, "Dispatch"):
+			return p.DispatchEpilogue
+		case strings.HasPrefix(name, "Combine"):
+			return p.CombineEpilogue
+		}
+		return 0
+	}
+	var comms []opSpec
+	for _, o := range ops {
+		if o.stream == streamComm && epi(o.name) > 0 {
+			comms = append(comms, o)
+		}
+	}
+	for _, c := range comms {
+		e := opSpec{name: c.name + ".epilogue", stream: streamCompute, mb: c.mb, dur: epi(c.name),
+			deps: []string{c.name}, mem: 1, epilogue: true}
+		at := -1
+		for i := range ops {
+			if ops[i].stream != streamCompute || !slices.Contains(ops[i].deps, c.name) {
+				continue
+			}
+			if at < 0 {
+				at = i
+			}
+			deps := slices.Clone(ops[i].deps)
+			deps[slices.Index(deps, c.name)] = e.name
+			ops[i].deps = deps
+		}
+		if at < 0 {
+			for i := range ops {
+				if ops[i].stream == streamCompute {
+					at = i + 1
+				}
+			}
+		}
+		ops = slices.Insert(ops, at, e)
+	}
+	return ops
 }
 
 const (
@@ -257,7 +326,7 @@ func RunSchedule(kind ScheduleKind, p Phases) (ScheduleResult, error) {
 	if err := p.Validate(); err != nil {
 		return ScheduleResult{}, err
 	}
-	ops := scheduleOps(kind, p)
+	ops := withEpilogues(scheduleOps(kind, p), p)
 	res, err := runOpsWith(ops, p.Interference)
 	if err != nil {
 		return ScheduleResult{}, fmt.Errorf("scenarios: schedule %s: %w", kind, err)
@@ -586,8 +655,15 @@ func runOpsWith(ops []opSpec, inf Interference) (ScheduleResult, error) {
 	var iv [numStreams][][2]sim.Time
 	for i, o := range ops {
 		rec := r.records[r.record[i]]
-		iv[o.stream] = append(iv[o.stream], [2]sim.Time{rec.Start, rec.End})
 		res.Layer = max(res.Layer, rec.End)
+		if o.epilogue {
+			// Communication that excludes compute: exposed whole, and
+			// it hides no all-to-all beside it.
+			res.Comm += rec.End - rec.Start
+			res.CommAlone += rec.Alone
+			continue
+		}
+		iv[o.stream] = append(iv[o.stream], [2]sim.Time{rec.Start, rec.End})
 		if o.stream == streamCompute {
 			res.Compute += rec.End - rec.Start
 			res.ComputeAlone += rec.Alone

@@ -89,9 +89,9 @@ func RunStep(kind ScheduleKind, st Step, p Phases, r ScheduleResult) (StepResult
 	L := int64(st.Layers)
 	out := StepResult{Step: st}
 	mul := func(t sim.Time, n int64) sim.Time { return sim.Time(int64(t) * n) }
-	out.F = mul(full(compute.PhaseAttnFwd)+p.Dispatch+full(compute.PhaseMLPFwd)+p.Combine, L)
+	out.F = mul(full(compute.PhaseAttnFwd)+p.Dispatch+p.DispatchEpilogue+full(compute.PhaseMLPFwd)+p.Combine+p.CombineEpilogue, L)
 	out.W = mul(full(compute.PhaseAttnBwdWeight)+full(compute.PhaseMLPBwdWeight), L)
-	bwdComm := p.CombineBwd + p.DispatchBwd
+	bwdComm := p.CombineBwd + p.DispatchEpilogue + p.DispatchBwd + p.CombineEpilogue
 	out.B = mul(full(compute.PhaseAttnBwdInput)+full(compute.PhaseMLPBwdInput)+bwdComm, L) + out.W
 	M, PP := int64(st.MicroBatches), int64(st.Stages)
 	switch kind {
