@@ -249,8 +249,8 @@ type opSpec struct {
 	carved bool
 	hbm    float64
 	// epilogue marks a communication kernel on the compute stream (a V2
-	// epilogue): it holds every SM, counts as communication, and hides
-	// nothing.
+	// epilogue): it holds every SM and counts as communication, all of it
+	// exposed; an all-to-all beside it is not exposed a second time.
 	epilogue bool
 }
 
@@ -656,14 +656,16 @@ func runOpsWith(ops []opSpec, inf Interference) (ScheduleResult, error) {
 	for i, o := range ops {
 		rec := r.records[r.record[i]]
 		res.Layer = max(res.Layer, rec.End)
+		iv[o.stream] = append(iv[o.stream], [2]sim.Time{rec.Start, rec.End})
 		if o.epilogue {
-			// Communication that excludes compute: exposed whole, and
-			// it hides no all-to-all beside it.
+			// Communication that excludes compute: exposed whole. An
+			// all-to-all beside it is not exposed twice over the same
+			// time: the epilogue's interval stands with compute's
+			// when the streams are intersected.
 			res.Comm += rec.End - rec.Start
 			res.CommAlone += rec.Alone
 			continue
 		}
-		iv[o.stream] = append(iv[o.stream], [2]sim.Time{rec.Start, rec.End})
 		if o.stream == streamCompute {
 			res.Compute += rec.End - rec.Start
 			res.ComputeAlone += rec.Alone
