@@ -3,6 +3,7 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
@@ -82,11 +83,6 @@ const (
 	v2Align = 32
 	// v2SignalBytes is a tail bump or finish signal: one 64-bit word.
 	v2SignalBytes = 8
-	// v2ReadPerWrite is how many bytes an SM reads in the time it writes
-	// one: DeepEP's own model of an SM, 200 GB/s read and 50 GB/s write
-	// (elastic.py get_theoretical_num_sms). A reduction's extra input rows
-	// cost the SM port a quarter of a copy's.
-	v2ReadPerWrite = 4
 )
 
 // v2GridSync is a cooperative grid barrier (arrive on a global counter,
@@ -252,16 +248,51 @@ func v2Barriers(c topology.Config, hybrid bool) (prologue, end, notify sim.Time)
 	return prologue, v2GridSync + max(nvl, rdma), notify
 }
 
-// v2SMPorts builds each rank's SM ports for a V2 kernel.
-func v2SMPorts(c topology.Config, ranks, sms int, opt Options) [][]*sim.Port {
-	out := make([][]*sim.Port, ranks)
+// v2SM is one SM of a V2 kernel: its bulk loads and its bulk stores
+// bound apart, as DeepEP's own model of an SM has them
+// (get_theoretical_num_sms takes the larger of a read and a write term)
+// and as the kit measures them (topology/probe/bulk.py: an SM's bulk
+// loads run at about four times its record copies, beside them). The
+// write port runs at the SM's bulk copy rate, the read port at its bulk
+// load rate; record is a warp's fixed time per record (the load's latency
+// and the wait for its store), the GPU's straggler factor applied.
+type v2SM struct {
+	read, write *sim.Port
+	record      sim.Time
+}
+
+// v2SMs builds each rank's SMs for a V2 kernel, and their write ports (the
+// SM copy utilization a result reports).
+func v2SMs(c topology.Config, ranks, sms int, opt Options) ([][]v2SM, [][]*sim.Port) {
+	out := make([][]v2SM, ranks)
+	writes := make([][]*sim.Port, ranks)
 	for r := range out {
-		out[r] = make([]*sim.Port, sms)
+		f := c.GPUFactor(r)
+		rec := sim.Time(math.Round(float64(c.GPU.BulkRecordOverhead) * f))
+		out[r] = make([]v2SM, sms)
+		writes[r] = make([]*sim.Port, sms)
 		for i := range out[r] {
-			out[r][i] = NewSMPort(c, r, i, opt)
+			w := sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), c.GPU.SMBulkCopyBytesPerSec/f)
+			w.Hold(opt.Offset(r))
+			rd := sim.NewPort(fmt.Sprintf("gpu%d.sm%d.read", r, i), c.GPU.SMBulkLoadBytesPerSec/f)
+			out[r][i], writes[r][i] = v2SM{read: rd, write: w, record: rec}, w
 		}
 	}
-	return out
+	return out, writes
+}
+
+// copy is a warp's bulk load of loads bytes (n records) issued at at (at
+// or after the engine's now), then its bulk stores of stores bytes: it
+// returns when the load is in (the warp may go on) and when the stores
+// have left the SM. Offers ahead of now keep the ports' idle time before
+// them for other warps (sim.TransferAt).
+func (sm v2SM) copy(now, at sim.Time, n int, loads, stores int64) (loaded, stored sim.Time) {
+	loaded = max(sim.TransferAt(now, at, loads, 0, sm.read), at+sim.Time(n)*sm.record)
+	stored = loaded
+	if stores > 0 {
+		stored = sim.TransferAt(now, loaded, stores, 0, sm.write)
+	}
+	return loaded, stored
 }
 
 // newV2 sets up a V2 dispatch.

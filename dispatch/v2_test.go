@@ -115,8 +115,9 @@ func TestV2HybridVersusDirect(t *testing.T) {
 }
 
 // TestV2OneRowClosedForm: one token from GPU 0 to GPU 1 of one node is the
-// prologue (grid sync, NVLink barrier), one NVLink transfer (latency +
-// bytes / bandwidth) and the end barrier, after the launch.
+// prologue (grid sync, NVLink barrier), the warp's per-record time (its
+// bulk load's latency), one NVLink transfer (latency + bytes / bandwidth)
+// and the end barrier, after the launch.
 func TestV2OneRowClosedForm(t *testing.T) {
 	cfg, err := topology.Preset("h800")
 	if err != nil {
@@ -143,9 +144,9 @@ func TestV2OneRowClosedForm(t *testing.T) {
 	lat := cfg.NVLinkLatency
 	rec := int64(V2DispatchBytes(fp8(t), 7168, 1))
 	bw := cfg.GPU.NVLinkBytesPerSec * cfg.NVLinkEfficiency
-	want := cfg.KernelLaunch + (v2GridSync + lat) + (lat + sim.TransferTime(rec, bw)) + (v2GridSync + lat)
+	want := cfg.KernelLaunch + (v2GridSync + lat) + cfg.GPU.BulkRecordOverhead + (lat + sim.TransferTime(rec, bw)) + (v2GridSync + lat)
 	if res.Time != want {
-		t.Errorf("time = %v, want launch + prologue + one transfer + end barrier = %v", res.Time, want)
+		t.Errorf("time = %v, want launch + prologue + the warp's per-record time + one transfer + end barrier = %v", res.Time, want)
 	}
 }
 

@@ -14,7 +14,8 @@ type v2Combine struct {
 	lay   *Layout
 	shape v2Shape
 	costs []Costs
-	smPs  [][]*sim.Port
+	sms   [][]v2SM
+	smPs  [][]*sim.Port // the SMs' write ports
 	gpn   int
 	rec   int64
 	fwd   *v2Forwarding
@@ -35,11 +36,12 @@ func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, op
 	lay := h.Layout
 	k := &v2Combine{
 		eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, shape: shape,
-		smPs: v2SMPorts(c, lay.Ranks, shape.sms, opt), gpn: lay.GPUsPerNode,
+		gpn: lay.GPUsPerNode,
 		rec: int64(shape.combRec), fwd: h.v2,
 		last: make([]sim.Time, lay.Ranks), returned: make([]int, lay.Ranks),
 		routes: newV2Routes(cl),
 	}
+	k.sms, k.smPs = v2SMs(c, lay.Ranks, shape.sms, opt)
 	k.eng.SetTracer(opt.Tracer)
 	base := NewCosts(c)
 	k.costs = make([]Costs, lay.Ranks)
@@ -57,7 +59,7 @@ func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, op
 	return k
 }
 
-func (k *v2Combine) sm(r, i int) *sim.Port { return k.smPs[r][i/k.shape.perSM%k.shape.sms] }
+func (k *v2Combine) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
 
 // ---- direct ----
 
@@ -117,12 +119,12 @@ func (w *v2ReturnWarp) Handle(now sim.Time, _ int64) {
 	w.inPeer--
 	s := int(w.sources[w.peer])
 	costs := k.costs[w.g]
-	done := costs.Work(k.sm(w.g, w.w), now, k.rec, 1, 0)
+	loaded, done := k.sm(w.g, w.w).copy(now, now, 1, k.rec, k.rec)
 	at := done
 	switch {
 	case s == w.g:
 	case s/k.gpn == w.g/k.gpn:
-		at = sim.Transfer(now, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[w.g].NVLinkOut, k.cl.Devices[s].NVLinkIn)
+		at = max(done, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[w.g].NVLinkOut, k.cl.Devices[s].NVLinkIn))
 		done = max(done, at)
 	default:
 		rt := k.routes.route(w.g, s)
@@ -228,10 +230,10 @@ func (u *v2ScaleUp) Handle(now sim.Time, _ int64) {
 		}
 		u.inRound = true
 		p := u.d/k.gpn*k.gpn + pl
-		done := k.costs[u.d].Work(k.sm(u.d, u.c), now, k.rec, 1, 0)
+		loaded, done := k.sm(u.d, u.c).copy(now, now, 1, k.rec, k.rec)
 		at := done
 		if p != u.d {
-			at = max(done, sim.Transfer(now, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[u.d].NVLinkOut, k.cl.Devices[p].NVLinkIn))
+			at = max(done, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[u.d].NVLinkOut, k.cl.Devices[p].NVLinkIn))
 		}
 		u.pending = max(u.pending, at)
 		u.left[pl]--
@@ -306,13 +308,13 @@ func (f *v2CombineFwd) step(now sim.Time) {
 	// for the NIC (or, for the own node, straight into the scale-out
 	// window), and put it to the token's GPU; the put overlaps the next
 	// token's sum.
-	costs := k.costs[f.p]
-	read := (int64(rows)*k.rec + v2ReadPerWrite - 1) / v2ReadPerWrite
-	done := costs.Work(k.sm(f.p, f.c), now, k.rec+read, rows, 0)
-	at := done
+	costs := &k.costs[f.p]
+	loaded, stored := k.sm(f.p, f.c).copy(now, now, rows, int64(rows)*k.rec, k.rec)
+	done := loaded
+	at := stored
 	if s/k.gpn != node {
 		rt := k.routes.route(f.p, s)
-		at = sim.TransferMessageAt(now, done, k.rec, costs.Message(), rt.Latency, rt.Ports...)
+		at = sim.TransferMessageAt(now, stored, k.rec, costs.Message(), rt.Latency, rt.Ports...)
 	}
 	f.lastPut = max(f.lastPut, at)
 	k.last[s] = max(k.last[s], at)

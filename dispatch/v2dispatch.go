@@ -15,7 +15,8 @@ type v2Dispatch struct {
 	cfg   Config
 	shape v2Shape
 	costs []Costs // per rank
-	smPs  [][]*sim.Port
+	sms   [][]v2SM
+	smPs  [][]*sim.Port // the SMs' write ports
 	gpn   int
 	rec   int64 // record on the wire
 
@@ -45,10 +46,11 @@ func newV2Dispatch(cl *topology.Cluster, lay *Layout, cfg Config, shape v2Shape,
 	c := cl.Config
 	k := &v2Dispatch{
 		eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, cfg: cfg, shape: shape,
-		smPs: v2SMPorts(c, lay.Ranks, shape.sms, opt), gpn: lay.GPUsPerNode,
+		gpn:  lay.GPUsPerNode,
 		rec:  int64(shape.dispRec),
 		last: make([]sim.Time, lay.Ranks), landed: make([]int, lay.Ranks),
 	}
+	k.sms, k.smPs = v2SMs(c, lay.Ranks, shape.sms, opt)
 	k.eng.SetTracer(opt.Tracer)
 	base := NewCosts(c)
 	k.costs = make([]Costs, lay.Ranks)
@@ -156,7 +158,7 @@ func (k *v2Dispatch) setupHybrid() {
 }
 
 // sm is the SM port of rank r's channel c (hybrid) or warp w (direct).
-func (k *v2Dispatch) sm(r, i int) *sim.Port { return k.smPs[r][i/k.shape.perSM%k.shape.sms] }
+func (k *v2Dispatch) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
 
 // Handle sends the warp's next token, or its finish once it has none.
 func (w *v2ScaleOut) Handle(now sim.Time, _ int64) {
@@ -194,7 +196,7 @@ func (w *v2ScaleOut) Handle(now sim.Time, _ int64) {
 		stores++
 	}
 	costs := k.costs[w.src]
-	done := costs.Work(k.sm(w.src, w.c), now, stores*k.rec, 1, 0)
+	_, done := k.sm(w.src, w.c).copy(now, now, 1, k.rec, stores*k.rec)
 	for _, node := range w.nodes {
 		w.sent[node]++
 		var at sim.Time
@@ -291,8 +293,7 @@ func (f *v2Forward) step(now sim.Time) {
 			stores++
 		}
 	}
-	costs := k.costs[f.g]
-	done := costs.Work(k.sm(f.g, f.c), now, int64(stores)*k.rec, 1, 0)
+	loaded, done := k.sm(f.g, f.c).copy(now, now, 1, k.rec, int64(stores)*k.rec)
 	dev := &k.cl.Devices[f.g]
 	for _, r := range k.lay.Targets(src, t) {
 		d := int(r)
@@ -301,7 +302,7 @@ func (f *v2Forward) step(now sim.Time) {
 		}
 		at := done
 		if d != f.g {
-			at = sim.Transfer(now, k.rec, k.cl.Config.NVLinkLatency, dev.NVLinkOut, k.cl.Devices[d].NVLinkIn)
+			at = max(done, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, dev.NVLinkOut, k.cl.Devices[d].NVLinkIn))
 		}
 		k.last[d] = max(k.last[d], at)
 		k.landed[d]++
@@ -378,7 +379,7 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 		stores++ // the staging copy the NIC reads
 	}
 	costs := k.costs[w.src]
-	done := costs.Work(k.sm(w.src, w.w), now, int64(stores)*k.rec, 1, 0)
+	loaded, done := k.sm(w.src, w.w).copy(now, now, 1, k.rec, int64(stores)*k.rec)
 	staged := done
 	dev := &k.cl.Devices[w.src]
 	for _, r := range k.lay.Targets(w.src, t) {
@@ -388,7 +389,7 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 		case d == w.src:
 			at = staged
 		case d/k.gpn == node:
-			at = sim.Transfer(now, k.rec, k.cl.Config.NVLinkLatency, dev.NVLinkOut, k.cl.Devices[d].NVLinkIn)
+			at = max(staged, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, dev.NVLinkOut, k.cl.Devices[d].NVLinkIn))
 			done = max(done, at)
 		default:
 			rt := k.remote.route(w.src, d)

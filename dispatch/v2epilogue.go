@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"math"
+
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -28,9 +30,10 @@ func v2CopyEpilogue(c topology.Config, lay *Layout, rec int64) sim.Time {
 	var worst sim.Time
 	for r, rows := range lay.RecvRows {
 		bytes := int64(rows) * rec
+		f := c.GPUFactor(r)
 		t := max(sim.TransferTime(2*bytes, c.GPU.HBMBytesPerSec),
-			sim.TransferTime(bytes, float64(c.GPU.SMs)*c.GPU.SMCopyBytesPerSec/c.GPUFactor(r)))
-		t = max(t, sim.Time((rows+warps-1)/warps)*c.GPU.RecordOverhead)
+			sim.TransferTime(bytes, float64(c.GPU.SMs)*c.GPU.SMBulkCopyBytesPerSec/f))
+		t = max(t, sim.Time((rows+warps-1)/warps)*sim.Time(math.Round(float64(c.GPU.BulkRecordOverhead)*f)))
 		worst = max(worst, t)
 	}
 	return worst
@@ -53,9 +56,12 @@ func v2ReduceEpilogue(c topology.Config, lay *Layout, rec int64, hybrid bool) si
 		}
 		tokens := lay.Tokens[s]
 		read, write := in*rec, int64(tokens)*rec
+		f := c.GPUFactor(s)
+		sms := float64(c.GPU.SMs) / f
 		t := max(sim.TransferTime(read+write, c.GPU.HBMBytesPerSec),
-			sim.TransferTime(read/v2ReadPerWrite+write, float64(c.GPU.SMs)*c.GPU.SMCopyBytesPerSec/c.GPUFactor(s)))
-		t = max(t, sim.Time((tokens+warps-1)/warps)*c.GPU.RecordOverhead)
+			sim.TransferTime(read, sms*c.GPU.SMBulkLoadBytesPerSec),
+			sim.TransferTime(write, sms*c.GPU.SMBulkCopyBytesPerSec))
+		t = max(t, sim.Time((tokens+warps-1)/warps)*sim.Time(math.Round(float64(c.GPU.BulkRecordOverhead)*f)))
 		worst = max(worst, t)
 	}
 	return worst

@@ -64,10 +64,14 @@ type Cluster struct {
 	WarpCopyGBps     float64 `yaml:"warp_copy_GBps,omitempty"`
 	RecordOverheadNs float64 `yaml:"record_overhead_ns,omitempty"`
 	ChunkHandshakeNs float64 `yaml:"chunk_handshake_ns,omitempty"`
-	SMReduceGBps     float64 `yaml:"sm_reduce_GBps,omitempty"`
-	FP8TFLOPS        float64 `yaml:"fp8_TFLOPS,omitempty"`
-	BF16TFLOPS       float64 `yaml:"bf16_TFLOPS,omitempty"`
-	HBMGBps          float64 `yaml:"hbm_GBps,omitempty"`
+	// The bulk-copy path of DeepEP V2's warps.
+	SMBulkCopyGBps float64 `yaml:"sm_bulk_copy_GBps,omitempty"`
+	SMBulkLoadGBps float64 `yaml:"sm_bulk_load_GBps,omitempty"`
+	BulkRecordNs   float64 `yaml:"bulk_record_ns,omitempty"`
+	SMReduceGBps   float64 `yaml:"sm_reduce_GBps,omitempty"`
+	FP8TFLOPS      float64 `yaml:"fp8_TFLOPS,omitempty"`
+	BF16TFLOPS     float64 `yaml:"bf16_TFLOPS,omitempty"`
+	HBMGBps        float64 `yaml:"hbm_GBps,omitempty"`
 	// Shares of the link rates that kernel traffic gets (0..1].
 	NVLinkEfficiency  float64 `yaml:"nvlink_efficiency,omitempty"`
 	NICEfficiency     float64 `yaml:"nic_efficiency,omitempty"`

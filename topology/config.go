@@ -28,6 +28,16 @@ type GPU struct {
 	// copies: the load-store-wait round trip of its copy loop, paid
 	// whatever the record's size.
 	RecordOverhead sim.Time
+	// The bulk-copy (TMA) path DeepEP V2's warps take, one record per
+	// warp in flight (topology/probe/bulk.py): SMBulkCopyBytesPerSec is
+	// one SM's rate of record copies (a bulk load into shared memory, a
+	// bulk store out), bound by the stores; SMBulkLoadBytesPerSec its rate
+	// of bulk loads alone, which run beside the stores; BulkRecordOverhead
+	// a warp's fixed time per record beyond the bytes (the load's latency
+	// and the wait for the store to complete).
+	SMBulkCopyBytesPerSec float64
+	SMBulkLoadBytesPerSec float64
+	BulkRecordOverhead    sim.Time
 	// ChunkHandshake is what a producer pays per chunk: a system-scope
 	// fence and the release store of the ring's tail, until a polling
 	// consumer can see it (the link's latency comes on top).
@@ -201,6 +211,8 @@ func (c Config) Validate() error {
 		posRate("cluster.nvlink_GBps", c.GPU.NVLinkBytesPerSec, GBps),
 		posRate("cluster.nic_GBps", c.GPU.NICBytesPerSec, GBps),
 		posRate("cluster.warp_copy_GBps", c.GPU.WarpCopyBytesPerSec, GBps),
+		posRate("cluster.sm_bulk_copy_GBps", c.GPU.SMBulkCopyBytesPerSec, GBps),
+		posRate("cluster.sm_bulk_load_GBps", c.GPU.SMBulkLoadBytesPerSec, GBps),
 		posRate("cluster.nic_message_rate_Mps", c.NICMessageRate, 1e6),
 	}
 	for _, err := range checks {
@@ -220,7 +232,8 @@ func (c Config) Validate() error {
 	for _, t := range []struct {
 		field string
 		v     sim.Time
-	}{{"cluster.record_overhead_ns", c.GPU.RecordOverhead}, {"cluster.chunk_handshake_ns", c.GPU.ChunkHandshake}} {
+	}{{"cluster.record_overhead_ns", c.GPU.RecordOverhead}, {"cluster.chunk_handshake_ns", c.GPU.ChunkHandshake},
+		{"cluster.bulk_record_ns", c.GPU.BulkRecordOverhead}} {
 		if t.v < 0 || t.v > 100*sim.Microsecond {
 			return fmt.Errorf("topology: %s = %g, want 0..100000", t.field, float64(t.v)/float64(sim.Nanosecond))
 		}

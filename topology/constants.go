@@ -101,6 +101,17 @@ var Constants = []ConstantSpec{
 	{Key: "record_overhead_ns", Unit: "ns", Doc: "a warp's fixed time per record copied (load, store, wait round trip)", Min: 0, Max: 100000,
 		get: func(c *Config) float64 { return float64(c.GPU.RecordOverhead) / float64(sim.Nanosecond) },
 		set: func(c *Config, v float64) { c.GPU.RecordOverhead = sim.Time(math.Round(v * float64(sim.Nanosecond))) }},
+	{Key: "sm_bulk_copy_GBps", Unit: "GB/s", Doc: "one SM's rate of bulk (TMA) record copies, load then store, with enough warps to saturate it (DeepEP V2)", Min: 0.1, Max: 10000,
+		get: func(c *Config) float64 { return c.GPU.SMBulkCopyBytesPerSec / GBps },
+		set: func(c *Config, v float64) { c.GPU.SMBulkCopyBytesPerSec = v * GBps }},
+	{Key: "sm_bulk_load_GBps", Unit: "GB/s", Doc: "one SM's rate of bulk (TMA) loads into shared memory, which run beside its stores (DeepEP V2)", Min: 0.1, Max: 100000,
+		get: func(c *Config) float64 { return c.GPU.SMBulkLoadBytesPerSec / GBps },
+		set: func(c *Config, v float64) { c.GPU.SMBulkLoadBytesPerSec = v * GBps }},
+	{Key: "bulk_record_ns", Unit: "ns", Doc: "a bulk-copy warp's fixed time per record: the load's latency and the wait for its store (DeepEP V2)", Min: 0, Max: 100000,
+		get: func(c *Config) float64 { return float64(c.GPU.BulkRecordOverhead) / float64(sim.Nanosecond) },
+		set: func(c *Config, v float64) {
+			c.GPU.BulkRecordOverhead = sim.Time(math.Round(v * float64(sim.Nanosecond)))
+		}},
 	{Key: "chunk_handshake_ns", Unit: "ns", Doc: "a producer's fence and tail-flag release per chunk, until a polling peer can see it", Min: 0, Max: 100000,
 		get: func(c *Config) float64 { return float64(c.GPU.ChunkHandshake) / float64(sim.Nanosecond) },
 		set: func(c *Config, v float64) { c.GPU.ChunkHandshake = sim.Time(math.Round(v * float64(sim.Nanosecond))) }},

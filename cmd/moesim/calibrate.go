@@ -16,10 +16,11 @@ func init() {
 }
 
 func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("calibrate", "calibrate PROFILE.json [--out HW.yaml] [--name NAME] [--base PRESET]", stderr)
+	fs := newFlagSet("calibrate", "calibrate PROFILE.json [--out HW.yaml] [--name NAME] [--base PRESET] [--bulk BULK.json]", stderr)
 	out := fs.String("out", "", "write the hardware file here (default: stdout)")
 	name := fs.String("name", "", "the hardware's name (default: the profile file's base name)")
 	base := fs.String("base", "", "hardware preset for what the kit cannot measure: node size, datasheet FLOP/s and HBM, launch cost, fitted link efficiencies (default: NAME-datasheet if that preset exists, else h800)")
+	bulk := fs.String("bulk", "", "bulk-copy profile (topology/probe/bulk.py) to fit the DeepEP V2 warps' constants from (sm_bulk_copy_GBps, sm_bulk_load_GBps, bulk_record_ns); without it they come from the base")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -56,7 +57,26 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("%s: %w", path, err)}
 	}
-	header := fmt.Sprintf("moesim hardware file, written by `moesim calibrate %s --base %s`.\nEvery constant names its kind (measured, published, assumed, fitted) and source.\nDo not edit by hand: rerun the command, which CI checks reproduces this file.", filepath.ToSlash(path), *base)
+	cmdline := fmt.Sprintf("moesim calibrate %s --base %s", filepath.ToSlash(path), *base)
+	if *bulk != "" {
+		data, err := readBounded(*bulk, calibrate.MaxProfileBytes)
+		if err != nil {
+			return usageError{err}
+		}
+		bp, err := calibrate.ParseBulk(data)
+		if err == nil {
+			var f calibrate.BulkFit
+			if f, err = calibrate.FitBulk(bp); err == nil {
+				f.Apply(h, filepath.ToSlash(*bulk))
+				err = h.Check()
+			}
+		}
+		if err != nil {
+			return usageError{fmt.Errorf("--bulk %s: %w", *bulk, err)}
+		}
+		cmdline += " --bulk " + filepath.ToSlash(*bulk)
+	}
+	header := fmt.Sprintf("moesim hardware file, written by `%s`.\nEvery constant names its kind (measured, published, assumed, fitted) and source.\nDo not edit by hand: rerun the command, which CI checks reproduces this file.", cmdline)
 	return writeOutput(*out, stdout, func(w io.Writer) error {
 		_, err := w.Write(h.Format(header))
 		return err

@@ -59,7 +59,7 @@ def main():
 
     mod = cp.RawModule(code=open(os.path.join(HERE, "bulk.cu")).read(), options=("-std=c++17",))
     k = mod.get_function("bulk_warps")
-    k.max_dynamic_shared_size_bytes = 232448 - 1024
+    k.max_dynamic_shared_size_bytes = 232448
     src = cp.random.randint(0, 255, SPAN, dtype=cp.uint8)
     dst = cp.zeros(SPAN, dtype=cp.uint8)
     out = cp.zeros(2 * 32 * 8, dtype=cp.uint64)
