@@ -120,3 +120,32 @@ func TestScenarioUsesHardwareFileRelativeToItsFolder(t *testing.T) {
 		t.Errorf("bad hardware file: exit %d: %s", code, errs)
 	}
 }
+
+// With --bulk, calibrate fits the V2 warps' bulk constants from the bulk
+// run and marks them measured, naming the run; a bad bulk file is exit 2.
+func TestCalibrateBulk(t *testing.T) {
+	code, out, errs := runCLI("calibrate", "../../topology/profiles/h200.json", "--bulk", "../../topology/profiles/h100-bulk.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	h, err := topology.ParseHardware([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"sm_bulk_copy_GBps", "sm_bulk_load_GBps", "bulk_record_ns"} {
+		c := h.Constants[key]
+		if c.Kind != topology.Measured || !strings.Contains(c.Source, "h100-bulk.json") || c.Value <= 0 {
+			t.Errorf("%s = %+v, want measured from h100-bulk.json", key, c)
+		}
+	}
+	if !strings.Contains(out, "--bulk ../../topology/profiles/h100-bulk.json") {
+		t.Error("the header does not give the --bulk argument that made the file")
+	}
+	bad := filepath.Join(t.TempDir(), "bulk.json")
+	if err := os.WriteFile(bad, []byte(`{"bulk_warps": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI("calibrate", "../../topology/profiles/h200.json", "--bulk", bad); code != 2 || !strings.Contains(errs, "bulk_warps is empty") {
+		t.Errorf("empty bulk run: exit %d, %q; want 2 and the reason", code, errs)
+	}
+}
