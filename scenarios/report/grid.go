@@ -6,6 +6,7 @@ import (
 
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios"
+	"github.com/moesim/moesim/scenarios/workload"
 )
 
 // A grid is one table's content, already formatted: the terminal table,
@@ -28,8 +29,13 @@ func gb(b int64) string     { return fmt.Sprintf("%.1f", float64(b)/1e9) }
 func runHeading(res *scenarios.Result) (string, string) {
 	s := res.Scenario
 	c := s.Cluster
-	head := fmt.Sprintf("%s: %d × %d %s, %s routing, %d tokens/GPU, top-%d of %d experts, %d SMs for communication",
-		nameOf(res), c.Nodes, c.GPUsPerNode, c.Preset, s.Workload.Routing,
+	routing := s.Workload.Routing + " routing"
+	if s.Workload.Routing == workload.RoutingNodeLimited && s.Model.MaxNodesPerToken == 0 {
+		// DeepEP's tests' uniform top-k: no node limit to name.
+		routing = "uniform routing (no node limit)"
+	}
+	head := fmt.Sprintf("%s: %d × %d %s, %s, %d tokens/GPU, top-%d of %d experts, %d SMs for communication",
+		nameOf(res), c.Nodes, c.GPUsPerNode, c.Preset, routing,
 		s.Workload.TokensPerGPU, s.Model.TopK, s.Model.Experts, s.Kernel.NumSMs)
 	beyond := "DeepEP V1"
 	if s.Kernel.Mode == dispatch.V2 {
