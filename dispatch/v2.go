@@ -210,6 +210,38 @@ func newV2Shape(c topology.Config, lay *Layout, cfg Config, dispFmt, combFmt For
 	return s
 }
 
+// v2Run is what both directions of a V2 run hold: the engine, the
+// cluster and layout, the SMs, the NIC's time per message, the barriers
+// and each rank's last landing.
+type v2Run struct {
+	eng   *sim.Engine
+	cl    *topology.Cluster
+	lay   *Layout
+	shape v2Shape
+	sms   [][]v2SM
+	smPs  [][]*sim.Port // the SMs' write ports
+	gpn   int
+	msg   sim.Time // NIC time per put or signal
+
+	start, endBarrier, notify sim.Time
+	last                      []sim.Time // per rank: when its last data landed
+	end                       sim.Time   // the last data warp finished
+}
+
+func newV2Run(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) v2Run {
+	c := cl.Config
+	costs := NewCosts(c)
+	r := v2Run{eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, shape: shape,
+		gpn: lay.GPUsPerNode, msg: costs.Message(), last: make([]sim.Time, lay.Ranks)}
+	r.sms, r.smPs = v2SMs(c, lay.Ranks, shape.sms, opt)
+	r.eng.SetTracer(opt.Tracer)
+	r.start, r.endBarrier, r.notify = v2Barriers(c, shape.hybrid)
+	return r
+}
+
+// sm is the SM of rank r's channel (hybrid) or warp (direct) i.
+func (k *v2Run) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
+
 // v2Forwarding is what a hybrid dispatch leaves for its combine: each
 // (GPU, channel) forward warp's tokens in the order it forwarded them.
 type v2Forwarding struct {
@@ -327,7 +359,7 @@ func V2Combine(cl *topology.Cluster, h *Handle, cfg Config, f Format, hidden int
 	if shape.hybrid && h.v2 == nil {
 		return nil, errors.New("combine: the dispatch handle carries no V2 forwarding order")
 	}
-	res, err := Execute("combine", newV2Combine(cl, h, cfg, shape, opt))
+	res, err := Execute("combine", newV2Combine(cl, h, shape, opt))
 	if err != nil {
 		return nil, err
 	}

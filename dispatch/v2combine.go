@@ -9,46 +9,20 @@ import (
 
 // v2Combine is one V2 combine run (v2.go describes the kernels).
 type v2Combine struct {
-	eng   *sim.Engine
-	cl    *topology.Cluster
-	lay   *Layout
-	shape v2Shape
-	costs []Costs
-	sms   [][]v2SM
-	smPs  [][]*sim.Port // the SMs' write ports
-	gpn   int
-	rec   int64
-	fwd   *v2Forwarding
-
-	start, endBarrier, notify sim.Time
-	last                      []sim.Time // per source rank: its last sum or row landed
-	returned                  []int      // per source rank: sums (hybrid) or rows (direct) landed
-	reduced                   int        // hybrid: rows summed by forward warps
-	end                       sim.Time
-
-	ups    []v2ScaleUp    // hybrid: [rank*channels+c]
-	cfws   []v2CombineFwd // hybrid: [rank*channels+c]
-	routes v2Routes
+	v2Run
+	rec      int64
+	fwd      *v2Forwarding
+	returned []int          // per source rank: sums (hybrid) or rows (direct) landed
+	reduced  int            // hybrid: rows summed by forward warps
+	ups      []v2ScaleUp    // hybrid: [rank*channels+c]
+	cfws     []v2CombineFwd // hybrid: [rank*channels+c]
+	routes   v2Routes
 }
 
-func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, opt Options) *v2Combine {
-	c := cl.Config
+func newV2Combine(cl *topology.Cluster, h *Handle, shape v2Shape, opt Options) *v2Combine {
 	lay := h.Layout
-	k := &v2Combine{
-		eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, shape: shape,
-		gpn: lay.GPUsPerNode,
-		rec: int64(shape.combRec), fwd: h.v2,
-		last: make([]sim.Time, lay.Ranks), returned: make([]int, lay.Ranks),
-		routes: newV2Routes(cl),
-	}
-	k.sms, k.smPs = v2SMs(c, lay.Ranks, shape.sms, opt)
-	k.eng.SetTracer(opt.Tracer)
-	base := NewCosts(c)
-	k.costs = make([]Costs, lay.Ranks)
-	for r := range k.costs {
-		k.costs[r] = *base.For(r)
-	}
-	k.start, k.endBarrier, k.notify = v2Barriers(c, shape.hybrid)
+	k := &v2Combine{v2Run: newV2Run(cl, lay, shape, opt), rec: int64(shape.combRec), fwd: h.v2,
+		returned: make([]int, lay.Ranks), routes: newV2Routes(cl)}
 	k.notify = 0 // combine has no count exchange
 	if shape.hybrid {
 		k.endBarrier = 0 // finish signals end it
@@ -58,8 +32,6 @@ func newV2Combine(cl *topology.Cluster, h *Handle, cfg Config, shape v2Shape, op
 	}
 	return k
 }
-
-func (k *v2Combine) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
 
 // ---- direct ----
 
@@ -118,7 +90,6 @@ func (w *v2ReturnWarp) Handle(now sim.Time, _ int64) {
 	w.left--
 	w.inPeer--
 	s := int(w.sources[w.peer])
-	costs := k.costs[w.g]
 	loaded, done := k.sm(w.g, w.w).copy(now, now, 1, k.rec, k.rec)
 	at := done
 	switch {
@@ -128,7 +99,7 @@ func (w *v2ReturnWarp) Handle(now sim.Time, _ int64) {
 		done = max(done, at)
 	default:
 		rt := k.routes.route(w.g, s)
-		at = sim.TransferMessageAt(now, done, k.rec, costs.Message(), rt.Latency, rt.Ports...)
+		at = sim.TransferMessageAt(now, done, k.rec, k.msg, rt.Latency, rt.Ports...)
 	}
 	k.last[s] = max(k.last[s], at)
 	k.returned[s]++
@@ -308,13 +279,12 @@ func (f *v2CombineFwd) step(now sim.Time) {
 	// for the NIC (or, for the own node, straight into the scale-out
 	// window), and put it to the token's GPU; the put overlaps the next
 	// token's sum.
-	costs := &k.costs[f.p]
 	loaded, stored := k.sm(f.p, f.c).copy(now, now, rows, int64(rows)*k.rec, k.rec)
 	done := loaded
 	at := stored
 	if s/k.gpn != node {
 		rt := k.routes.route(f.p, s)
-		at = sim.TransferMessageAt(now, stored, k.rec, costs.Message(), rt.Latency, rt.Ports...)
+		at = sim.TransferMessageAt(now, stored, k.rec, k.msg, rt.Latency, rt.Ports...)
 	}
 	f.lastPut = max(f.lastPut, at)
 	k.last[s] = max(k.last[s], at)
@@ -340,7 +310,7 @@ func (f *v2CombineFwd) finish(now sim.Time) {
 		at := flushed
 		if n != f.p/k.gpn {
 			rt := k.routes.route(f.p, g)
-			at = sim.TransferMessageAt(now, flushed, v2SignalBytes, k.costs[f.p].Message(), rt.Latency, rt.Ports...)
+			at = sim.TransferMessageAt(now, flushed, v2SignalBytes, k.msg, rt.Latency, rt.Ports...)
 		}
 		k.last[g] = max(k.last[g], at)
 	}

@@ -9,21 +9,10 @@ import (
 
 // v2Dispatch is one V2 dispatch run (v2.go describes the kernels).
 type v2Dispatch struct {
-	eng   *sim.Engine
-	cl    *topology.Cluster
-	lay   *Layout
-	cfg   Config
-	shape v2Shape
-	costs []Costs // per rank
-	sms   [][]v2SM
-	smPs  [][]*sim.Port // the SMs' write ports
-	gpn   int
-	rec   int64 // record on the wire
-
-	start, endBarrier, notify sim.Time
-	last                      []sim.Time // per rank: its last row landed
-	landed                    []int      // per rank: rows landed
-	end                       sim.Time   // the last data warp finished
+	v2Run
+	cfg    Config
+	rec    int64 // record on the wire
+	landed []int // per rank: rows landed
 
 	// Hybrid: each source rank's tokens bucketed by (target node,
 	// channel): bucket[src][node*channels+c] .. [+1] index tokens[src].
@@ -43,21 +32,8 @@ const (
 )
 
 func newV2Dispatch(cl *topology.Cluster, lay *Layout, cfg Config, shape v2Shape, opt Options) *v2Dispatch {
-	c := cl.Config
-	k := &v2Dispatch{
-		eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, cfg: cfg, shape: shape,
-		gpn:  lay.GPUsPerNode,
-		rec:  int64(shape.dispRec),
-		last: make([]sim.Time, lay.Ranks), landed: make([]int, lay.Ranks),
-	}
-	k.sms, k.smPs = v2SMs(c, lay.Ranks, shape.sms, opt)
-	k.eng.SetTracer(opt.Tracer)
-	base := NewCosts(c)
-	k.costs = make([]Costs, lay.Ranks)
-	for r := range k.costs {
-		k.costs[r] = *base.For(r)
-	}
-	k.start, k.endBarrier, k.notify = v2Barriers(c, shape.hybrid)
+	k := &v2Dispatch{v2Run: newV2Run(cl, lay, shape, opt), cfg: cfg,
+		rec: int64(shape.dispRec), landed: make([]int, lay.Ranks)}
 	if shape.hybrid {
 		k.setupHybrid()
 	} else {
@@ -157,9 +133,6 @@ func (k *v2Dispatch) setupHybrid() {
 	}
 }
 
-// sm is the SM port of rank r's channel c (hybrid) or warp w (direct).
-func (k *v2Dispatch) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
-
 // Handle sends the warp's next token, or its finish once it has none.
 func (w *v2ScaleOut) Handle(now sim.Time, _ int64) {
 	k := w.k
@@ -195,7 +168,6 @@ func (w *v2ScaleOut) Handle(now sim.Time, _ int64) {
 	if local {
 		stores++
 	}
-	costs := k.costs[w.src]
 	_, done := k.sm(w.src, w.c).copy(now, now, 1, k.rec, stores*k.rec)
 	for _, node := range w.nodes {
 		w.sent[node]++
@@ -204,7 +176,7 @@ func (w *v2ScaleOut) Handle(now sim.Time, _ int64) {
 			at = done
 		} else {
 			r := &k.routes[w.src*lay.Nodes+node]
-			at = sim.TransferMessageAt(now, done, k.rec, costs.Message(), r.Latency, r.Ports...)
+			at = sim.TransferMessageAt(now, done, k.rec, k.msg, r.Latency, r.Ports...)
 		}
 		w.lastPut[node] = max(w.lastPut[node], at)
 		if w.sent[node]-w.signaled[node] >= v2ScaleoutInterval {
@@ -225,7 +197,7 @@ func (w *v2ScaleOut) signal(now sim.Time, node int, ready, after sim.Time, kind 
 	at := max(ready, after)
 	if node != w.src/k.gpn {
 		r := &k.routes[w.src*k.lay.Nodes+node]
-		at = max(at, sim.TransferMessageAt(now, ready, v2SignalBytes, k.costs[w.src].Message(), r.Latency, r.Ports...))
+		at = max(at, sim.TransferMessageAt(now, ready, v2SignalBytes, k.msg, r.Latency, r.Ports...))
 	}
 	f := &k.fwds[(node*k.gpn+w.src%k.gpn)*k.shape.channels+w.c]
 	k.eng.At(max(at, now), f, sim.PackArg(kind, w.src/k.gpn, int(w.sent[node])))
@@ -378,7 +350,6 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 	if remote {
 		stores++ // the staging copy the NIC reads
 	}
-	costs := k.costs[w.src]
 	loaded, done := k.sm(w.src, w.w).copy(now, now, 1, k.rec, int64(stores)*k.rec)
 	staged := done
 	dev := &k.cl.Devices[w.src]
@@ -393,7 +364,7 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 			done = max(done, at)
 		default:
 			rt := k.remote.route(w.src, d)
-			at = sim.TransferMessageAt(now, staged, k.rec, costs.Message(), rt.Latency, rt.Ports...)
+			at = sim.TransferMessageAt(now, staged, k.rec, k.msg, rt.Latency, rt.Ports...)
 		}
 		k.last[d] = max(k.last[d], at)
 		k.landed[d]++
