@@ -16,11 +16,11 @@ import (
 //   - A token moves as one bulk (TMA) copy: one elected lane loads the
 //     whole record into shared memory and each destination gets one bulk
 //     store from it, over NVLink straight into the peer's receive buffer.
-//     One warp so drives an SM's full copy rate (the calibration kit's TMA
-//     rows: one issuing thread per SM moves 43-48 GB/s), so V2 is not held
-//     to V1's per-warp streaming rate; it pays the per-record overhead and
-//     waits for its stores to complete before its next token (one token in
-//     flight per warp).
+//     A warp is not held to V1's per-warp streaming rate: it pays the
+//     bulk per-record time (cluster.bulk_record_ns) and its bytes at the
+//     SM's bulk rates, and waits for its stores to complete before its
+//     next token (one token in flight per warp); a few warps saturate an
+//     SM (topology/probe/bulk.py measures all three).
 //   - Receive buffers hold every token a source can send (no rings, no
 //     credits): nothing but the SM, the links and the completion waits
 //     bounds a warp.
