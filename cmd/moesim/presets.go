@@ -22,17 +22,22 @@ func cmdPresets(args []string, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case len(args) == 0:
+		// One column width for both lists: the longest name.
+		width := 0
+		for _, n := range append(scenarios.PresetNames(), topology.PresetNames()...) {
+			width = max(width, len(n))
+		}
 		fmt.Fprintln(stdout, "Scenario presets (moesim run --preset NAME; moesim presets show NAME):")
 		for _, n := range scenarios.PresetNames() {
 			s, err := scenarios.LoadPreset(n)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "  %-22s %s\n", n, s.Description)
+			fmt.Fprintf(stdout, "  %-*s %s\n", width, n, s.Description)
 		}
 		fmt.Fprintln(stdout, "\nHardware presets (cluster.preset):")
 		for _, n := range topology.PresetNames() {
-			fmt.Fprintf(stdout, "  %-22s %s\n", n, topology.PresetDescription(n))
+			fmt.Fprintf(stdout, "  %-*s %s\n", width, n, topology.PresetDescription(n))
 		}
 		return nil
 	case len(args) == 2 && args[0] == "show":
