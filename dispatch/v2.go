@@ -336,7 +336,7 @@ func newV2(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, 
 	// only for a hybrid SM's channel count, which both kernels share.
 	bf16, _ := FormatNamed("model.combine_dtype", "bf16")
 	shape := newV2Shape(cl.Config, lay, cfg, f, bf16, hidden)
-	return newV2Dispatch(cl, lay, cfg, shape, opt), nil
+	return newV2Dispatch(cl, lay, shape, opt), nil
 }
 
 // V2Combine runs DeepEP V2's combine: the reverse of the V2 dispatch whose

@@ -10,7 +10,6 @@ import (
 // v2Dispatch is one V2 dispatch run (v2.go describes the kernels).
 type v2Dispatch struct {
 	v2Run
-	cfg    Config
 	rec    int64 // record on the wire
 	landed []int // per rank: rows landed
 
@@ -31,8 +30,8 @@ const (
 	evV2Finish        // a forward warp: a source's last tail (a, b as evV2Tail)
 )
 
-func newV2Dispatch(cl *topology.Cluster, lay *Layout, cfg Config, shape v2Shape, opt Options) *v2Dispatch {
-	k := &v2Dispatch{v2Run: newV2Run(cl, lay, shape, opt), cfg: cfg,
+func newV2Dispatch(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) *v2Dispatch {
+	k := &v2Dispatch{v2Run: newV2Run(cl, lay, shape, opt),
 		rec: int64(shape.dispRec), landed: make([]int, lay.Ranks)}
 	if shape.hybrid {
 		k.setupHybrid()
@@ -217,7 +216,7 @@ func (f *v2Forward) Handle(now sim.Time, arg int64) {
 	switch kind {
 	case evV2Tail, evV2Finish:
 		f.visible[src] = max(f.visible[src], int32(n))
-		if kind == evV2Finish && !f.finished[src] {
+		if kind == evV2Finish {
 			f.finished[src] = true
 		}
 		if f.busy {
