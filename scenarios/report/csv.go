@@ -27,7 +27,11 @@ var csvColumns = func() []string {
 			cols = append(cols, k+"."+c+".mean", k+"."+c+".max")
 		}
 	}
-	return append(cols, "dispatch.notify_us", "dispatch.layout_us", "extrapolated", "extrapolation_reason")
+	return append(cols, "dispatch.notify_us", "dispatch.layout_us", "extrapolated", "extrapolation_reason",
+		// Added with DeepEP V2 (at the end, so earlier columns keep their
+		// places): the kernel mode, V2's path and epilogues (empty and 0
+		// for the other modes).
+		"mode", "dispatch.v2_path", "dispatch.epilogue_us", "combine.epilogue_us")
 }()
 
 func g(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
@@ -51,7 +55,8 @@ func csvRow(r *scenarios.Result) []string {
 		}
 	}
 	return append(row, g(r.Dispatch.NotifyUs), g(r.Dispatch.LayoutUs),
-		strconv.FormatBool(r.Dispatch.Extrapolated), r.Dispatch.ExtrapolationReason)
+		strconv.FormatBool(r.Dispatch.Extrapolated), r.Dispatch.ExtrapolationReason,
+		r.Dispatch.Mode, r.Dispatch.V2Path, g(r.Dispatch.EpilogueUs), g(r.Combine.EpilogueUs))
 }
 
 func writeCSV(w io.Writer, rs []*scenarios.Result) error {
