@@ -276,6 +276,12 @@ func (k *kernel) fill() {
 	for r := range lay.Ranks {
 		node[r] = int32(r / gpn)
 	}
+	// plan: across nodes of at most 8 GPUs, a slice's forwarder groups
+	// are runs of the layout's node records (dispatch's forwarder
+	// records, with each token's GPU mask), which fill walks instead of
+	// routing every token again.
+	plan := k.internode && gpn <= 8 && !needLists
+	recs := newNodeRecords(lay)
 	// Count, then turn the counts into offsets: partsAt for the sender
 	// warps, indexed (rank*ch+c)*gpn+warp; groupsAt and fwdStreamsAt for
 	// the forwarders' groups and their streams, and streamsAt for the
@@ -288,9 +294,32 @@ func (k *kernel) fill() {
 	lastSrc, seen := make([]int32, n*gpn), make([]int32, nodes)
 	for src := range lay.Ranks {
 		srcLocal := src % gpn
+		if plan {
+			recs.source(src)
+		}
 		for c := range ch {
 			slice := src*ch + c
 			lo, hi := dispatch.ChannelSlice(lay.Tokens[src], ch, c)
+			if plan {
+				for m := range nodes {
+					_, masks := recs.run(m, lo, hi)
+					if len(masks) == 0 {
+						continue
+					}
+					var set uint8
+					for _, x := range masks {
+						set |= x
+					}
+					streamsAt[slice]++
+					fi := (m*gpn+srcLocal)*ch + c
+					groupsAt[fi]++
+					for ; set != 0; set &= set - 1 {
+						partsAt[((m*gpn+bits.TrailingZeros8(set))*ch+c)*gpn+srcLocal]++
+						fwdStreamsAt[fi]++
+					}
+				}
+				continue
+			}
 			for t := lo; t < hi; t++ {
 				for _, d := range lay.Targets(src, t) {
 					if m := node[d]; seen[m] != int32(slice+1) {
@@ -388,11 +417,22 @@ func (k *kernel) fill() {
 	visited := make([]int32, 0, nodes)
 	// Scratch: the receiver's queue, then each node's forwarder group's.
 	scratch := make([]scratchQueue, 1+nodes)
+	var pl planScratch
+	if plan {
+		pl = newPlanScratch(lay, ch)
+	}
 	for src := range lay.Ranks {
 		srcLocal := src % gpn
+		if plan {
+			recs.source(src)
+		}
 		for c := range ch {
 			slice := src*ch + c
 			lo, hi := dispatch.ChannelSlice(lay.Tokens[src], ch, c)
+			if plan {
+				k.fillSlice(&recs, &pl, src, c, lo, hi, partsAt, partsMade, groupsMade, fwdStreamsAt, fwdStreamsMade)
+				continue
+			}
 			for _, m := range visited {
 				scratch[1+m].tok, scratch[1+m].need = scratch[1+m].tok[:0], scratch[1+m].need[:0]
 			}
@@ -544,6 +584,170 @@ func (k *kernel) fill() {
 					k.fwdMask = append(k.fwdMask, uint8(sm))
 				}
 			}
+		}
+	}
+}
+
+// nodeRecords walks one source's node records (Layout.NodeRecords) slice
+// after slice: a channel slice's records on node m are the run from
+// cur[m] of the tokens below the slice's end.
+type nodeRecords struct {
+	lay  *dispatch.Layout
+	tok  [][]int32
+	mask [][]uint8
+	cur  []int
+}
+
+func newNodeRecords(lay *dispatch.Layout) nodeRecords {
+	n := lay.Nodes
+	return nodeRecords{lay: lay, tok: make([][]int32, n), mask: make([][]uint8, n), cur: make([]int, n)}
+}
+
+// source starts on source src's records.
+func (r *nodeRecords) source(src int) {
+	for m := range r.cur {
+		r.tok[m], r.mask[m] = r.lay.NodeRecords(src, m)
+		r.cur[m] = 0
+	}
+}
+
+// run is node m's records of the tokens in [lo, hi), which follow the
+// last range asked for.
+func (r *nodeRecords) run(m, lo, hi int) (tok []int32, mask []uint8) {
+	t := r.tok[m]
+	a := r.cur[m]
+	for a < len(t) && int(t[a]) < lo {
+		a++
+	}
+	b := a
+	for b < len(t) && int(t[b]) < hi {
+		b++
+	}
+	r.cur[m] = b
+	return t[a:b], r.mask[m][a:b]
+}
+
+// planScratch is fillSlice's scratch: per node, the slice's run of
+// records, its group and its set of GPUs; per token of the slice, its
+// entry in the receiver's stream lists; the receiver's queue.
+type planScratch struct {
+	tok     [][]int32
+	mask    [][]uint8
+	group   []int32
+	set     []uint8
+	visited []int
+	pos     []int32
+	recvTok []int32
+	need    []uint16
+}
+
+func newPlanScratch(lay *dispatch.Layout, ch int) planScratch {
+	most := 0
+	for _, n := range lay.Tokens {
+		most = max(most, n)
+	}
+	n := lay.Nodes
+	return planScratch{tok: make([][]int32, n), mask: make([][]uint8, n), group: make([]int32, n), set: make([]uint8, n),
+		pos: make([]int32, (most+ch-1)/ch)}
+}
+
+// fillSlice is fill's second pass over slice (src, c), tokens [lo, hi),
+// from the node records: the same partitions, groups, streams and queues,
+// in the same slab order, as routing each token.
+func (k *kernel) fillSlice(recs *nodeRecords, pl *planScratch, src, c, lo, hi int,
+	partsAt, partsMade, groupsMade, fwdStreamsAt, fwdStreamsMade []int32) {
+	gpn, ch, srcLocal := k.gpn, k.ch, src%k.gpn
+	// The receiver's streams are the nodes the slice's tokens go to,
+	// ascending.
+	pl.visited = pl.visited[:0]
+	rows := hi - lo // the receiver's stream lists: a count per token and a stream per (token, node)
+	for m := range k.nodes {
+		tok, mask := recs.run(m, lo, hi)
+		if len(tok) == 0 {
+			continue
+		}
+		pl.tok[m], pl.mask[m] = tok, mask
+		pl.visited = append(pl.visited, m)
+		rows += len(tok)
+	}
+	pos := pl.pos[:hi-lo]
+	clear(pos)
+	for _, m := range pl.visited {
+		for _, t := range pl.tok[m] {
+			pos[int(t)-lo]++
+		}
+	}
+	pl.recvTok = pl.recvTok[:0]
+	pl.need = slices.Grow(pl.need[:0], rows)[:rows]
+	off := int32(0)
+	for i, n := range pos {
+		pl.recvTok = append(pl.recvTok, int32(lo+i))
+		pl.need[off] = uint16(n)
+		pos[i] = off + 1
+		off += 1 + n
+	}
+	r := k.recv(src, c)
+	for s, m := range pl.visited {
+		for _, t := range pl.tok[m] {
+			i := int(t) - lo
+			pl.need[pos[i]] = uint16(s)
+			pos[i]++
+		}
+		fi := (m*gpn+srcLocal)*ch + c
+		grp := groupsMade[fi]
+		groupsMade[fi]++
+		pl.group[m] = grp
+		r.ids[s] = uint16(m)
+		k.recvSt[int(r.q.st)+s].peer = grp
+		// The group's streams are the GPUs of node m its tokens come
+		// from, in order, each returning slots to its partition on that
+		// GPU's sender warp, whose rows are the tokens it holds.
+		var per [8]int32
+		var set uint8
+		for _, x := range pl.mask[m] {
+			set |= x
+			for ; x != 0; x &= x - 1 {
+				per[bits.TrailingZeros8(x)]++
+			}
+		}
+		pl.set[m] = set
+		a := fwdStreamsAt[fi] + fwdStreamsMade[fi]
+		b := a + int32(bits.OnesCount8(set))
+		fwdStreamsMade[fi] = b - fwdStreamsAt[fi]
+		st, stIDs := k.fwdSt[a:b:b], k.fwdIDs[a:b:b]
+		k.forwards[fi].initGroup(int(grp), src, a, int(b-a))
+		j := 0
+		for x := set; x != 0; x &= x - 1 {
+			d := bits.TrailingZeros8(x)
+			stIDs[j] = uint8(d)
+			w := ((m*gpn+d)*ch+c)*gpn + srcLocal
+			partsMade[w]++
+			sp := &k.sendParts[partsAt[w]+partsMade[w]-1]
+			sp.grp, sp.total, sp.st = uint16(grp), per[d], uint8(j)
+			st[j].peer = partsMade[w] - 1
+			j++
+		}
+	}
+	q := &r.q
+	q.tok, q.n, q.off = int32(len(k.tok)), int32(len(pl.recvTok)), int32(len(k.need))
+	k.tok, k.need = append(k.tok, pl.recvTok...), append(k.need, pl.need...)
+	for _, m := range pl.visited {
+		g := &k.fwd(m*gpn+srcLocal, c).groups[pl.group[m]].q
+		g.tok, g.n, g.off = int32(len(k.tok)), int32(len(pl.tok[m])), int32(len(k.fwdMask))
+		k.tok = append(k.tok, pl.tok[m]...)
+		// One mask per token: its streams, the set's members in order,
+		// so a full set maps each GPU to itself.
+		set := pl.set[m]
+		if set == uint8(1<<gpn-1) {
+			k.fwdMask = append(k.fwdMask, pl.mask[m]...)
+			continue
+		}
+		for _, lm := range pl.mask[m] {
+			var sm uint8
+			for ; lm != 0; lm &= lm - 1 {
+				sm |= 1 << bits.OnesCount8(set&(1<<bits.TrailingZeros8(lm)-1))
+			}
+			k.fwdMask = append(k.fwdMask, sm)
 		}
 	}
 }

@@ -82,7 +82,7 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 		w := &f.warps[a]
 		w.busy = false
 		f.done[w.lastQ*len(f.warps)+a] = int32(w.lastEnd)
-		f.returnCredit(now, w.lastQ)
+		f.returnCredit(now, w.lastQ, int32(w.lastEnd))
 		if w.sent == w.total {
 			f.retire(now, a)
 			return
@@ -214,7 +214,7 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 	// Nothing for d in what arrived: the slots are still read and
 	// released, at no copy cost.
 	f.done[qi*len(f.warps)+d] = int32(h)
-	f.returnCredit(now, qi)
+	f.returnCredit(now, qi, int32(h))
 	return false
 }
 
@@ -229,20 +229,27 @@ func (f *forwarder) retire(now sim.Time, d int) {
 		// returnCredit), so only the others need a look.
 		if p := &f.done[qi*len(f.warps)+d]; *p != f.queues[qi].n {
 			*p = f.queues[qi].n
-			f.returnCredit(now, qi)
+			f.returnCredit(now, qi, *p)
 		}
 	}
 }
 
 // returnCredit is the forwarder coordinator: once every warp has finished
 // with a chunk's worth of a source's ring (or with all of it), the slots go
-// back to the source's RDMA sender by an atomic add on its head.
-func (f *forwarder) returnCredit(now sim.Time, qi int) {
+// back to the source's RDMA sender by an atomic add on its head. moved is
+// the done position a warp has just set on queue qi: the least done
+// position is at most moved, so when moved is short of a chunk past the
+// last credit and of the end, so is the least, and the warps' positions
+// need no look.
+func (f *forwarder) returnCredit(now sim.Time, qi int, moved int32) {
 	k := f.k
 	if k.senders == nil {
 		return
 	}
 	q := &f.queues[qi]
+	if int(moved-q.credited) < k.cfg.RDMAChunk && moved < q.n {
+		return
+	}
 	m := f.minDone(qi)
 	n := int(m - q.credited)
 	if n == 0 || (n < k.cfg.RDMAChunk && m < q.n) {

@@ -121,3 +121,17 @@ func buildRecordPlan(l *Layout) *recordPlan {
 	}
 	return p
 }
+
+// NodeRecords is, for a layout whose nodes have at most 8 GPUs, the tokens
+// of source src with a target on node m, ascending, each with a byte mask
+// of its target GPUs there (bit d for local GPU d): the dispatch
+// forwarders' records, built once per layout and shared, so callers must
+// not change them. Combine builds its forwarder groups from them.
+func (l *Layout) NodeRecords(src, m int) (tok []int32, mask []uint8) {
+	if l.GPUsPerNode > 8 {
+		panic("dispatch: NodeRecords needs nodes of at most 8 GPUs")
+	}
+	p := l.recordPlan()
+	a, b := p.at[src*l.Nodes+m], p.at[src*l.Nodes+m+1]
+	return p.tok[a:b:b], p.mask[a:b:b]
+}
