@@ -242,11 +242,14 @@ func newV2Run(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) v2R
 // sm is the SM of rank r's channel (hybrid) or warp (direct) i.
 func (k *v2Run) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
 
-// v2Forwarding is what a hybrid dispatch leaves for its combine: each
-// (GPU, channel) forward warp's tokens in the order it forwarded them.
+// v2Forwarding is what a V2 dispatch leaves for its combine: its shape
+// (DeepEP's combine reuses the dispatch's SMs and channels) and, hybrid,
+// each (GPU, channel) forward warp's tokens in the order it forwarded
+// them.
 type v2Forwarding struct {
-	channels int
-	// order[g*channels+c] lists (source rank, token) pairs.
+	shape v2Shape
+	// src[g*channels+c], tok[g*channels+c] list (source rank, token)
+	// pairs; nil for a direct dispatch.
 	src, tok [][]int32
 }
 
@@ -352,13 +355,13 @@ func V2Combine(cl *topology.Cluster, h *Handle, cfg Config, f Format, hidden int
 		return nil, fmt.Errorf("combine: kernel.num_sms = %d (path %s) differs from the dispatch's %d (path %s); DeepEP V2's combine reuses the dispatch handle's SMs and channels",
 			cfg.NumSMs, cfg.V2Path, h.Config.NumSMs, h.Config.V2Path)
 	}
-	fp8, _ := FormatNamed("model.dispatch_dtype", "fp8")
-	shape := newV2Shape(cl.Config, h.Layout, cfg, fp8, f, hidden)
+	if h.v2 == nil {
+		return nil, errors.New("combine: the dispatch handle carries no V2 dispatch's shape and forwarding order")
+	}
+	// The dispatch's channels, this kernel's records.
+	shape := h.v2.shape
 	shape.combRec = V2CombineBytes(f, hidden, h.Layout.TopK)
 	shape.combCounted = v2CountedBytes(f, hidden, h.Layout.TopK, llCombine)
-	if shape.hybrid && h.v2 == nil {
-		return nil, errors.New("combine: the dispatch handle carries no V2 forwarding order")
-	}
 	res, err := Execute("combine", newV2Combine(cl, h, shape, opt))
 	if err != nil {
 		return nil, err

@@ -10,13 +10,16 @@ import (
 )
 
 // TestV2PropertyAnyShape runs V2 dispatch and combine, both paths, on
-// random small clusters, routings, SM counts and max-perf settings with
+// random small clusters, routings, SM counts, max-perf settings and
+// dispatch formats (a BF16 dispatch has fewer channels per SM, which its
+// combine must reuse) with
 // verification on: every run finishes (no stall), every row lands once and
 // comes back (Verified), no rank's last landing is after the kernel's
 // end, the epilogues are positive when rows moved, and only a run across
 // nodes touches a NIC.
 func TestV2PropertyAnyShape(t *testing.T) {
-	fp, bf := fp8(t), bf16(t)
+	formats := []Format{fp8(t), bf16(t)}
+	bf := formats[1]
 	rapid.Check(t, func(t *rapid.T) {
 		nodes := rapid.IntRange(1, 3).Draw(t, "nodes")
 		gpn := rapid.SampledFrom([]int{2, 4, 8}).Draw(t, "gpus_per_node")
@@ -27,6 +30,7 @@ func TestV2PropertyAnyShape(t *testing.T) {
 		path := rapid.SampledFrom([]V2Path{V2Hybrid, V2Direct}).Draw(t, "path")
 		maxPerf := rapid.Bool().Draw(t, "max_perf")
 		seed := rapid.Uint64().Draw(t, "seed")
+		fp := rapid.SampledFrom(formats).Draw(t, "dispatch_format")
 
 		cfg, err := topology.Preset("h800")
 		if err != nil {

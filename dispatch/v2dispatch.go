@@ -32,7 +32,7 @@ const (
 
 func newV2Dispatch(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) *v2Dispatch {
 	k := &v2Dispatch{v2Run: newV2Run(cl, lay, shape, opt),
-		rec: int64(shape.dispRec), landed: make([]int, lay.Ranks)}
+		rec: int64(shape.dispRec), landed: make([]int, lay.Ranks), fwd: &v2Forwarding{shape: shape}}
 	if shape.hybrid {
 		k.setupHybrid()
 	} else {
@@ -114,7 +114,7 @@ func (k *v2Dispatch) setupHybrid() {
 			}
 		}
 	}
-	k.fwd = &v2Forwarding{channels: ch, src: make([][]int32, lay.Ranks*ch), tok: make([][]int32, lay.Ranks*ch)}
+	k.fwd.src, k.fwd.tok = make([][]int32, lay.Ranks*ch), make([][]int32, lay.Ranks*ch)
 	k.fwds = make([]v2Forward, lay.Ranks*ch)
 	for g := range lay.Ranks {
 		for c := range ch {
