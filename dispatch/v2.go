@@ -370,9 +370,12 @@ func V2Combine(cl *topology.Cluster, h *Handle, cfg Config, f Format, hidden int
 	return res, nil
 }
 
-// v2Summarize fills a V2 result: the common summary at DeepEP V2's
-// counted bytes, then V2's own timing: no separate notify (it is fused),
-// the main kernel's span, and the benchmark bandwidth over it alone.
+// v2Summarize fills a V2 result (its V2Path set): the common summary at
+// DeepEP V2's counted bytes, then V2's own timing: no separate notify (it
+// is fused), the main kernel's span, and the benchmark bandwidth over it
+// alone, as test_ep.py takes it (kineto's main kernel, no epilogue). Its
+// scale-out figure is 0 when the logical scale-out domain is one: one
+// node, or path direct.
 func v2Summarize(res *Result, cl *topology.Cluster, lay *Layout, counted int, sms [][]*sim.Port, end sim.Time) {
 	var ports []*sim.Port
 	for _, p := range sms {
@@ -383,7 +386,7 @@ func v2Summarize(res *Result, cl *topology.Cluster, lay *Layout, counted int, sm
 	res.Time = cl.Config.KernelLaunch + end
 	bench := res.Time.Seconds()
 	res.RDMAGBps = 0
-	if lay.Nodes > 1 {
+	if res.V2Path == V2Hybrid {
 		res.RDMAGBps = res.LogicalRDMABytes / bench / 1e9
 	}
 	res.NVLGBps = res.LogicalNVLBytes / bench / 1e9

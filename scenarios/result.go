@@ -210,17 +210,6 @@ func summarizeKernel(r *dispatch.Result, cfg dispatch.Config) KernelSummary {
 	if r.Mode == dispatch.V2 {
 		k.V2Path, k.QPs, k.EpilogueUs = string(r.V2Path), r.QPs, r.EpilogueTime.Microseconds()
 		k.Chunks = Chunks{}
-		// test_ep.py divides the logical bytes by the main kernel's
-		// kineto time alone: no cached notify (V2 has none outside the
-		// kernel), no epilogue. Its scale-out figure is 0 when the
-		// logical scale-out domain is one (one node, or path direct).
-		if t := r.Time.Seconds(); t > 0 {
-			k.NVLGBps = r.LogicalNVLBytes / t / 1e9
-			k.RDMAGBps = 0
-			if r.V2Path == dispatch.V2Hybrid {
-				k.RDMAGBps = r.LogicalRDMABytes / t / 1e9
-			}
-		}
 	}
 	return k
 }
