@@ -226,13 +226,14 @@ type v2Run struct {
 	start, endBarrier, notify sim.Time
 	last                      []sim.Time // per rank: when its last data landed
 	end                       sim.Time   // the last data warp finished
+	remote                    v2Routes   // routes to GPUs of other nodes
 }
 
 func newV2Run(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) v2Run {
 	c := cl.Config
 	costs := NewCosts(c)
 	r := v2Run{eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, shape: shape,
-		gpn: lay.GPUsPerNode, msg: costs.Message(), last: make([]sim.Time, lay.Ranks)}
+		gpn: lay.GPUsPerNode, msg: costs.Message(), last: make([]sim.Time, lay.Ranks), remote: newV2Routes(cl)}
 	r.sms, r.smPs = v2SMs(c, lay.Ranks, shape.sms, opt)
 	r.eng.SetTracer(opt.Tracer)
 	r.start, r.endBarrier, r.notify = v2Barriers(c, shape.hybrid)
@@ -241,6 +242,13 @@ func newV2Run(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) v2R
 
 // sm is the SM of rank r's channel (hybrid) or warp (direct) i.
 func (k *v2Run) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
+
+// nvlink is when a record of rec bytes that GPU from has loaded at loaded
+// lands on GPU to of its node: the bulk store's NVLink transfer, never
+// before floor (the warp's stores leaving its SM).
+func (k *v2Run) nvlink(now, loaded, floor sim.Time, rec int64, from, to int) sim.Time {
+	return max(floor, sim.TransferAt(now, loaded, rec, k.cl.Config.NVLinkLatency, k.cl.Devices[from].NVLinkOut, k.cl.Devices[to].NVLinkIn))
+}
 
 // v2Forwarding is what a V2 dispatch leaves for its combine: its shape
 // (DeepEP's combine reuses the dispatch's SMs and channels) and, hybrid,

@@ -16,13 +16,12 @@ type v2Combine struct {
 	reduced  int            // hybrid: rows summed by forward warps
 	ups      []v2ScaleUp    // hybrid: [rank*channels+c]
 	cfws     []v2CombineFwd // hybrid: [rank*channels+c]
-	routes   v2Routes
 }
 
 func newV2Combine(cl *topology.Cluster, h *Handle, shape v2Shape, opt Options) *v2Combine {
 	lay := h.Layout
 	k := &v2Combine{v2Run: newV2Run(cl, lay, shape, opt), rec: int64(shape.combRec), fwd: h.v2,
-		returned: make([]int, lay.Ranks), routes: newV2Routes(cl)}
+		returned: make([]int, lay.Ranks)}
 	k.notify = 0 // combine has no count exchange
 	if shape.hybrid {
 		k.endBarrier = 0 // finish signals end it
@@ -95,10 +94,10 @@ func (w *v2ReturnWarp) Handle(now sim.Time, _ int64) {
 	switch {
 	case s == w.g:
 	case s/k.gpn == w.g/k.gpn:
-		at = max(done, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[w.g].NVLinkOut, k.cl.Devices[s].NVLinkIn))
+		at = k.nvlink(now, loaded, done, k.rec, w.g, s)
 		done = max(done, at)
 	default:
-		rt := k.routes.route(w.g, s)
+		rt := k.remote.route(w.g, s)
 		at = sim.TransferMessageAt(now, done, k.rec, k.msg, rt.Latency, rt.Ports...)
 	}
 	k.last[s] = max(k.last[s], at)
@@ -204,7 +203,7 @@ func (u *v2ScaleUp) Handle(now sim.Time, _ int64) {
 		loaded, done := k.sm(u.d, u.c).copy(now, now, 1, k.rec, k.rec)
 		at := done
 		if p != u.d {
-			at = max(done, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, k.cl.Devices[u.d].NVLinkOut, k.cl.Devices[p].NVLinkIn))
+			at = k.nvlink(now, loaded, done, k.rec, u.d, p)
 		}
 		u.pending = max(u.pending, at)
 		u.left[pl]--
@@ -283,7 +282,7 @@ func (f *v2CombineFwd) step(now sim.Time) {
 	done := loaded
 	at := stored
 	if s/k.gpn != node {
-		rt := k.routes.route(f.p, s)
+		rt := k.remote.route(f.p, s)
 		at = sim.TransferMessageAt(now, stored, k.rec, k.msg, rt.Latency, rt.Ports...)
 	}
 	f.lastPut = max(f.lastPut, at)
@@ -309,7 +308,7 @@ func (f *v2CombineFwd) finish(now sim.Time) {
 		g := n*k.gpn + f.p%k.gpn
 		at := flushed
 		if n != f.p/k.gpn {
-			rt := k.routes.route(f.p, g)
+			rt := k.remote.route(f.p, g)
 			at = sim.TransferMessageAt(now, flushed, v2SignalBytes, k.msg, rt.Latency, rt.Ports...)
 		}
 		k.last[g] = max(k.last[g], at)

@@ -19,8 +19,6 @@ type v2Dispatch struct {
 	fwds           []v2Forward // [rank*channels+c]
 	routes         []topology.Route
 	fwd            *v2Forwarding
-	// Direct: routes to GPUs of other nodes.
-	remote v2Routes
 }
 
 // Events.
@@ -265,7 +263,6 @@ func (f *v2Forward) step(now sim.Time) {
 		}
 	}
 	loaded, done := k.sm(f.g, f.c).copy(now, now, 1, k.rec, int64(stores)*k.rec)
-	dev := &k.cl.Devices[f.g]
 	for _, r := range k.lay.Targets(src, t) {
 		d := int(r)
 		if d/k.gpn != node {
@@ -273,7 +270,7 @@ func (f *v2Forward) step(now sim.Time) {
 		}
 		at := done
 		if d != f.g {
-			at = max(done, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, dev.NVLinkOut, k.cl.Devices[d].NVLinkIn))
+			at = k.nvlink(now, loaded, done, k.rec, f.g, d)
 		}
 		k.last[d] = max(k.last[d], at)
 		k.landed[d]++
@@ -319,7 +316,6 @@ type v2DirectWarp struct {
 func (k *v2Dispatch) setupDirect() {
 	lay := k.lay
 	k.shape.perSM = v2Warps(k.shape.dispRec, v2NotifyBytes(lay.Ranks, len(lay.ExpertTokens)), v2MaxDataWarps)
-	k.remote = newV2Routes(k.cl)
 	warps := k.shape.sms * k.shape.perSM
 	for src := range lay.Ranks {
 		for w := range min(warps, lay.Tokens[src]) {
@@ -351,7 +347,6 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 	}
 	loaded, done := k.sm(w.src, w.w).copy(now, now, 1, k.rec, int64(stores)*k.rec)
 	staged := done
-	dev := &k.cl.Devices[w.src]
 	for _, r := range k.lay.Targets(w.src, t) {
 		d := int(r)
 		var at sim.Time
@@ -359,7 +354,7 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 		case d == w.src:
 			at = staged
 		case d/k.gpn == node:
-			at = max(staged, sim.TransferAt(now, loaded, k.rec, k.cl.Config.NVLinkLatency, dev.NVLinkOut, k.cl.Devices[d].NVLinkIn))
+			at = k.nvlink(now, loaded, staged, k.rec, w.src, d)
 			done = max(done, at)
 		default:
 			rt := k.remote.route(w.src, d)
