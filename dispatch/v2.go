@@ -179,8 +179,9 @@ func v2ChannelsPerSM(dispRec, combRec, notifyBytes int, maxPerf bool) int {
 // aligned to 128.
 func v2NotifyBytes(ranks, experts int) int { return alignUp(ranks+experts, 128) * 4 }
 
-// v2Shape is the geometry one V2 run uses, shared by both directions.
-type v2Shape struct {
+// v2Geometry is the geometry one V2 run uses (records, SMs, channels),
+// shared by both directions; V2Shape is what DeepEP's SM estimate reads.
+type v2Geometry struct {
 	hybrid      bool // the run is hybrid: allowed, and more than one node
 	allowHybrid bool // kernel.v2.path: hybrid (DeepEP sizes its QPs by the flag)
 	sms         int
@@ -192,8 +193,8 @@ type v2Shape struct {
 	combCounted int
 }
 
-func newV2Shape(c topology.Config, lay *Layout, cfg Config, dispFmt, combFmt Format, hidden int) v2Shape {
-	s := v2Shape{
+func newV2Geometry(c topology.Config, lay *Layout, cfg Config, dispFmt, combFmt Format, hidden int) v2Geometry {
+	s := v2Geometry{
 		hybrid:      cfg.V2Path == V2Hybrid && lay.Nodes > 1,
 		allowHybrid: cfg.V2Path == V2Hybrid,
 		sms:         cfg.NumSMs,
@@ -217,7 +218,7 @@ type v2Run struct {
 	eng   *sim.Engine
 	cl    *topology.Cluster
 	lay   *Layout
-	shape v2Shape
+	shape v2Geometry
 	sms   [][]v2SM
 	smPs  [][]*sim.Port // the SMs' write ports
 	gpn   int
@@ -229,7 +230,7 @@ type v2Run struct {
 	remote                    v2Routes   // routes to GPUs of other nodes
 }
 
-func newV2Run(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) v2Run {
+func newV2Run(cl *topology.Cluster, lay *Layout, shape v2Geometry, opt Options) v2Run {
 	c := cl.Config
 	costs := NewCosts(c)
 	r := v2Run{eng: sim.NewEngine(opt.EngineLimits()), cl: cl, lay: lay, shape: shape,
@@ -255,14 +256,14 @@ func (k *v2Run) nvlink(now, loaded, floor sim.Time, rec int64, from, to int) sim
 // each (GPU, channel) forward warp's tokens in the order it forwarded
 // them.
 type v2Forwarding struct {
-	shape v2Shape
+	shape v2Geometry
 	// src[g*channels+c], tok[g*channels+c] list (source rank, token)
 	// pairs; nil for a direct dispatch.
 	src, tok [][]int32
 }
 
 // v2Path is the path a run takes: hybrid needs more than one node.
-func (s v2Shape) path() V2Path {
+func (s v2Geometry) path() V2Path {
 	if s.hybrid {
 		return V2Hybrid
 	}
@@ -346,7 +347,7 @@ func newV2(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden int, 
 	// The combine format is BF16 in every DeepEP test; the shape needs it
 	// only for a hybrid SM's channel count, which both kernels share.
 	bf16, _ := FormatNamed("model.combine_dtype", "bf16")
-	shape := newV2Shape(cl.Config, lay, cfg, f, bf16, hidden)
+	shape := newV2Geometry(cl.Config, lay, cfg, f, bf16, hidden)
 	return newV2Dispatch(cl, lay, shape, opt), nil
 }
 
@@ -378,24 +379,32 @@ func V2Combine(cl *topology.Cluster, h *Handle, cfg Config, f Format, hidden int
 	return res, nil
 }
 
-// v2Summarize fills a V2 result (its V2Path set): the common summary at
-// DeepEP V2's counted bytes, then V2's own timing: no separate notify (it
-// is fused), the main kernel's span, and the benchmark bandwidth over it
-// alone, as test_ep.py takes it (kineto's main kernel, no epilogue). Its
-// scale-out figure is 0 when the logical scale-out domain is one: one
-// node, or path direct.
-func v2Summarize(res *Result, cl *topology.Cluster, lay *Layout, counted int, sms [][]*sim.Port, end sim.Time) {
+// result is a finished V2 run's Result for records of rec bytes on the
+// wire and counted bytes as DeepEP's benchmark counts them: the common
+// summary, then V2's own timing: no separate notify (it is fused; the
+// kernel ends after it and the end barrier), the main kernel's span, and
+// the benchmark bandwidth over it alone, as test_ep.py takes it (kineto's
+// main kernel, no epilogue). Its scale-out figure is 0 when the logical
+// scale-out domain is one: one node, or path direct.
+func (k *v2Run) result(rec int64, counted int) *Result {
+	res := &Result{Mode: V2, RecordBytes: int(rec), Events: k.eng.Steps(), RankFinish: k.last,
+		V2Path: k.shape.path(), QPs: V2NumQPs(V2Shape{Hybrid: k.shape.allowHybrid}, k.shape.sms)}
+	end := max(k.end, k.notify) + k.endBarrier
+	for _, t := range k.last {
+		end = max(end, t+k.endBarrier)
+	}
 	var ports []*sim.Port
-	for _, p := range sms {
+	for _, p := range k.smPs {
 		ports = append(ports, p...)
 	}
-	Summarize(res, cl, lay, counted, ports)
+	Summarize(res, k.cl, k.lay, counted, ports)
 	res.NotifyTime, res.CachedNotifyTime = 0, 0
-	res.Time = cl.Config.KernelLaunch + end
+	res.Time = k.cl.Config.KernelLaunch + end
 	bench := res.Time.Seconds()
 	res.RDMAGBps = 0
 	if res.V2Path == V2Hybrid {
 		res.RDMAGBps = res.LogicalRDMABytes / bench / 1e9
 	}
 	res.NVLGBps = res.LogicalNVLBytes / bench / 1e9
+	return res
 }

@@ -18,7 +18,7 @@ type v2Combine struct {
 	cfws     []v2CombineFwd // hybrid: [rank*channels+c]
 }
 
-func newV2Combine(cl *topology.Cluster, h *Handle, shape v2Shape, opt Options) *v2Combine {
+func newV2Combine(cl *topology.Cluster, h *Handle, shape v2Geometry, opt Options) *v2Combine {
 	lay := h.Layout
 	k := &v2Combine{v2Run: newV2Run(cl, lay, shape, opt), rec: int64(shape.combRec), fwd: h.v2,
 		returned: make([]int, lay.Ranks)}
@@ -360,13 +360,7 @@ func (k *v2Combine) Verified() error {
 }
 
 func (k *v2Combine) Result() *Result {
-	res := &Result{Mode: V2, RecordBytes: int(k.rec), Events: k.eng.Steps(), RankFinish: k.last,
-		V2Path: k.shape.path(), QPs: V2NumQPs(V2Shape{Hybrid: k.shape.allowHybrid}, k.shape.sms)}
-	end := k.end + k.endBarrier
-	for _, t := range k.last {
-		end = max(end, t+k.endBarrier)
-	}
-	v2Summarize(res, k.cl, k.lay, k.shape.combCounted, k.smPs, end)
+	res := k.result(k.rec, k.shape.combCounted)
 	res.EpilogueTime = v2ReduceEpilogue(k.cl.Config, k.lay, k.rec, k.shape.hybrid)
 	return res
 }

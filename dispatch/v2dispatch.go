@@ -28,7 +28,7 @@ const (
 	evV2Finish        // a forward warp: a source's last tail (a, b as evV2Tail)
 )
 
-func newV2Dispatch(cl *topology.Cluster, lay *Layout, shape v2Shape, opt Options) *v2Dispatch {
+func newV2Dispatch(cl *topology.Cluster, lay *Layout, shape v2Geometry, opt Options) *v2Dispatch {
 	k := &v2Dispatch{v2Run: newV2Run(cl, lay, shape, opt),
 		rec: int64(shape.dispRec), landed: make([]int, lay.Ranks), fwd: &v2Forwarding{shape: shape}}
 	if shape.hybrid {
@@ -393,13 +393,7 @@ func (k *v2Dispatch) Verified() error {
 }
 
 func (k *v2Dispatch) Result() *Result {
-	res := &Result{Mode: V2, RecordBytes: int(k.rec), Events: k.eng.Steps(), RankFinish: k.last,
-		V2Path: k.shape.path(), QPs: V2NumQPs(V2Shape{Hybrid: k.shape.allowHybrid}, k.shape.sms)}
-	end := max(k.end, k.notify) + k.endBarrier
-	for _, t := range k.last {
-		end = max(end, t+k.endBarrier)
-	}
-	v2Summarize(res, k.cl, k.lay, k.shape.dispCounted, k.smPs, end)
+	res := k.result(k.rec, k.shape.dispCounted)
 	res.EpilogueTime = v2CopyEpilogue(k.cl.Config, k.lay, k.rec)
 	return res
 }
