@@ -250,40 +250,26 @@ type opSpec struct {
 	hbm    float64
 	// epilogue marks a communication kernel on the compute stream (a V2
 	// epilogue): it holds every SM and counts as communication, all of it
-	// exposed; an all-to-all beside it is not exposed a second time.
+	// exposed; an all-to-all beside it is not exposed a second time. A
+	// comm op's epi is the epilogue withEpilogues runs after it.
 	epilogue bool
+	epi      sim.Time
 }
 
-// withEpilogues adds each all-to-all's epilogue (Phases.DispatchEpilogue,
-// CombineEpilogue) to ops: on the compute stream, after the all-to-all,
+// withEpilogues adds each all-to-all's epilogue (its epi, from
+// Phases.DispatchEpilogue or CombineEpilogue) to ops: on the compute stream, after the all-to-all,
 // before the first compute op that waited for the all-to-all (which now
 // waits for the epilogue), or after the last compute op when none in the
 // block reads it (a combine whose output the next layer takes).
-func withEpilogues(ops []opSpec, p Phases) []opSpec {
-	if p.DispatchEpilogue == 0 && p.CombineEpilogue == 0 {
-		return ops
-	}
-	epi := func(name string) sim.Time {
-		switch {
-		case strings.HasPrefix(name, "DispatchBwd"):
-			return p.CombineEpilogue
-		case strings.HasPrefix(name, "CombineBwd"):
-			return p.DispatchEpilogue
-		case strings.HasPrefix(name, "Dispatch"):
-			return p.DispatchEpilogue
-		case strings.HasPrefix(name, "Combine"):
-			return p.CombineEpilogue
-		}
-		return 0
-	}
+func withEpilogues(ops []opSpec) []opSpec {
 	var comms []opSpec
 	for _, o := range ops {
-		if o.stream == streamComm && epi(o.name) > 0 {
+		if o.stream == streamComm && o.epi > 0 {
 			comms = append(comms, o)
 		}
 	}
 	for _, c := range comms {
-		e := opSpec{name: c.name + ".epilogue", stream: streamCompute, mb: c.mb, dur: epi(c.name),
+		e := opSpec{name: c.name + ".epilogue", stream: streamCompute, mb: c.mb, dur: c.epi,
 			deps: []string{c.name}, mem: 1, epilogue: true}
 		at := -1
 		for i := range ops {
@@ -326,7 +312,7 @@ func RunSchedule(kind ScheduleKind, p Phases) (ScheduleResult, error) {
 	if err := p.Validate(); err != nil {
 		return ScheduleResult{}, err
 	}
-	ops := withEpilogues(scheduleOps(kind, p), p)
+	ops := withEpilogues(scheduleOps(kind, p))
 	res, err := runOpsWith(ops, p.Interference)
 	if err != nil {
 		return ScheduleResult{}, fmt.Errorf("scenarios: schedule %s: %w", kind, err)
@@ -356,10 +342,16 @@ func scheduleOps(kind ScheduleKind, p Phases) []opSpec {
 		}
 		return o
 	}
-	comm := func(name string, mb int, d sim.Time, hbm float64, deps ...string) opSpec {
-		return opSpec{name: name, stream: streamComm, mb: mb, dur: d, deps: deps, full: d, hbm: hbm}
+	// An all-to-all of dispatch's shape (dispatch, the gradient of
+	// combine) or combine's takes that shape's HBM share and epilogue.
+	type shape struct {
+		hbm float64
+		epi sim.Time
 	}
-	dh, ch := p.DispatchHBM, p.CombineHBM
+	comm := func(name string, mb int, d sim.Time, sh shape, deps ...string) opSpec {
+		return opSpec{name: name, stream: streamComm, mb: mb, dur: d, deps: deps, full: d, hbm: sh.hbm, epi: sh.epi}
+	}
+	dh, ch := shape{p.DispatchHBM, p.DispatchEpilogue}, shape{p.CombineHBM, p.CombineEpilogue}
 	switch kind {
 	case ScheduleSerial:
 		return []opSpec{
