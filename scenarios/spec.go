@@ -418,8 +418,6 @@ func (s Scenario) V2Shape() dispatch.V2Shape {
 		Hybrid: s.Kernel.V2.Path != dispatch.V2Direct, MaxPerf: !s.Kernel.V2.preferOverlap()}
 }
 
-// expertSlots is DeepEP's num_experts: expert slots, redundant replicas
-// included.
 // formats are the dispatch and combine wire formats the model names.
 func (s Scenario) formats() (dispatchFmt, combineFmt dispatch.Format, err error) {
 	if dispatchFmt, err = dispatch.FormatNamed("model.dispatch_dtype", s.Model.DispatchType); err != nil {
@@ -429,6 +427,8 @@ func (s Scenario) formats() (dispatchFmt, combineFmt dispatch.Format, err error)
 	return
 }
 
+// expertSlots is DeepEP's num_experts: expert slots, redundant replicas
+// included.
 func (s Scenario) expertSlots() int {
 	m, c := s.Model, s.Cluster
 	if p, err := workload.Placement(m, c.Nodes*c.GPUsPerNode); err == nil {
