@@ -22,19 +22,13 @@ const (
 
 // v2CopyEpilogue is the dispatch copy epilogue on the busiest GPU: every
 // received record is loaded from the receive buffer and its row, scales
-// and ids stored to the user's tensors, a warp per record; bound by HBM
-// (a read and a write per byte), by the SMs' copy rate, or by the warps'
-// per-record overhead.
+// and ids stored to the user's tensors, a warp per record.
 func v2CopyEpilogue(c topology.Config, lay *Layout, rec int64) sim.Time {
 	warps := c.GPU.SMs * v2Warps(int(rec), 0, v2CopyEpilogueWarps)
 	var worst sim.Time
 	for r, rows := range lay.RecvRows {
 		bytes := int64(rows) * rec
-		f := c.GPUFactor(r)
-		t := max(sim.TransferTime(2*bytes, c.GPU.HBMBytesPerSec),
-			sim.TransferTime(bytes, float64(c.GPU.SMs)*c.GPU.SMBulkCopyBytesPerSec/f))
-		t = max(t, sim.Time((rows+warps-1)/warps)*sim.Time(math.Round(float64(c.GPU.BulkRecordOverhead)*f)))
-		worst = max(worst, t)
+		worst = max(worst, v2EpilogueOn(c, r, bytes, bytes, rows, warps))
 	}
 	return worst
 }
@@ -55,14 +49,19 @@ func v2ReduceEpilogue(c topology.Config, lay *Layout, rec int64, hybrid bool) si
 			}
 		}
 		tokens := lay.Tokens[s]
-		read, write := in*rec, int64(tokens)*rec
-		f := c.GPUFactor(s)
-		sms := float64(c.GPU.SMs) / f
-		t := max(sim.TransferTime(read+write, c.GPU.HBMBytesPerSec),
-			sim.TransferTime(read, sms*c.GPU.SMBulkLoadBytesPerSec),
-			sim.TransferTime(write, sms*c.GPU.SMBulkCopyBytesPerSec))
-		t = max(t, sim.Time((tokens+warps-1)/warps)*sim.Time(math.Round(float64(c.GPU.BulkRecordOverhead)*f)))
-		worst = max(worst, t)
+		worst = max(worst, v2EpilogueOn(c, s, in*rec, int64(tokens)*rec, tokens, warps))
 	}
 	return worst
+}
+
+// v2EpilogueOn is an epilogue's time on rank's GPU: read and write bytes
+// through HBM and through every SM's bulk load and store ports, and
+// records records over warps warps, each paying the per-record time;
+// bound by the slowest of them.
+func v2EpilogueOn(c topology.Config, rank int, read, write int64, records, warps int) sim.Time {
+	f := c.GPUFactor(rank)
+	t := max(sim.TransferTime(read+write, c.GPU.HBMBytesPerSec),
+		sim.TransferTime(read, float64(c.GPU.SMs)*c.GPU.SMBulkLoadBytesPerSec/f),
+		sim.TransferTime(write, float64(c.GPU.SMs)*c.GPU.SMBulkCopyBytesPerSec/f))
+	return max(t, sim.Time((records+warps-1)/warps)*sim.Time(math.Round(float64(c.GPU.BulkRecordOverhead)*f)))
 }
