@@ -74,6 +74,12 @@ type Config struct {
 	V2MaxPerf bool `yaml:"v2_max_perf,omitempty"`
 }
 
+// CombineReplaysDispatch says the combine of this mode needs the handle
+// of the dispatch run itself, not only its layout and config: DeepEP
+// V2's hybrid combine replays the order its dispatch's forward warps took
+// (and reuses its channels), so it cannot start before that dispatch ends.
+func (c Config) CombineReplaysDispatch() bool { return c.Mode == V2 }
+
 // Channels is NumSMs/2: each channel is a pair of SMs.
 func (c Config) Channels() int { return c.NumSMs / 2 }
 

@@ -137,10 +137,9 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 		dports, cports PortUtil
 		cerr           error
 	)
-	if opt.SideBySide && opt.Tracer == nil && s.Kernel.Mode != dispatch.V2 {
+	if opt.SideBySide && opt.Tracer == nil && !s.DispatchConfig().CombineReplaysDispatch() {
 		// Combine reverses the dispatch's layout and config, not its
-		// timing (V2's hybrid combine replays the order its dispatch's
-		// forward warps took, so it waits), so the two kernels run side by side, each on its own
+		// timing, so the two kernels run side by side, each on its own
 		// cluster (a fresh one is the same as one Reset) and engine:
 		// the results are those of running them one after the other.
 		h := &dispatch.Handle{Layout: lay, Config: s.DispatchConfig()}
