@@ -1,8 +1,6 @@
 package calibrate
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -53,14 +51,13 @@ type BulkClass struct {
 	StoreGBps      float64 `json:"store_GBps"`
 }
 
-// ParseBulk reads a bulk profile strictly: unknown fields are errors,
-// and every run's numbers must be finite and non-negative.
+// ParseBulk reads a bulk profile strictly, as Parse reads a profile:
+// unknown fields and trailing data are errors, and every run's numbers
+// must be finite and non-negative.
 func ParseBulk(data []byte) (*BulkProfile, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var p BulkProfile
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("bulk profile: %w", err)
+	if err := decodeStrict("bulk profile", data, &p); err != nil {
+		return nil, err
 	}
 	if len(p.Rows) == 0 {
 		return nil, errors.New("bulk profile: bulk_warps is empty (the self-check failed, or the run stopped; see notes)")

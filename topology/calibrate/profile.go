@@ -218,19 +218,28 @@ const MaxProfileBytes = 16 << 20
 // Parse decodes a profile strictly: unknown fields, trailing data and
 // non-finite or negative numbers are errors naming the field.
 func Parse(data []byte) (*Profile, error) {
+	var p Profile
+	if err := decodeStrict("profile", data, &p); err != nil {
+		return nil, err
+	}
+	return &p, p.check()
+}
+
+// decodeStrict decodes one JSON object of at most MaxProfileBytes into v:
+// unknown fields and trailing data are errors, prefixed with what.
+func decodeStrict(what string, data []byte, v any) error {
 	if len(data) > MaxProfileBytes {
-		return nil, fmt.Errorf("profile: %d bytes, want at most %d", len(data), MaxProfileBytes)
+		return fmt.Errorf("%s: %d bytes, want at most %d", what, len(data), MaxProfileBytes)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var p Profile
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("profile: %v", err)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %v", what, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("profile: trailing data after the JSON object")
+		return fmt.Errorf("%s: trailing data after the JSON object", what)
 	}
-	return &p, p.check()
+	return nil
 }
 
 func (p *Profile) check() error {
