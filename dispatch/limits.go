@@ -60,8 +60,8 @@ type V1Shape struct {
 	CombineCfg  Config
 }
 
-// V1Limit is one DeepEP V1 limit a configuration exceeds.
-type V1Limit struct {
+// Limit is one DeepEP limit a configuration exceeds.
+type Limit struct {
 	// Field is the scenario field path that exceeds it.
 	Field string
 	// Name is DeepEP's constant or check, as its source spells it.
@@ -70,17 +70,23 @@ type V1Limit struct {
 	Detail string
 }
 
-// V1LimitError lists every DeepEP V1 limit a configuration exceeds, in a
-// fixed order.
-type V1LimitError struct{ Limits []V1Limit }
+// LimitError lists every limit of one DeepEP version's kernels that a
+// configuration exceeds, in a fixed order (CheckV1Limits, CheckV2Limits).
+type LimitError struct {
+	// Version is the kernels' name ("DeepEP V1") and Mode the kernel.mode
+	// that runs them, for the message.
+	Version string
+	Mode    Mode
+	Limits  []Limit
+}
 
-func (e *V1LimitError) Error() string {
-	return "dispatch: DeepEP V1 cannot run this configuration in kernel.mode normal (set kernel.extrapolate: true to simulate it anyway): " +
-		e.Reason()
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("dispatch: %s cannot run this configuration in kernel.mode %s (set kernel.extrapolate: true to simulate it anyway): ",
+		e.Version, e.Mode) + e.Reason()
 }
 
 // Reason is the violated limits as one line.
-func (e *V1LimitError) Reason() string {
+func (e *LimitError) Reason() string {
 	msgs := make([]string, len(e.Limits))
 	for i, l := range e.Limits {
 		msgs[i] = l.Detail
@@ -91,12 +97,12 @@ func (e *V1LimitError) Reason() string {
 // hiddenBytes is x's row in bytes: the hidden vector without its scales.
 func (f Format) hiddenBytes(hidden int) int { return (hidden*f.ElemBits + 7) / 8 }
 
-// CheckV1Limits returns a *V1LimitError naming every DeepEP V1 limit that
+// CheckV1Limits returns a *LimitError naming every DeepEP V1 limit that
 // a normal-mode run of shape s exceeds, or nil.
 func CheckV1Limits(s V1Shape) error {
-	var ls []V1Limit
+	var ls []Limit
 	add := func(field, name, format string, a ...any) {
-		ls = append(ls, V1Limit{Field: field, Name: name, Detail: fmt.Sprintf(format, a...)})
+		ls = append(ls, Limit{Field: field, Name: name, Detail: fmt.Sprintf(format, a...)})
 	}
 	ranks := s.Nodes * s.GPUsPerNode
 	internode := s.Nodes > 1
@@ -181,7 +187,7 @@ func CheckV1Limits(s V1Shape) error {
 	if len(ls) == 0 {
 		return nil
 	}
-	return &V1LimitError{Limits: ls}
+	return &LimitError{Version: "DeepEP V1", Mode: Normal, Limits: ls}
 }
 
 // checkCombineConfig adds internode combine's host asserts on the chunk

@@ -178,9 +178,9 @@ func TestV1LimitsName(t *testing.T) {
 			s := v1Shape(t, 4, 8)
 			c.edit(&s)
 			err := CheckV1Limits(s)
-			var le *V1LimitError
+			var le *LimitError
 			if !errors.As(err, &le) {
-				t.Fatalf("err = %v, want a *V1LimitError", err)
+				t.Fatalf("err = %v, want a *LimitError", err)
 			}
 			found := false
 			for _, l := range le.Limits {

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"fmt"
-	"strings"
 )
 
 // DeepEP V2's hard limits (dd758ca): what its workspace layout, host
@@ -53,40 +52,12 @@ type V2LimitShape struct {
 	Path     V2Path
 }
 
-// V2Limit is one DeepEP V2 limit a configuration exceeds.
-type V2Limit struct {
-	// Field is the scenario field path that exceeds it.
-	Field string
-	// Name is DeepEP's constant or check, as its source spells it.
-	Name string
-	// Detail says the value, the bound and where DeepEP enforces it.
-	Detail string
-}
-
-// V2LimitError lists every DeepEP V2 limit a configuration exceeds, in a
-// fixed order.
-type V2LimitError struct{ Limits []V2Limit }
-
-func (e *V2LimitError) Error() string {
-	return "dispatch: DeepEP V2 cannot run this configuration in kernel.mode v2 (set kernel.extrapolate: true to simulate it anyway): " +
-		e.Reason()
-}
-
-// Reason is the violated limits as one line.
-func (e *V2LimitError) Reason() string {
-	msgs := make([]string, len(e.Limits))
-	for i, l := range e.Limits {
-		msgs[i] = l.Detail
-	}
-	return strings.Join(msgs, "; ")
-}
-
-// CheckV2Limits returns a *V2LimitError naming every DeepEP V2 limit that
+// CheckV2Limits returns a *LimitError naming every DeepEP V2 limit that
 // a v2-mode run of shape s exceeds, or nil.
 func CheckV2Limits(s V2LimitShape) error {
-	var ls []V2Limit
+	var ls []Limit
 	add := func(field, name, format string, a ...any) {
-		ls = append(ls, V2Limit{Field: field, Name: name, Detail: fmt.Sprintf(format, a...)})
+		ls = append(ls, Limit{Field: field, Name: name, Detail: fmt.Sprintf(format, a...)})
 	}
 	ranks := s.Nodes * s.GPUsPerNode
 	// The hybrid kernels run when the logical scale-out domain is above
@@ -159,5 +130,5 @@ func CheckV2Limits(s V2LimitShape) error {
 	if len(ls) == 0 {
 		return nil
 	}
-	return &V2LimitError{Limits: ls}
+	return &LimitError{Version: "DeepEP V2", Mode: V2, Limits: ls}
 }

@@ -61,9 +61,9 @@ func TestCheckV2Limits(t *testing.T) {
 		s := base
 		c.mut(&s)
 		err := CheckV2Limits(s)
-		var le *V2LimitError
+		var le *LimitError
 		if !errors.As(err, &le) {
-			t.Errorf("%s: %v, want a *V2LimitError", c.name, err)
+			t.Errorf("%s: %v, want a *LimitError", c.name, err)
 			continue
 		}
 		found := false

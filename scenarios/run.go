@@ -187,17 +187,10 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	}
 	res.Dispatch.PortUtil, res.Combine.PortUtil = dports, cports
 	res.Dispatch.RankStartUs, res.Combine.RankStartUs = starts(doff), starts(coff)
-	reason := ""
-	var lim *dispatch.V1LimitError
-	var lim2 *dispatch.V2LimitError
-	if errors.As(s.V1Limits(), &lim) {
-		reason = lim.Reason()
-	} else if errors.As(s.V2Limits(), &lim2) {
-		reason = lim2.Reason()
-	}
-	if reason != "" {
+	var lim *dispatch.LimitError
+	if errors.As(s.V1Limits(), &lim) || errors.As(s.V2Limits(), &lim) {
 		for _, k := range []*KernelSummary{&res.Dispatch, &res.Combine} {
-			k.Extrapolated, k.ExtrapolationReason = true, reason
+			k.Extrapolated, k.ExtrapolationReason = true, lim.Reason()
 		}
 	}
 	if src := s.NumSMsSource(); src != "" {

@@ -537,7 +537,7 @@ func (s Scenario) Validate() error {
 	return s.Schedule.Step().Validate(s.Schedule.Kind)
 }
 
-// V1Limits returns the *dispatch.V1LimitError of a normal-mode scenario
+// V1Limits returns the *dispatch.LimitError of a normal-mode scenario
 // that DeepEP V1 cannot run, or nil (for other modes too).
 func (s Scenario) V1Limits() error {
 	if s.Kernel.Mode != dispatch.Normal {
@@ -553,7 +553,7 @@ func (s Scenario) V1Limits() error {
 		DispatchCfg: s.DispatchConfig(), CombineCfg: s.CombineConfig()})
 }
 
-// V2Limits returns the *dispatch.V2LimitError of a v2-mode scenario that
+// V2Limits returns the *dispatch.LimitError of a v2-mode scenario that
 // DeepEP V2 cannot run, or nil (for other modes too).
 func (s Scenario) V2Limits() error {
 	if s.Kernel.Mode != dispatch.V2 {

@@ -121,7 +121,7 @@ func TestV2Limits(t *testing.T) {
 	}
 	over := "cluster: {preset: h100, nodes: 64}\nmodel: {experts: 512}\nworkload: {tokens_per_gpu: 1}\nkernel: {mode: v2%s}\n"
 	_, err = Decode(strings.NewReader(strings.Replace(over, "%s", "", 1)))
-	var le *dispatch.V2LimitError
+	var le *dispatch.LimitError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), "kNumScaleoutRanks") || !strings.Contains(err.Error(), "kernel.extrapolate: true") {
 		t.Fatalf("64 nodes hybrid: %v, want a V2 limit naming kNumScaleoutRanks and kernel.extrapolate", err)
 	}
