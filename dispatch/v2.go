@@ -244,6 +244,22 @@ func newV2Run(cl *topology.Cluster, lay *Layout, shape v2Geometry, opt Options) 
 // sm is the SM of rank r's channel (hybrid) or warp (direct) i.
 func (k *v2Run) sm(r, i int) v2SM { return k.sms[r][i/k.shape.perSM%k.shape.sms] }
 
+// land is when a record of rec bytes that GPU from has loaded at loaded
+// and staged by stored (its stores have left the SM) lands on GPU to: on
+// the own GPU then, over NVLink inside the node by a bulk store the warp
+// waits for (wait), in another node by an RDMA put of the staged copy,
+// which the warp does not wait for.
+func (k *v2Run) land(now, loaded, stored sim.Time, rec int64, from, to int) (at sim.Time, wait bool) {
+	switch {
+	case to == from:
+		return stored, false
+	case to/k.gpn == from/k.gpn:
+		return k.nvlink(now, loaded, stored, rec, from, to), true
+	}
+	rt := k.remote.route(from, to)
+	return sim.TransferMessageAt(now, stored, rec, k.msg, rt.Latency, rt.Ports...), false
+}
+
 // nvlink is when a record of rec bytes that GPU from has loaded at loaded
 // lands on GPU to of its node: the bulk store's NVLink transfer, never
 // before floor (the warp's stores leaving its SM).

@@ -90,15 +90,9 @@ func (w *v2ReturnWarp) Handle(now sim.Time, _ int64) {
 	w.inPeer--
 	s := int(w.sources[w.peer])
 	loaded, done := k.sm(w.g, w.w).copy(now, now, 1, k.rec, k.rec)
-	at := done
-	switch {
-	case s == w.g:
-	case s/k.gpn == w.g/k.gpn:
-		at = k.nvlink(now, loaded, done, k.rec, w.g, s)
+	at, wait := k.land(now, loaded, done, k.rec, w.g, s)
+	if wait {
 		done = max(done, at)
-	default:
-		rt := k.remote.route(w.g, s)
-		at = sim.TransferMessageAt(now, done, k.rec, k.msg, rt.Latency, rt.Ports...)
 	}
 	k.last[s] = max(k.last[s], at)
 	k.returned[s]++

@@ -349,16 +349,9 @@ func (w *v2DirectWarp) Handle(now sim.Time, _ int64) {
 	staged := done
 	for _, r := range k.lay.Targets(w.src, t) {
 		d := int(r)
-		var at sim.Time
-		switch {
-		case d == w.src:
-			at = staged
-		case d/k.gpn == node:
-			at = k.nvlink(now, loaded, staged, k.rec, w.src, d)
+		at, wait := k.land(now, loaded, staged, k.rec, w.src, d)
+		if wait {
 			done = max(done, at)
-		default:
-			rt := k.remote.route(w.src, d)
-			at = sim.TransferMessageAt(now, staged, k.rec, k.msg, rt.Latency, rt.Ports...)
 		}
 		k.last[d] = max(k.last[d], at)
 		k.landed[d]++
