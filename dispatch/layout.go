@@ -41,6 +41,15 @@ type Layout struct {
 // NewLayout computes the layout of a routing on a cluster of nodes ×
 // gpusPerNode ranks under a placement.
 func NewLayout(rt Routing, p Placement, nodes, gpusPerNode, experts int) (*Layout, error) {
+	total := 0
+	for _, ids := range rt.Experts {
+		total += len(ids)
+	}
+	return newLayout(rt, p, nodes, gpusPerNode, experts, workersFor(len(rt.Experts), total/max(rt.TopK, 1)))
+}
+
+// newLayout is NewLayout on workers goroutines.
+func newLayout(rt Routing, p Placement, nodes, gpusPerNode, experts, workers int) (*Layout, error) {
 	ranks := nodes * gpusPerNode
 	if err := rt.Validate(ranks, experts); err != nil {
 		return nil, err
@@ -60,49 +69,80 @@ func NewLayout(rt Routing, p Placement, nodes, gpusPerNode, experts int) (*Layou
 		ExpertTokens: make([]int, experts),
 		plans:        &layoutPlans{},
 	}
-	var buf []int32
-	for src := range ranks {
-		n := rt.Tokens(src)
-		l.Tokens[src] = n
-		l.start[src] = make([]int32, n+1)
-		l.NodeTokens[src] = make([]int, nodes)
-		tg := make([]int32, 0, n*min(rt.TopK, 8))
-		sl := make([]uint16, 0, cap(tg))
+	// Ranks are laid out independently, a range of them per worker:
+	// each range counts its receive rows, expert slots and expert tokens
+	// apart, and the sums are added up after.
+	type sums struct{ recv, slots, experts []int }
+	part := make([]sums, workers)
+	part[0] = sums{l.RecvRows, l.ExpertSlots, l.ExpertTokens}
+	for w := 1; w < workers; w++ {
+		part[w] = sums{make([]int, ranks), make([]int, ranks), make([]int, experts)}
+	}
+	spread(ranks, workers, func(w, lo, hi int) {
+		s := part[w]
+		var buf []int32
 		lastNode := make([]int, nodes)
-		for i := range lastNode {
-			lastNode[i] = -1
+		for src := lo; src < hi; src++ {
+			buf = l.layRank(rt, p, src, buf, lastNode, s.recv, s.slots, s.experts)
 		}
-		for t := range n {
-			buf = buf[:0]
-			for _, e := range rt.Token(src, t) {
-				if e < 0 {
-					continue
-				}
-				l.ExpertTokens[e]++
-				buf = append(buf, int32(p.RankOf(e, src, t)))
-			}
-			slices.Sort(buf)
-			for i, r := range buf {
-				if i > 0 && buf[i-1] == r {
-					sl[len(sl)-1]++
-					continue
-				}
-				tg = append(tg, r)
-				sl = append(sl, 1)
-				l.RecvRows[r]++
-				if node := int(r) / gpusPerNode; lastNode[node] != t {
-					lastNode[node] = t
-					l.NodeTokens[src][node]++
-				}
-			}
-			for _, r := range buf {
-				l.ExpertSlots[r]++
-			}
-			l.start[src][t+1] = int32(len(tg))
+	})
+	for _, s := range part[1:] {
+		for i, n := range s.recv {
+			l.RecvRows[i] += n
 		}
-		l.targets[src], l.slots[src] = tg, sl
+		for i, n := range s.slots {
+			l.ExpertSlots[i] += n
+		}
+		for i, n := range s.experts {
+			l.ExpertTokens[i] += n
+		}
 	}
 	return l, nil
+}
+
+// layRank lays out rank src's tokens, adding their rows, expert slots and
+// expert tokens to recv, slots and experts. buf and lastNode are scratch
+// (lastNode of length Nodes); layRank returns buf for reuse.
+func (l *Layout) layRank(rt Routing, p Placement, src int, buf []int32, lastNode []int, recv, slots, experts []int) []int32 {
+	n := rt.Tokens(src)
+	l.Tokens[src] = n
+	l.start[src] = make([]int32, n+1)
+	l.NodeTokens[src] = make([]int, l.Nodes)
+	tg := make([]int32, 0, n*min(rt.TopK, 8))
+	sl := make([]uint16, 0, cap(tg))
+	for i := range lastNode {
+		lastNode[i] = -1
+	}
+	for t := range n {
+		buf = buf[:0]
+		for _, e := range rt.Token(src, t) {
+			if e < 0 {
+				continue
+			}
+			experts[e]++
+			buf = append(buf, int32(p.RankOf(e, src, t)))
+		}
+		slices.Sort(buf)
+		for i, r := range buf {
+			if i > 0 && buf[i-1] == r {
+				sl[len(sl)-1]++
+				continue
+			}
+			tg = append(tg, r)
+			sl = append(sl, 1)
+			recv[r]++
+			if node := int(r) / l.GPUsPerNode; lastNode[node] != t {
+				lastNode[node] = t
+				l.NodeTokens[src][node]++
+			}
+		}
+		for _, r := range buf {
+			slots[r]++
+		}
+		l.start[src][t+1] = int32(len(tg))
+	}
+	l.targets[src], l.slots[src] = tg, sl
+	return buf
 }
 
 // Targets are the distinct ranks token t of src goes to, ascending.

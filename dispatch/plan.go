@@ -32,7 +32,7 @@ type layoutPlans struct {
 
 // recordPlan returns the layout's records, built on first use.
 func (l *Layout) recordPlan() *recordPlan {
-	l.plans.once.Do(func() { l.plans.records = buildRecordPlan(l) })
+	l.plans.once.Do(func() { l.plans.records = buildRecordPlan(l, workersFor(l.Ranks, l.tokens())) })
 	return l.plans.records
 }
 
@@ -55,27 +55,62 @@ func (p *tokenNodes) of(src, t int) []uint16 {
 // tokenNodes returns the layout's per-token target nodes, built on first
 // use.
 func (l *Layout) tokenNodes() *tokenNodes {
-	l.plans.nodesOnce.Do(func() {
-		p := &tokenNodes{at: make([][]int32, l.Ranks)}
-		var buf []int
-		for src := range l.Ranks {
-			at := make([]int32, l.Tokens[src]+1)
-			at[0] = int32(len(p.nodes))
-			for t := range l.Tokens[src] {
-				buf = l.TargetNodes(buf[:0], src, t)
-				for _, m := range buf {
-					p.nodes = append(p.nodes, uint16(m))
-				}
-				at[t+1] = int32(len(p.nodes))
-			}
-			p.at[src] = at
-		}
-		l.plans.nodes = p
-	})
+	l.plans.nodesOnce.Do(func() { l.plans.nodes = buildTokenNodes(l, workersFor(l.Ranks, l.tokens())) })
 	return l.plans.nodes
 }
 
-func buildRecordPlan(l *Layout) *recordPlan {
+// buildTokenNodes builds l's token nodes on workers goroutines.
+func buildTokenNodes(l *Layout, workers int) *tokenNodes {
+	p := &tokenNodes{at: make([][]int32, l.Ranks)}
+	// Two passes over the sources, each a range of them per worker:
+	// count each source's (token, node) pairs, then, from each source's
+	// first place in nodes, write them.
+	first := make([]int32, l.Ranks+1)
+	spread(l.Ranks, workers, func(_, lo, hi int) {
+		var buf []int
+		for src := lo; src < hi; src++ {
+			at := make([]int32, l.Tokens[src]+1)
+			for t := range l.Tokens[src] {
+				buf = l.TargetNodes(buf[:0], src, t)
+				at[t+1] = at[t] + int32(len(buf))
+			}
+			p.at[src] = at
+			first[src+1] = at[len(at)-1]
+		}
+	})
+	for src := range l.Ranks {
+		first[src+1] += first[src]
+	}
+	p.nodes = make([]uint16, first[l.Ranks])
+	spread(l.Ranks, workers, func(_, lo, hi int) {
+		var buf []int
+		for src := lo; src < hi; src++ {
+			at := p.at[src]
+			for t := range l.Tokens[src] {
+				buf = l.TargetNodes(buf[:0], src, t)
+				for i, m := range buf {
+					p.nodes[first[src]+at[t]+int32(i)] = uint16(m)
+				}
+			}
+			for t := range at {
+				at[t] += first[src]
+			}
+		}
+	})
+	return p
+}
+
+// tokens is the number of tokens all ranks send.
+func (l *Layout) tokens() int {
+	n := 0
+	for _, t := range l.Tokens {
+		n += t
+	}
+	return n
+}
+
+// buildRecordPlan builds l's records on workers goroutines.
+func buildRecordPlan(l *Layout, workers int) *recordPlan {
 	gpn, nodes := l.GPUsPerNode, l.Nodes
 	p := &recordPlan{at: make([]int32, l.Ranks*nodes+1), maskBytes: (gpn + 7) / 8}
 	// node[r] is rank r's node: a table, as integer division is slow.
@@ -83,42 +118,49 @@ func buildRecordPlan(l *Layout) *recordPlan {
 	for r := range node {
 		node[r] = int32(r / gpn)
 	}
+	// Two passes over the sources, each a range of them per worker:
+	// count the records of each (source, node), then write them where
+	// the counts' running sum puts them.
 	count := p.at[1:]
-	for src := range l.Ranks {
-		cnt := count[src*nodes : (src+1)*nodes]
-		for t := range l.Tokens[src] {
-			last := int32(-1)
-			for _, r := range l.Targets(src, t) {
-				if m := node[r]; m != last {
-					cnt[m]++
-					last = m
+	spread(l.Ranks, workers, func(_, lo, hi int) {
+		for src := lo; src < hi; src++ {
+			cnt := count[src*nodes : (src+1)*nodes]
+			for t := range l.Tokens[src] {
+				last := int32(-1)
+				for _, r := range l.Targets(src, t) {
+					if m := node[r]; m != last {
+						cnt[m]++
+						last = m
+					}
 				}
 			}
 		}
-	}
+	})
 	for i := range count {
 		p.at[i+1] += p.at[i]
 	}
 	total := p.at[len(p.at)-1]
 	p.tok, p.mask = make([]int32, total), make([]uint8, int(total)*p.maskBytes)
-	next := make([]int32, nodes)
-	for src := range l.Ranks {
-		copy(next, p.at[src*nodes:(src+1)*nodes])
-		for t := range l.Tokens[src] {
-			last, rec := int32(-1), int32(0)
-			for _, r := range l.Targets(src, t) {
-				m := node[r]
-				if m != last {
-					rec = next[m]
-					next[m]++
-					p.tok[rec] = int32(t)
-					last = m
+	spread(l.Ranks, workers, func(_, lo, hi int) {
+		next := make([]int32, nodes)
+		for src := lo; src < hi; src++ {
+			copy(next, p.at[src*nodes:(src+1)*nodes])
+			for t := range l.Tokens[src] {
+				last, rec := int32(-1), int32(0)
+				for _, r := range l.Targets(src, t) {
+					m := node[r]
+					if m != last {
+						rec = next[m]
+						next[m]++
+						p.tok[rec] = int32(t)
+						last = m
+					}
+					local := int(r) - int(m)*gpn
+					p.mask[int(rec)*p.maskBytes+local/8] |= 1 << (local % 8)
 				}
-				local := int(r) - int(m)*gpn
-				p.mask[int(rec)*p.maskBytes+local/8] |= 1 << (local % 8)
 			}
 		}
-	}
+	})
 	return p
 }
 

@@ -29,6 +29,7 @@ package workload
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/moesim/moesim/dispatch"
@@ -74,7 +75,7 @@ type orderStatGen struct {
 }
 
 func newOrderStatGen(l routingLayout, topk int) *orderStatGen {
-	tailTable.once.Do(tailTable.init)
+	logTailTable.once.Do(logTailTable.init)
 	g := &orderStatGen{l: l, topk: topk}
 	g.group = max(1, (topk+l.maxNodes-1)/l.maxNodes)
 	g.m = float64(l.perNode)
@@ -107,8 +108,7 @@ func newOrderStatGen(l routingLayout, topk int) *orderStatGen {
 			st.lim = -math.Log1p(-q) / g.m
 			st.r = (q - prevQ) / (1 - prevQ)
 			st.logNR = math.Log1p(-st.r)
-			_, hi := tailBounds(-math.Expm1(-st.lim))
-			st.bound = float64(g.group) * hi
+			st.bound = float64(g.group) * tailHi(-math.Expm1(-st.lim))
 		}
 		g.stages = append(g.stages, st)
 		if q == 1 {
@@ -210,7 +210,7 @@ func (g *orderStatGen) pick(rng *rand.Rand, n int, st orderStatStage) {
 			L += rng.ExpFloat64() / (g.m - float64(i))
 		}
 		g.pickL = append(g.pickL, L)
-		a, b := tailBounds(-math.Expm1(-L))
+		a, b := logTailBounds(L)
 		lo, hi = lo+a, hi+b
 	}
 	g.picked = append(g.picked, int32(n))
@@ -226,15 +226,25 @@ func (g *orderStatGen) certain(bound float64) bool {
 	if !(least > bound) {
 		return false
 	}
+	// The kept picks as a bit set when there are at most 64 picks (a
+	// token of DeepSeek-V3's 8 nodes picks all 8), else looked up.
+	var kept uint64
+	small := len(g.pickHi) <= 64
+	if small {
+		for _, k := range g.keptIdx {
+			kept |= 1 << uint(k)
+		}
+	}
 	for i, hi := range g.pickHi {
-		if hi >= least {
-			kept := false
-			for _, k := range g.keptIdx {
-				kept = kept || int(k) == i
-			}
-			if !kept {
+		if hi < least {
+			continue
+		}
+		if small {
+			if kept&(1<<uint(i)) == 0 {
 				return false
 			}
+		} else if !slices.Contains(g.keptIdx, int32(i)) {
+			return false
 		}
 	}
 	return true
@@ -280,9 +290,28 @@ func (g *orderStatGen) pickOffset(k int) int { return int(g.keptIdx[k]) * g.grou
 // the key).
 func halfNormalTail(t float64) float64 { return math.Sqrt2 * math.Erfcinv(t) }
 
-// tailTable brackets halfNormalTail over buckets of t: the binade of t
-// (2^-40 up to 1) and the next tailBits bits of its mantissa.
-var tailTable tailBoundsTable
+// tailHi is an upper bound on halfNormalTail(t): its value at the lower
+// end of t's bucket (the binade of t, 2^-40 up to 1, and the next tailBits
+// bits of its mantissa), widened against rounding; t itself outside that
+// range. A stage's bound is taken from it, and since the bound decides
+// whether a token's draw goes on to the next stage, it must not change.
+func tailHi(t float64) float64 {
+	bits := math.Float64bits(t)
+	z := -(int(bits>>52&0x7ff) - 1023) - 1 // t in [2^(-1-z), 2^-z)
+	if z < 0 || z >= tailOctaves {
+		return halfNormalTail(t)
+	}
+	j := int(bits>>(52-tailBits)) & (1<<tailBits - 1)
+	return halfNormalTail(math.Ldexp(1+float64(j)/(1<<tailBits), -1-z)) + halfNormalSlack
+}
+
+// logTailTable brackets halfNormalTail(1-e^-L), a score as a function of
+// its log-survival L, over buckets of L: the binade of L (2^-logTailLow up
+// to 2^logTailHigh) and the next tailBits bits of its mantissa. A pick's
+// bounds only prune which nodes need their exact score: any valid bounds
+// give the same routing, and these save the exp of the t-indexed buckets
+// they replace (a third of the draw).
+var logTailTable tailBoundsTable
 
 type tailBoundsTable struct {
 	once   sync.Once
@@ -292,30 +321,35 @@ type tailBoundsTable struct {
 const (
 	tailBits    = 8
 	tailOctaves = 40
+	// logTailLow and logTailHigh bound the binades of L the table holds.
+	logTailLow  = 40
+	logTailHigh = 8
 )
 
 func (t *tailBoundsTable) init() {
-	n := tailOctaves << tailBits
+	n := (logTailLow + logTailHigh) << tailBits
 	t.lo, t.hi = make([]float64, n), make([]float64, n)
-	for z := range tailOctaves {
+	score := func(L float64) float64 { return halfNormalTail(-math.Expm1(-L)) }
+	for z := range logTailLow + logTailHigh {
 		for j := range 1 << tailBits {
-			a := math.Ldexp(1+float64(j)/(1<<tailBits), -1-z)
-			b := math.Ldexp(1+float64(j+1)/(1<<tailBits), -1-z)
+			a := math.Ldexp(1+float64(j)/(1<<tailBits), z-logTailLow)
+			b := math.Ldexp(1+float64(j+1)/(1<<tailBits), z-logTailLow)
 			i := z<<tailBits | j
-			t.hi[i] = halfNormalTail(a) + halfNormalSlack
-			t.lo[i] = halfNormalTail(b) - halfNormalSlack
+			// The score falls as L grows.
+			t.hi[i] = score(a) + halfNormalSlack
+			t.lo[i] = score(b) - halfNormalSlack
 		}
 	}
 }
 
-// tailBounds returns lo <= halfNormalTail(t) <= hi.
-func tailBounds(t float64) (lo, hi float64) {
-	bits := math.Float64bits(t)
-	z := -(int(bits>>52&0x7ff) - 1023) - 1 // t in [2^(-1-z), 2^-z)
-	if z < 0 || z >= tailOctaves {
-		h := halfNormalTail(t)
+// logTailBounds returns lo <= halfNormalTail(-math.Expm1(-L)) <= hi.
+func logTailBounds(L float64) (lo, hi float64) {
+	bits := math.Float64bits(L)
+	z := int(bits>>52&0x7ff) - 1023 + logTailLow // L in [2^(z-logTailLow), 2^(z-logTailLow+1))
+	if z < 0 || z >= logTailLow+logTailHigh {
+		h := halfNormalTail(-math.Expm1(-L))
 		return h, h
 	}
 	i := z<<tailBits | int(bits>>(52-tailBits))&(1<<tailBits-1)
-	return tailTable.lo[i], tailTable.hi[i]
+	return logTailTable.lo[i], logTailTable.hi[i]
 }

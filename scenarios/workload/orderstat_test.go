@@ -7,6 +7,7 @@ import (
 	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios/model"
 	"github.com/moesim/moesim/sim"
+	"pgregory.net/rapid"
 )
 
 // tokenStats are per-token facts of a routing, as sums and histograms so
@@ -200,4 +201,34 @@ func BenchmarkNodeLimitedGenerators(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestLogTailBounds: the L-indexed buckets bracket the score they stand
+// for, at any log-survival L, including bucket edges, the ends of the
+// table and L outside it, and are tight enough to prune (a bucket is
+// 1/256 of a binade of L wide).
+func TestLogTailBounds(t *testing.T) {
+	logTailTable.once.Do(logTailTable.init)
+	rapid.Check(t, func(t *rapid.T) {
+		var L float64
+		if rapid.Bool().Draw(t, "edge") {
+			// A bucket's lower edge, or the float just below it.
+			z := rapid.IntRange(-logTailLow-2, logTailHigh+1).Draw(t, "binade")
+			j := rapid.IntRange(0, 1<<tailBits-1).Draw(t, "bucket")
+			L = math.Ldexp(1+float64(j)/(1<<tailBits), z)
+			if rapid.Bool().Draw(t, "below") {
+				L = math.Nextafter(L, 0)
+			}
+		} else {
+			L = math.Exp2(rapid.Float64Range(-logTailLow-4, logTailHigh+2).Draw(t, "log2 L"))
+		}
+		lo, hi := logTailBounds(L)
+		score := halfNormalTail(-math.Expm1(-L))
+		if !(lo <= score && score <= hi) {
+			t.Fatalf("L = %v: score %v outside the bounds [%v, %v]", L, score, lo, hi)
+		}
+		if hi-lo > 0.05 {
+			t.Fatalf("L = %v: bounds [%v, %v] too wide to prune", L, lo, hi)
+		}
+	})
 }
