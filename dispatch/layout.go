@@ -54,95 +54,26 @@ func newLayout(rt Routing, p Placement, nodes, gpusPerNode, experts, workers int
 	if err := rt.Validate(ranks, experts); err != nil {
 		return nil, err
 	}
-	if err := p.Validate(experts, ranks); err != nil {
+	// Ranks are laid out independently, a range of them per worker, each
+	// with its own builder (its own sums) over the one layout.
+	b, err := NewLayoutBuilder(p, nodes, gpusPerNode, experts, rt.TopK)
+	if err != nil {
 		return nil, err
 	}
-	l := &Layout{
-		Ranks: ranks, Nodes: nodes, GPUsPerNode: gpusPerNode, TopK: rt.TopK,
-		Tokens:       make([]int, ranks),
-		start:        make([][]int32, ranks),
-		targets:      make([][]int32, ranks),
-		slots:        make([][]uint16, ranks),
-		NodeTokens:   make([][]int, ranks),
-		RecvRows:     make([]int, ranks),
-		ExpertSlots:  make([]int, ranks),
-		ExpertTokens: make([]int, experts),
-		plans:        &layoutPlans{},
-	}
-	// Ranks are laid out independently, a range of them per worker:
-	// each range counts its receive rows, expert slots and expert tokens
-	// apart, and the sums are added up after.
-	type sums struct{ recv, slots, experts []int }
-	part := make([]sums, workers)
-	part[0] = sums{l.RecvRows, l.ExpertSlots, l.ExpertTokens}
+	parts := make([]*LayoutBuilder, workers)
+	parts[0] = b
 	for w := 1; w < workers; w++ {
-		part[w] = sums{make([]int, ranks), make([]int, ranks), make([]int, experts)}
+		parts[w] = b.part()
 	}
 	spread(ranks, workers, func(w, lo, hi int) {
-		s := part[w]
-		var buf []int32
-		lastNode := make([]int, nodes)
 		for src := lo; src < hi; src++ {
-			buf = l.layRank(rt, p, src, buf, lastNode, s.recv, s.slots, s.experts)
+			parts[w].Add(src, rt.Experts[src])
 		}
 	})
-	for _, s := range part[1:] {
-		for i, n := range s.recv {
-			l.RecvRows[i] += n
-		}
-		for i, n := range s.slots {
-			l.ExpertSlots[i] += n
-		}
-		for i, n := range s.experts {
-			l.ExpertTokens[i] += n
-		}
+	for _, q := range parts[1:] {
+		b.merge(q)
 	}
-	return l, nil
-}
-
-// layRank lays out rank src's tokens, adding their rows, expert slots and
-// expert tokens to recv, slots and experts. buf and lastNode are scratch
-// (lastNode of length Nodes); layRank returns buf for reuse.
-func (l *Layout) layRank(rt Routing, p Placement, src int, buf []int32, lastNode []int, recv, slots, experts []int) []int32 {
-	n := rt.Tokens(src)
-	l.Tokens[src] = n
-	l.start[src] = make([]int32, n+1)
-	l.NodeTokens[src] = make([]int, l.Nodes)
-	tg := make([]int32, 0, n*min(rt.TopK, 8))
-	sl := make([]uint16, 0, cap(tg))
-	for i := range lastNode {
-		lastNode[i] = -1
-	}
-	for t := range n {
-		buf = buf[:0]
-		for _, e := range rt.Token(src, t) {
-			if e < 0 {
-				continue
-			}
-			experts[e]++
-			buf = append(buf, int32(p.RankOf(e, src, t)))
-		}
-		slices.Sort(buf)
-		for i, r := range buf {
-			if i > 0 && buf[i-1] == r {
-				sl[len(sl)-1]++
-				continue
-			}
-			tg = append(tg, r)
-			sl = append(sl, 1)
-			recv[r]++
-			if node := int(r) / l.GPUsPerNode; lastNode[node] != t {
-				lastNode[node] = t
-				l.NodeTokens[src][node]++
-			}
-		}
-		for _, r := range buf {
-			slots[r]++
-		}
-		l.start[src][t+1] = int32(len(tg))
-	}
-	l.targets[src], l.slots[src] = tg, sl
-	return buf
+	return b.Layout()
 }
 
 // Targets are the distinct ranks token t of src goes to, ascending.

@@ -32,14 +32,23 @@ func (rt Routing) Validate(ranks, experts int) error {
 		return fmt.Errorf("dispatch: routing has %d ranks, the cluster has %d", len(rt.Experts), ranks)
 	}
 	for r, ids := range rt.Experts {
-		if len(ids)%rt.TopK != 0 {
-			return fmt.Errorf("dispatch: rank %d routing has %d slots, not a multiple of top-k %d", r, len(ids), rt.TopK)
+		if err := validateRank(r, ids, rt.TopK, experts); err != nil {
+			return err
 		}
-		for i, e := range ids {
-			if e < -1 || int(e) >= experts {
-				return fmt.Errorf("dispatch: rank %d token %d slot %d: expert id %d, want -1..%d",
-					r, i/rt.TopK, i%rt.TopK, e, experts-1)
-			}
+	}
+	return nil
+}
+
+// validateRank checks rank r's slots, ids: whole tokens of topK, each id -1
+// or a valid expert.
+func validateRank(r int, ids []int32, topK, experts int) error {
+	if len(ids)%topK != 0 {
+		return fmt.Errorf("dispatch: rank %d routing has %d slots, not a multiple of top-k %d", r, len(ids), topK)
+	}
+	for i, e := range ids {
+		if e < -1 || int(e) >= experts {
+			return fmt.Errorf("dispatch: rank %d token %d slot %d: expert id %d, want -1..%d",
+				r, i/topK, i%topK, e, experts-1)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -53,4 +54,63 @@ func TestSpreadSameResult(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLayoutBuilderMatchesNewLayout: ranks added one by one, in any order,
+// give NewLayout's layout; a bad id, a rank added twice or one never
+// added is an error naming it.
+func TestLayoutBuilderMatchesNewLayout(t *testing.T) {
+	const nodes, gpn, experts = 3, 4, 48
+	rt := uniformRouting(5, nodes, gpn, 200, experts, 6, 2)
+	p, err := ContiguousPlacement(experts, nodes*gpn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := NewLayout(rt, p, nodes, gpn, experts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewLayoutBuilder(p, nodes, gpn, experts, rt.TopK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src := nodes*gpn - 1; src >= 0; src-- {
+		b.Add(src, rt.Experts[src])
+	}
+	got, err := b.Layout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.plans, want.plans = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Error("a layout built rank by rank, last rank first, differs from NewLayout's")
+	}
+
+	bad := func(name string, add func(b *LayoutBuilder), wantErr string) {
+		t.Helper()
+		b, err := NewLayoutBuilder(p, nodes, gpn, experts, rt.TopK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(b)
+		if _, err := b.Layout(); err == nil || err.Error() != wantErr {
+			t.Errorf("%s: error %v, want %q", name, err, wantErr)
+		}
+	}
+	all := func(b *LayoutBuilder) {
+		for src := range nodes * gpn {
+			b.Add(src, rt.Experts[src])
+		}
+	}
+	bad("missing rank", func(b *LayoutBuilder) {
+		for src := range nodes*gpn - 1 {
+			b.Add(src, rt.Experts[src])
+		}
+	}, "dispatch: routing rank 11 of 12 was never added to the layout")
+	bad("rank twice", func(b *LayoutBuilder) { all(b); b.Add(3, rt.Experts[3]) },
+		"dispatch: routing rank 3 laid out twice")
+	ids := slices.Clone(rt.Experts[2])
+	ids[7] = experts
+	bad("bad id", func(b *LayoutBuilder) { b.Add(2, ids); all(b) },
+		"dispatch: rank 2 token 1 slot 1: expert id 48, want -1..47")
 }

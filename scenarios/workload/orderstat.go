@@ -119,11 +119,16 @@ func newOrderStatGen(l routingLayout, topk int) *orderStatGen {
 	return g
 }
 
-func (g *orderStatGen) generate(tokens []int, rng *rand.Rand) dispatch.Routing {
+// generate draws the routing of ranks with tokens[r] tokens each, handing
+// each rank's to each (when not nil) once it is drawn.
+func (g *orderStatGen) generate(tokens []int, rng *rand.Rand, each func(src int, ids []int32)) dispatch.Routing {
 	rt := allocRouting(tokens, g.topk)
-	for _, ids := range rt.Experts {
+	for src, ids := range rt.Experts {
 		for t := 0; t < len(ids)/g.topk; t++ {
 			g.token(rng, ids[t*g.topk:(t+1)*g.topk])
+		}
+		if each != nil {
+			each(src, ids)
 		}
 	}
 	return rt

@@ -123,7 +123,7 @@ func TestOrderStatRoutingDistribution(t *testing.T) {
 			}
 			tokens := uniformTokens(l.ranks, c.tokens)
 			oldRt := newNodeLimitedGen(l, c.topk).generate(tokens, newKeySource(11))
-			newRt := newOrderStatGen(l, c.topk).generate(tokens, sim.Stream(12, "routing"))
+			newRt := newOrderStatGen(l, c.topk).generate(tokens, sim.Stream(12, "routing"), nil)
 			a := collectTokenStats(oldRt, l, c.gpus)
 			b := collectTokenStats(newRt, l, c.gpus)
 			if a.overLimit+b.overLimit > 0 {
@@ -197,7 +197,7 @@ func BenchmarkNodeLimitedGenerators(b *testing.B) {
 		})
 		b.Run(c.name+"/orderstat", func(b *testing.B) {
 			for b.Loop() {
-				newOrderStatGen(l, 8).generate(tokens, sim.Stream(1, "routing"))
+				newOrderStatGen(l, 8).generate(tokens, sim.Stream(1, "routing"), nil)
 			}
 		})
 	}

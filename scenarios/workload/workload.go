@@ -135,6 +135,31 @@ func (l routingLayout) nodeOf(e int) int { return e / l.perNode }
 // same routing on any machine. Bad input returns an error naming the
 // scenario field, its value and what is allowed.
 func GenerateRouting(w Workload, m model.Model, nodes, gpusPerNode int, seed uint64) (dispatch.Routing, error) {
+	return GenerateRoutingEach(w, m, nodes, gpusPerNode, seed, nil)
+}
+
+// GenerateRoutingEach is GenerateRouting that also hands each rank's
+// routing (its Experts slice, final) to each as soon as it is drawn, rank
+// after rank, so the caller can use it while the next ranks are drawn; a
+// nil each is GenerateRouting. each is not called when an error is
+// returned before the first rank is drawn.
+func GenerateRoutingEach(w Workload, m model.Model, nodes, gpusPerNode int, seed uint64, each func(src int, ids []int32)) (dispatch.Routing, error) {
+	rt, err := generateRouting(w, m, nodes, gpusPerNode, seed, each)
+	if err == nil && each != nil && rt.TopK > 0 && !DrawsEach(w) {
+		for src, ids := range rt.Experts {
+			each(src, ids)
+		}
+	}
+	return rt, err
+}
+
+// DrawsEach reports whether GenerateRoutingEach hands each rank over as it
+// is drawn, with model.top_k slots per token: so the node-limited
+// generator, the default, does; the others hand the ranks over once the
+// whole routing is drawn.
+func DrawsEach(w Workload) bool { return w.Routing == "" || w.Routing == RoutingNodeLimited }
+
+func generateRouting(w Workload, m model.Model, nodes, gpusPerNode int, seed uint64, each func(src int, ids []int32)) (dispatch.Routing, error) {
 	kind := w.Routing
 	if kind == "" {
 		kind = RoutingNodeLimited
@@ -167,7 +192,7 @@ func GenerateRouting(w Workload, m model.Model, nodes, gpusPerNode int, seed uin
 		if err := checkSlots(tokens, m.TopK); err != nil {
 			return dispatch.Routing{}, err
 		}
-		return newOrderStatGen(l, m.TopK).generate(tokens, rng), nil
+		return newOrderStatGen(l, m.TopK).generate(tokens, rng, each), nil
 	case RoutingSkewed:
 		return generateSkewed(w, m, l, seed, rng)
 	case RoutingBalanced:

@@ -249,7 +249,7 @@ func TestNodeLimitedRoutingMatchesReference(t *testing.T) {
 			}
 			measureRouting(t, rt, c.nodes, c.gpus, c.experts)
 			prod := mustRouting(t, Workload{TokensPerGPU: tokens}, m, c.nodes, c.gpus, 7)
-			ord := newOrderStatGen(l, c.topk).generate(uniformTokens(l.ranks, tokens), sim.Stream(7, "routing"))
+			ord := newOrderStatGen(l, c.topk).generate(uniformTokens(l.ranks, tokens), sim.Stream(7, "routing"), nil)
 			if !slices.EqualFunc(prod.Experts, ord.Experts, slices.Equal) {
 				t.Fatal("GenerateRouting's node-limited path differs from orderStatGen on the seed's routing stream")
 			}
