@@ -10,11 +10,14 @@ import "github.com/moesim/moesim/sim"
 // returns RDMA credits; in intranode mode the single queue is the GPU's own
 // tokens and the warps are DeepEP's intranode sender warps.
 type forwarder struct {
-	k      *kernel
-	rank   int
-	c      int
-	queues []tokenQueue // indexed by source node (internode) or [0]
-	warps  []fwdWarp    // indexed by destination local GPU
+	k    *kernel
+	rank int
+	c    int
+	// This GPU's node, index in it and the node's first rank: kept, as
+	// integer division is slow and the hot paths would divide per event.
+	node, local, base int
+	queues            []tokenQueue // indexed by source node (internode) or [0]
+	warps             []fwdWarp    // indexed by destination local GPU
 	// head and done are each queue's per-warp positions, at qi*gpn+d.
 	head, done []int32
 	// ready holds, per warp, one bit per queue: set while the queue holds
@@ -183,7 +186,7 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 		}
 		w.busy = true
 		w.lastQ, w.lastEnd = qi, h
-		dst := f.rank - f.rank%k.gpn + d
+		dst := f.base + d
 		bytes := int64(n) * k.rec
 		// The warp copies the chunk a record at a time, then fences and
 		// stores the ring's tail.
@@ -192,7 +195,7 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 		if dst != f.rank {
 			// Records land when both the SM has copied them and the link
 			// has carried them, plus the link's latency.
-			r := k.route(f.rank, dst)
+			r := &k.nvlRoutes[f.rank*k.gpn+d]
 			linkDone := sim.Transfer(now, bytes, 0, r.Ports...)
 			finish = max(finish, linkDone)
 			arrive = finish + r.Latency
@@ -208,7 +211,7 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 			tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "nvl_forward", Role: "forward", GPU: f.rank, Channel: f.c,
 				Peer: dst, Link: link, Bytes: bytes, Tokens: n})
 		}
-		k.eng.At(arrive, k.recv(dst, f.c), sim.PackArg(evNVLArrive, f.rank%k.gpn, n))
+		k.eng.At(arrive, k.recv(dst, f.c), sim.PackArg(evNVLArrive, f.local, n))
 		return true
 	}
 	// Nothing for d in what arrived: the slots are still read and
@@ -259,8 +262,10 @@ func (f *forwarder) returnCredit(now sim.Time, qi int, moved int32) {
 	src := int(q.srcRank)
 	s := k.sender(src, f.c)
 	at := now
-	if src/k.gpn != f.rank/k.gpn {
+	// Queue qi holds the records from node qi (senders exist in internode
+	// mode only).
+	if qi != f.node {
 		at += k.cl.Config.IBLatency
 	}
-	k.eng.At(at, s, sim.PackArg(evRDMACredit, f.rank/k.gpn, n))
+	k.eng.At(at, s, sim.PackArg(evRDMACredit, f.node, n))
 }

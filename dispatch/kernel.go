@@ -227,7 +227,7 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 			i := r*k.ch + c
 			lo, hi := ChannelSlice(lay.Tokens[r], k.ch, c)
 			s := &sendSlab[i]
-			*s = rdmaSender{k: k, rank: r, c: c, node: node, lo: lo, hi: hi, pos: lo,
+			*s = rdmaSender{k: k, rank: r, c: c, node: node, local: r % gpn, lo: lo, hi: hi, pos: lo,
 				per: perSlab[i*nodes : (i+1)*nodes : (i+1)*nodes], blockedOn: -1}
 			for m := range nodes {
 				s.per[m].total = k.fwd(m*gpn+r%gpn, c).queues[node].n

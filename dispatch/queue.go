@@ -139,7 +139,7 @@ func (k *kernel) buildForwarders(internode bool) {
 	for i := range n {
 		r, c := i/k.ch, i%k.ch
 		fw := &fwSlab[i]
-		*fw = forwarder{k: k, rank: r, c: c, queues: queues[i*nq : (i+1)*nq], warps: warpSlab[i*gpn : (i+1)*gpn],
+		*fw = forwarder{k: k, rank: r, c: c, node: r / gpn, local: r % gpn, base: r - r%gpn, queues: queues[i*nq : (i+1)*nq], warps: warpSlab[i*gpn : (i+1)*gpn],
 			head: posSlab[2*i*nq*gpn : (2*i+1)*nq*gpn], done: posSlab[(2*i+1)*nq*gpn : (2*i+2)*nq*gpn],
 			ready: readySlab[i*gpn*readyWords : (i+1)*gpn*readyWords], readyWords: readyWords}
 		for qi := range nq {
@@ -154,7 +154,7 @@ func (k *kernel) buildForwarders(internode bool) {
 			w.pending = w.buf[:0]
 		}
 		k.forwards[i] = fw
-		recvSlab[i] = receiver{k: k, rank: r, c: c, free: freeSlab[i*gpn : (i+1)*gpn]}
+		recvSlab[i] = receiver{k: k, rank: r, c: c, local: r % gpn, base: r - r%gpn, free: freeSlab[i*gpn : (i+1)*gpn]}
 		k.receivers[i] = &recvSlab[i]
 	}
 	// Each queue is a run of its (source, node) list in the layout's

@@ -10,9 +10,11 @@ type receiver struct {
 	k    *kernel
 	rank int
 	c    int
-	last sim.Time // when the last row landed
-	rows int
-	free []sim.Time // when each source's receiver warp is next idle
+	// This GPU's index in its node and the node's first rank.
+	local, base int
+	last        sim.Time // when the last row landed
+	rows        int
+	free        []sim.Time // when each source's receiver warp is next idle
 }
 
 const evNVLArrive = 5
@@ -35,12 +37,12 @@ func (r *receiver) Handle(now sim.Time, arg int64) {
 	if k.verify != nil {
 		k.verify.received(r.rank, r.c, src, n)
 	}
-	fwd := r.rank - r.rank%k.gpn + src
+	fwd := r.base + src
 	at := finish
 	if fwd != r.rank {
 		at += k.cl.Config.NVLinkLatency
 	}
-	k.fwd(fwd, r.c).credit(r.rank%k.gpn, at, n)
+	k.fwd(fwd, r.c).credit(r.local, at, n)
 	if tr := k.eng.Tracer(); tr != nil {
 		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "nvl_recv", Role: "nvl-recv", GPU: r.rank, Channel: r.c,
 			Peer: fwd, Link: "sm", Bytes: bytes, Tokens: n})

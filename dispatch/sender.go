@@ -20,6 +20,7 @@ type rdmaSender struct {
 	k       *kernel
 	rank, c int
 	node    int
+	local   int // index in the node
 	lo, hi  int // the channel's token slice
 	pos     int // next token to write
 	pos0    int // first token of the batch in flight
@@ -133,7 +134,7 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			}
 			n := min(pend, k.cfg.RDMAChunk)
 			p.issued += int32(n)
-			fwd := m*k.gpn + s.rank%k.gpn
+			fwd := m*k.gpn + s.local
 			f := k.fwd(fwd, s.c)
 			// The coordinator fences the chunk's records before it
 			// posts them.
@@ -143,7 +144,7 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 				k.eng.At(at, f, sim.PackArg(evRDMAArrive, s.node, n))
 				continue
 			}
-			r := k.route(s.rank, fwd)
+			r := &k.ibRoutes[s.rank*nodes+m] // k.route(s.rank, fwd), without its divisions
 			// Two NIC messages per chunk: the RDMA write of the records
 			// and the atomic add on the remote tail.
 			arrive := sim.TransferMessageAt(now, at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
