@@ -68,3 +68,32 @@ func BenchmarkAllToAll(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDispatchPerEvent runs the internode dispatch at sizes whose
+// state differs by 64 times (2 to 16 nodes at 262,144 tokens in all, and 8
+// nodes at 256 to 4096 tokens per GPU), reporting the time per event: if
+// it stays flat while the state grows, the kernel's time is its work per
+// event and not cache misses on its state (docs/performance.md, part 7).
+func BenchmarkDispatchPerEvent(b *testing.B) {
+	cases := []struct{ nodes, tokens int }{
+		{2, 16384}, {4, 8192}, {8, 4096}, {16, 2048},
+		{8, 256}, {8, 1024},
+	}
+	for _, c := range cases {
+		b.Run(fmt.Sprintf("EP%d/tokens%d", c.nodes*8, c.tokens), func(b *testing.B) {
+			s := setup(b, "h800", c.nodes, c.tokens, 8, min(4, c.nodes), 1)
+			cfg := DefaultConfig(c.nodes*8, 24)
+			f := fp8(b)
+			var events int64
+			for b.Loop() {
+				s.cl.Reset()
+				res, err := Run(s.cl, s.lay, cfg, f, 7168, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				events += res.Events
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+		})
+	}
+}
