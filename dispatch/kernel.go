@@ -61,6 +61,8 @@ type kernel struct {
 	forwards  []*forwarder
 	receivers []*receiver
 
+	// The cached network paths: NIC to NIC on src's rail to node
+	// dstNode, and NVLink to local GPU dstLocal of src's node.
 	ibRoutes  []topology.Route // [src*nodes+dstNode], same local index
 	nvlRoutes []topology.Route // [src*gpn+dstLocal]
 
@@ -84,15 +86,6 @@ func (k *kernel) sm(rank, i int) *sim.Port       { return k.smPs[rank][i] }
 func (k *kernel) fwd(rank, c int) *forwarder     { return k.forwards[rank*k.ch+c] }
 func (k *kernel) recv(rank, c int) *receiver     { return k.receivers[rank*k.ch+c] }
 func (k *kernel) sender(rank, c int) *rdmaSender { return k.senders[rank*k.ch+c] }
-
-// route is the cached network path from src to dst: NVLink within the node,
-// or NIC to NIC on src's rail.
-func (k *kernel) route(src, dst int) *topology.Route {
-	if src/k.gpn == dst/k.gpn {
-		return &k.nvlRoutes[src*k.gpn+dst%k.gpn]
-	}
-	return &k.ibRoutes[src*k.cl.Config.Nodes+dst/k.gpn]
-}
 
 // ChannelSlice is the contiguous token range channel c of a rank with n
 // tokens owns: [c*ceil(n/C), min((c+1)*ceil(n/C), n)), as in DeepEP.

@@ -144,7 +144,7 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 				k.eng.At(at, f, sim.PackArg(evRDMAArrive, s.node, n))
 				continue
 			}
-			r := &k.ibRoutes[s.rank*nodes+m] // k.route(s.rank, fwd), without its divisions
+			r := &k.ibRoutes[s.rank*nodes+m]
 			// Two NIC messages per chunk: the RDMA write of the records
 			// and the atomic add on the remote tail.
 			arrive := sim.TransferMessageAt(now, at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
