@@ -5,10 +5,15 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/moesim/moesim/topology"
 )
+
+// sourceWidth is the widest a terminal table's source column gets: with
+// the other columns a line stays within about 120 characters.
+const sourceWidth = 60
 
 // Hardware writes every constant of a hardware file with its value, unit,
 // kind and source: what `moesim presets show NAME` prints for a hardware
@@ -22,6 +27,14 @@ func Hardware(w io.Writer, h *topology.Hardware, markdown bool) error {
 		return err
 	}
 	t := newTable(w, markdown, tw.AlignLeft)
+	if !markdown {
+		// A source runs to a few hundred characters: wrapped, the
+		// table fits a terminal instead of one line per screen width.
+		t.Configure(func(c *tablewriter.Config) {
+			c.Row.Formatting.AutoWrap = tw.WrapNormal
+			c.Row.ColMaxWidths.PerColumn = tw.Mapper[int, int]{4: sourceWidth}
+		})
+	}
 	t.Header([]string{"constant", "value", "unit", "kind", "source"})
 	counts := map[topology.Kind]int{}
 	for _, s := range topology.Constants {
