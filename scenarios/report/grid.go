@@ -16,6 +16,9 @@ type grid struct {
 	Title  string
 	Header []string
 	Rows   [][]string
+	// Left aligns the rows left: a grid of labels and sentences rather
+	// than of numbers, which align right.
+	Left bool
 }
 
 func f1(x float64) string   { return fmt.Sprintf("%.1f", x) }

@@ -115,7 +115,7 @@ func candidateCells(p *search.Plan, c *search.Candidate) []string {
 
 func recommendationGrid(r *search.PlanResult) grid {
 	p := r.Plan
-	g := grid{Title: "Recommendation", Header: []string{"", "value"}}
+	g := grid{Title: "Recommendation", Header: []string{"", "value"}, Left: true}
 	add := func(k, v string) { g.Rows = append(g.Rows, []string{k, v}) }
 	if r.Recommended < 0 {
 		add("recommended", "none: no point meets every constraint")

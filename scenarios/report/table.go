@@ -39,7 +39,11 @@ func writeGrids(w io.Writer, markdown bool, head, sub string, grids []grid) erro
 		if _, err := fmt.Fprintf(w, "\n%s\n", title); err != nil {
 			return err
 		}
-		t := newTable(w, markdown, tw.AlignRight)
+		align := tw.AlignRight
+		if g.Left {
+			align = tw.AlignLeft
+		}
+		t := newTable(w, markdown, align)
 		t.Header(g.Header)
 		for _, row := range g.Rows {
 			if err := t.Append(row); err != nil {
