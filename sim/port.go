@@ -27,7 +27,10 @@ package sim
 // of time order, and the port keeps the idle time after the present for
 // them.
 type Port struct {
-	Name        string
+	// The fields every reservation reads come first, in one 64-byte
+	// line; a port is 128 bytes, which Go's allocator places on a
+	// 128-byte boundary, so it spans exactly two lines.
+
 	BytesPerSec float64
 	// MinHold is the least time one transfer holds the port whatever its
 	// bytes: a NIC's per-message time, 1 / message rate. Zero for links
@@ -35,13 +38,10 @@ type Port struct {
 	// (TransferMessage's msg) counts toward it.
 	MinHold Time
 
-	busyUntil   Time
-	bytes       int64
-	busy        Time
-	transfers   int64
-	peakBacklog Time
-	firstOffer  Time
-	offered     bool
+	busyUntil Time
+	bytes     int64
+	busy      Time
+	transfers int64
 
 	// batchAt is the present (the offering call's now) of the latest
 	// transfers offered and batchStart the earliest start the port
@@ -50,6 +50,7 @@ type Port struct {
 	// batchStart, or when it was offered if that is later.
 	batchAt, batchStart Time
 
+	peakBacklog Time
 	// gaps are idle intervals before busyUntil, sorted by start, that a
 	// later offer may fill (first fit), at most maxGaps; allocated on the
 	// first gap, kept across Reset.
@@ -57,6 +58,7 @@ type Port struct {
 	// onReserve, when set (tests only), sees every interval the port
 	// grants.
 	onReserve func(start, end Time)
+	Name      string
 }
 
 // maxGaps bounds the idle intervals a port remembers; when full it forgets
@@ -119,9 +121,6 @@ func (p *Port) reserve(offer, floor Time, bytes int64, extra Time) (start, end T
 	d := TransferTime(bytes, p.BytesPerSec) + extra
 	if d < p.MinHold {
 		d = p.MinHold
-	}
-	if !p.offered {
-		p.offered, p.firstOffer = true, offer
 	}
 	p.bytes += bytes
 	p.busy += d

@@ -1,6 +1,9 @@
 package sim
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestOneTransferTakesLatencyPlusBytesOverBandwidth(t *testing.T) {
 	p := NewPort("link", 50e9)
@@ -58,5 +61,18 @@ func TestSlowestPortSetsArrival(t *testing.T) {
 	got := Transfer(0, 1e6, 3, fast, slow)
 	if want := TransferTime(1e6, 25e9) + 3; got != want {
 		t.Fatalf("arrival %v, want %v", got, want)
+	}
+}
+
+// TestPortSize: a port fits the allocator's 128-byte size class, which
+// puts it on a 128-byte boundary, two cache lines, the first holding what
+// every reservation reads. A field more makes it 144 bytes and most ports
+// then span three lines.
+func TestPortSize(t *testing.T) {
+	if n := unsafe.Sizeof(Port{}); n > 128 {
+		t.Errorf("a Port is %d bytes, want at most 128", n)
+	}
+	if off := unsafe.Offsetof(Port{}.batchStart); off >= 64 {
+		t.Errorf("Port.batchStart at byte %d: the hot fields no longer share the first cache line", off)
 	}
 }
