@@ -10,6 +10,10 @@
 #        scripts/perf.sh large   the issue's large cases, EP2048 and EP4096
 #                                (about 4 minutes on 2 cores, 5 GiB of memory)
 #        scripts/perf.sh run N   N timings of `moesim run` (default scenario)
+#        scripts/perf.sh commands
+#                                the commands whose times the docs quote
+#                                (tune, plan, a sweep, single points; about
+#                                1 minute on 2 cores)
 #
 # Needs GNU time (/usr/bin/time) and python3 (for the JSON and the fit).
 set -euo pipefail
@@ -83,6 +87,32 @@ large)
       --set workload.tokens_per_gpu=4096 --set kernel.num_sms=24 --set kernel.extrapolate=true
   } | awk -F'|' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}'
   ;;
+commands)
+  # cmd LABEL ARGS...: one moesim command, as LABEL|wall s|CPU s|peak MiB.
+  cmd() {
+    local label=$1
+    shift
+    /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$moesim" "$@" > /dev/null 2>&1
+    read -r wall user sys_ kb < "$tmp/time"
+    echo "$label|$wall|$(printf '%.2f' "$(echo "$user + $sys_" | bc)")|$((kb / 1024))"
+  }
+  echo "| command | wall s | CPU s | peak RSS MiB |"
+  echo "|---|---|---|---|"
+  {
+    cmd '`moesim run` (default: EP64, 4096 tokens/GPU)' run
+    cmd '`moesim run --set cluster.nodes=2 --set model.max_nodes_per_token=2` (EP16)' run --set cluster.nodes=2 --set model.max_nodes_per_token=2
+    cmd '`moesim run --set cluster.nodes=16 --set kernel.extrapolate=true` (EP128)' run --set cluster.nodes=16 --set kernel.extrapolate=true
+    cmd '`moesim sweep` of 8 EP64 points (`--vary seed=1,2 --vary kernel.num_sms=16,24 --vary cluster.nic_GBps=25,50`)' \
+      sweep --vary seed=1,2 --vary kernel.num_sms=16,24 --vary cluster.nic_GBps=25,50 --out "$tmp/sweep.jsonl"
+    cmd '`moesim tune` (default: 4..48 SMs and the uncertainty reruns)' tune
+    cmd '`moesim tune --range=false`' tune --range=false
+    cmd '`moesim plan --example v3-train-nic`' plan --example v3-train-nic
+    "$moesim" plan --example v3-train-nic --show |
+      sed 's/workload.tokens_per_gpu: 1024/workload.tokens_per_gpu: 4096/' > "$tmp/nic4096.yaml"
+    cmd '`moesim plan` of v3-train-nic at 4096 tokens/GPU, `--no-uncertainty`' plan "$tmp/nic4096.yaml" --no-uncertainty
+    cmd '`moesim validate`' validate
+  } | awk -F'|' '{printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4}'
+  ;;
 run)
   n=${2:-10}
   for _ in $(seq "$n"); do
@@ -92,7 +122,7 @@ run)
   echo
   ;;
 *)
-  echo "usage: scripts/perf.sh scale|large|run [N]" >&2
+  echo "usage: scripts/perf.sh scale|large|commands|run [N]" >&2
   exit 2
   ;;
 esac
