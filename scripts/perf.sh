@@ -98,6 +98,8 @@ commands)
   }
   echo "| command | wall s | CPU s | peak RSS MiB |"
   echo "|---|---|---|---|"
+  # The labels are Markdown: their backticks are meant literally.
+  # shellcheck disable=SC2016
   {
     cmd '`moesim run` (default: EP64, 4096 tokens/GPU)' run
     cmd '`moesim run --set cluster.nodes=2 --set model.max_nodes_per_token=2` (EP16)' run --set cluster.nodes=2 --set model.max_nodes_per_token=2
