@@ -272,12 +272,10 @@ func (q *queue) refill() {
 			}
 			bk.tail.ev[bk.n&(blockLen-1)] = *ev
 			bk.n++
-			if ev.at < bk.min {
-				bk.min = ev.at
-			}
+			bk.min = min(bk.min, ev.at)
 			q.mark(j)
+			ev.h = nil // drop the moved copy's handler reference
 		}
-		clear(b.ev[:n]) // drop the moved copies' handler references
 		nx := b.next
 		b.next = q.free
 		q.free = b
