@@ -7,7 +7,7 @@ package combine
 const (
 	// nvlSender
 	evSent  = iota // a = warp: its round's copies are done (or the start)
-	evFreed        // a = partition<<freedShift | warp, b = slots the consumer freed
+	evFreed        // a = partition (in k.sendParts), b = slots the consumer freed
 
 	// forwarder
 	evNVLRound   // a = sender local GPU: its oldest round in flight has landed

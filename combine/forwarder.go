@@ -29,7 +29,7 @@ type forwarder struct {
 	// this node, in node order; a node with none has no group.
 	groups []fwdGroup
 	// peers[d] is local GPU d's NVL sender warp for this GPU: its rounds
-	// land here, and the groups return NVL slots to it.
+	// land here (the groups return NVL slots to its partitions).
 	peers []*sendWarp
 }
 
@@ -37,7 +37,7 @@ type forwarder struct {
 // the node's local GPUs that hold rows for it, k.fwdIDs[q.st+s] being
 // stream s's, in order; a stream's freed count is the NVL slots the group
 // has returned to that GPU, and its peer that GPU's partition for the
-// group among its sender warp's. A group is 64 bytes, one cache line.
+// group, in k.sendParts. A group is 64 bytes, one cache line.
 //
 // Invariants:
 //   - credit <= posted <= chunkEnd <= q.len(); done <= q.pos <= chunkEnd;
@@ -224,7 +224,7 @@ func (f *forwarder) finishBatch(now sim.Time, n int) {
 			at += k.cl.Config.NVLinkLatency
 		}
 		// The sender's warp for this forwarder, the partition of n.
-		f.peers[d].credit(int(st.peer), at, cnt)
+		k.credit((f.base+d)*k.ch+f.c, st.peer, at, cnt)
 	}
 }
 

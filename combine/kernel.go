@@ -345,35 +345,44 @@ func (k *kernel) fill() {
 	k.sendParts = make([]sendPart, partsAt[n*gpn])
 	for i, s := range k.senders {
 		for w := range s.warps {
-			s.warps[w].parts = span(k.sendParts, partsAt, i*gpn+w)
+			parts := span(k.sendParts, partsAt, i*gpn+w)
+			for p := range parts {
+				parts[p].w = uint8(w)
+			}
+			s.warps[w].parts = parts
 		}
 	}
-	// peers[d] of (rank, c): local GPU d's sender warp for rank in
-	// channel c, which the receiver (within a node) or the forwarder
-	// (across nodes) returns NVL slots to.
-	peerSlab := make([]*sendWarp, n*gpn)
 	var ids []uint16
 	var groupSlab []fwdGroup
+	var peerSlab []*sendWarp
 	if k.internode {
 		k.recvSt, ids = make([]streamState, streamsAt[n]), make([]uint16, streamsAt[n])
 		groupSlab = make([]fwdGroup, groupsAt[n])
 		k.fwdSt, k.fwdIDs = make([]streamState, fwdStreamsAt[n]), make([]uint8, fwdStreamsAt[n])
+		peerSlab = make([]*sendWarp, n*gpn)
 	} else {
 		k.recvSt = make([]streamState, n*gpn)
 	}
 	fwdSt, fwdIDs := k.fwdSt, k.fwdIDs
 	for i := range n {
 		r, c := i/ch, i%ch
+		if !k.internode {
+			k.receivers[i].init(k, r, c, int32(i*gpn), gpn, nil)
+			// Stream d returns slots to local GPU d's sender warp for r,
+			// whose one partition, if it has rows, is its first.
+			for d := range gpn {
+				k.recvSt[i*gpn+d].peer = partsAt[((r-r%gpn+d)*ch+c)*gpn+r%gpn]
+			}
+			continue
+		}
+		// peers[d]: local GPU d's sender warp for r in channel c, whose
+		// rounds land on r's forwarder.
 		peers := slab(peerSlab, i, gpn)
 		for d := range gpn {
 			peers[d] = &k.sender(r-r%gpn+d, c).warps[r%gpn]
 		}
-		if k.internode {
-			k.receivers[i].init(k, r, c, peers, streamsAt[i], int(streamsAt[i+1]-streamsAt[i]), span(ids, streamsAt, i))
-			k.forwards[i].init(k, r, c, span(groupSlab, groupsAt, i), peers)
-		} else {
-			k.receivers[i].init(k, r, c, peers, int32(i*gpn), gpn, nil)
-		}
+		k.receivers[i].init(k, r, c, streamsAt[i], int(streamsAt[i+1]-streamsAt[i]), span(ids, streamsAt, i))
+		k.forwards[i].init(k, r, c, span(groupSlab, groupsAt, i), peers)
 	}
 
 	// Every queue holds, per token, a count and then its streams.
@@ -532,7 +541,7 @@ func (k *kernel) fill() {
 						if set.has(d) {
 							stIDs[j] = uint8(d)
 							w := ((int(m)*gpn+d)*ch+c)*gpn + srcLocal
-							st[j].peer = partsMade[w] - 1
+							st[j].peer = partsAt[w] + partsMade[w] - 1
 							k.sendParts[partsAt[w]+partsMade[w]-1].st = uint8(j)
 							j++
 						}
@@ -722,9 +731,9 @@ func (k *kernel) fillSlice(recs *nodeRecords, pl *planScratch, src, c, lo, hi in
 			stIDs[j] = uint8(d)
 			w := ((m*gpn+d)*ch+c)*gpn + srcLocal
 			partsMade[w]++
-			sp := &k.sendParts[partsAt[w]+partsMade[w]-1]
+			st[j].peer = partsAt[w] + partsMade[w] - 1
+			sp := &k.sendParts[st[j].peer]
 			sp.grp, sp.total, sp.st = uint16(grp), per[d], uint8(j)
-			st[j].peer = partsMade[w] - 1
 			j++
 		}
 	}

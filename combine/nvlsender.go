@@ -38,16 +38,24 @@ type nvlSender struct {
 // is the forwarder group the partition feeds (the group of the
 // partition's source node on the warp's forwarder) and st the group's
 // stream from this GPU.
+//
+// until is the warp's: when its round in flight is done, or the last
+// round was (0 before the first). Each partition keeps a copy so that a
+// consumer returning slots reads one line, the partition's, and not the
+// warp's as well: credit runs about once per NVL round per partition,
+// from another GPU's roles, and the warp's line is then rarely in cache.
 type sendPart struct {
+	until              sim.Time
 	total, sent, freed int32
 	grp                uint16
 	st                 uint8
+	w                  uint8 // the warp, which a credit's event steps
 }
 
-// sendWarp is one NVL sender warp's state.
+// sendWarp is one NVL sender warp's state; its partitions hold when its
+// round in flight is done.
 type sendWarp struct {
 	busy  bool
-	until sim.Time // when the round in flight is done, while busy
 	s     *nvlSender
 	w     int
 	parts []sendPart // the partitions with rows, in partition order
@@ -177,20 +185,15 @@ func (s *nvlSender) Handle(now sim.Time, arg int64) {
 		s.warps[a].busy = false
 		s.step(now, a)
 	case evFreed:
-		w := a & (freedWarps - 1)
-		s.warps[w].parts[a>>freedShift].freed += int32(b)
-		s.step(now, w)
+		sp := &s.k.sendParts[a]
+		sp.freed += int32(b)
+		s.step(now, int(sp.w))
 	}
 }
 
-// An evFreed names the partition and the warp as p<<freedShift | w.
-const (
-	freedShift = 7
-	freedWarps = 1 << freedShift // more than topology.MaxGPUsPerNode
-)
-
-// credit returns n slots of the warp's partition p, landing at time at.
-// Most credits need no event, as the warp would do nothing with them then:
+// credit returns n slots of partition p (its index in k.sendParts) of
+// sender s (its index in k.senders), landing at time at. Most credits
+// need no event, as the warp would do nothing with them then:
 //   - when the warp is busy until after at, it looks at its credits only
 //     when its round is done, so counting the credit now is the same as
 //     counting it at at;
@@ -200,17 +203,20 @@ const (
 //     partition with rows left has made it look again), and these slots
 //     give room only where there are no rows.
 //
+// The warp is busy until after at exactly when at < sp.until: while it is
+// idle, until is when its last round was done, which is no later than
+// now, and at is now or later.
+//
 // Otherwise the credit is an event, which makes the warp look again; at
 // or after the end of the round in flight it runs after the warp's own
 // event, as it was scheduled after it.
-func (w *sendWarp) credit(p int, at sim.Time, n int) {
-	sp := &w.parts[p]
-	if (w.busy && at < w.until) || sp.sent == sp.total {
+func (k *kernel) credit(s int, p int32, at sim.Time, n int) {
+	sp := &k.sendParts[p]
+	if at < sp.until || sp.sent == sp.total {
 		sp.freed += int32(n)
 		return
 	}
-	s := w.s
-	s.k.eng.At(at, s, sim.PackArg(evFreed, p<<freedShift|w.w, n))
+	k.eng.At(at, k.senders[s], sim.PackArg(evFreed, int(p), n))
 }
 
 // step starts warp w's next round if some partition has room.
@@ -267,7 +273,10 @@ func (s *nvlSender) step(now sim.Time, w int) {
 	// The warp fences the round and stores its tails before it is free.
 	finish += k.costs.For(s.rank).Handshake()
 	arrive += k.costs.For(s.rank).Handshake()
-	warp.busy, warp.until = true, finish
+	warp.busy = true
+	for p := range parts {
+		parts[p].until = finish
+	}
 	k.eng.At(finish, s, sim.PackArg(evSent, w, 0))
 	if k.internode {
 		// One landing event for the round, which hands each partition's

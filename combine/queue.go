@@ -54,8 +54,9 @@ type streamState struct {
 	// coordinator returns them a chunk at a time).
 	credited int32
 	// peer is the producer's index for this stream, where freed slots go
-	// back: a forwarder stream's partition among its sender warp's, an
-	// internode receiver stream's group among its forwarder's.
+	// back: a forwarder or intranode receiver stream's partition in
+	// k.sendParts, an internode receiver stream's group among its
+	// forwarder's.
 	peer int32
 }
 

@@ -26,9 +26,6 @@ type receiver struct {
 	k           *kernel
 	rank, c     int
 	local, node int // this GPU's index in its node, and the node
-	// Within a node, per local GPU: its sender warp for this GPU, which
-	// the receiver returns NVL slots to.
-	peers []*sendWarp
 	// Across nodes, ids[s] is stream s's node: the streams are the nodes
 	// this channel's tokens go to, in node order, and a stream's peer is
 	// its group on that node's forwarder.
@@ -42,8 +39,8 @@ type receiver struct {
 }
 
 // init sets the receiver up with its nst streams from st in k.recvSt.
-func (r *receiver) init(k *kernel, rank, c int, peers []*sendWarp, st int32, nst int, ids []uint16) {
-	*r = receiver{k: k, rank: rank, c: c, local: rank % k.gpn, node: rank / k.gpn, wait: waitNone, peers: peers, ids: ids}
+func (r *receiver) init(k *kernel, rank, c int, st int32, nst int, ids []uint16) {
+	*r = receiver{k: k, rank: rank, c: c, local: rank % k.gpn, node: rank / k.gpn, wait: waitNone, ids: ids}
 	r.q.setStreams(st, nst)
 }
 
@@ -165,7 +162,8 @@ func (r *receiver) finishBatch(now sim.Time) {
 			if s != local {
 				at += k.cl.Config.NVLinkLatency
 			}
-			r.peers[s].credit(0, at, n)
+			// Local GPU s's sender warp for this GPU, its one partition.
+			k.credit((r.rank-local+s)*k.ch+r.c, st.peer, at, n)
 			continue
 		}
 		// The RDMA coordinator returns heads by atomic once they have
