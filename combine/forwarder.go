@@ -99,12 +99,23 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 	case evNVLRound:
 		// A round of NVL sender warp a's rows has landed: its
 		// partitions' rows, in partition order.
+		k := f.k
 		fly := &f.peers[a].fly
 		for last := false; !last; {
 			var n, s, rows int
-			n, s, rows, last = fly.pop(&f.k.flyPool)
+			n, s, rows, last = fly.pop()
+			// The rows land in group n's NVL ring partition from its
+			// stream s (written out here, as a call per partition costs
+			// more than the landing).
 			g := &f.groups[n]
-			f.land(n, s, rows)
+			st := &k.fwdSt[int(g.q.st)+s]
+			st.tail += int32(rows)
+			if k.verify != nil {
+				f.verifyLand(g, s, rows)
+			}
+			if int(st.tail-st.freed) > k.nvlSlots {
+				panic("combine: NVL ring overflow: a sender wrote past its credits")
+			}
 			// Rows from a stream the group does not wait for leave it
 			// where it is: busy, waiting for RDMA credit, or waiting for
 			// another stream (the next token's first missing row).
@@ -112,6 +123,7 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 				f.step(now, n)
 			}
 		}
+		fly.release(&k.flyPool)
 	case evFwdReduced:
 		f.finishBatch(now, a)
 		f.step(now, a)
@@ -121,18 +133,8 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 	}
 }
 
-// land puts rows into group n's NVL ring partition from its stream s.
-func (f *forwarder) land(n, s, rows int) {
-	k := f.k
-	g := &f.groups[n]
-	st := &k.fwdSt[int(g.q.st)+s]
-	st.tail += int32(rows)
-	if k.verify != nil {
-		k.verify.arrivedNVL(f.rank, f.c, int(k.fwdIDs[int(g.q.st)+s]), int(g.srcNode), rows)
-	}
-	if int(st.tail-st.freed) > k.nvlSlots {
-		panic("combine: NVL ring overflow: a sender wrote past its credits")
-	}
+func (f *forwarder) verifyLand(g *fwdGroup, s, rows int) {
+	f.k.verify.arrivedNVL(f.rank, f.c, int(f.k.fwdIDs[int(g.q.st)+s]), int(g.srcNode), rows)
 }
 
 // rdmaCredit returns n slots of group m's source's RDMA ring, landing at
@@ -224,7 +226,9 @@ func (f *forwarder) finishBatch(now sim.Time, n int) {
 			at += k.cl.Config.NVLinkLatency
 		}
 		// The sender's warp for this forwarder, the partition of n.
-		k.credit((f.base+d)*k.ch+f.c, st.peer, at, cnt)
+		if !k.credit(st.peer, at, cnt) {
+			k.creditAt((f.base+d)*k.ch+f.c, st.peer, at, cnt)
+		}
 	}
 }
 

@@ -844,11 +844,15 @@ func (k *kernel) result() *dispatch.Result {
 }
 
 // trace emits one span when tracing is on. Peer is a GPU for NVLink, a
-// node for RDMA, -1 for a reduction.
+// node for RDMA, -1 for a reduction. It inlines to the tracer check, so
+// an untraced run makes no call.
 func (k *kernel) trace(start, end sim.Time, ev, role string, gpu, c, peer int, link string, bytes int64, tokens int) {
-	if k.tracer == nil {
-		return
+	if k.tracer != nil {
+		k.emit(start, end, ev, role, gpu, c, peer, link, bytes, tokens)
 	}
+}
+
+func (k *kernel) emit(start, end sim.Time, ev, role string, gpu, c, peer int, link string, bytes int64, tokens int) {
 	k.tracer.Trace(sim.Record{At: start, Dur: end - start, Event: ev, Role: role, GPU: gpu, Channel: c, Peer: peer,
 		Link: link, Bytes: bytes, Tokens: tokens})
 }

@@ -86,9 +86,9 @@ const roundEnd = 1 << 15
 // each round carries, in a ring whose size is a power of two, starting at
 // head. A warp's rounds land in the order it sent them (each starts once
 // the last is done, and lands a fixed latency after it is done), so the
-// forwarder takes one round per landing event. An empty ring gives its
-// buffer back to the kernel's pool, so memory follows the rounds in
-// flight, not the warps.
+// forwarder takes one round per landing event. A ring emptied by a
+// landing gives its buffer back to the kernel's pool, so memory follows
+// the rounds in flight, not the warps.
 type roundRing struct {
 	buf     []flyPart
 	head, n int
@@ -116,18 +116,26 @@ func (q *roundRing) push(pool *flyPool, round []flyPart) {
 }
 
 // pop takes the oldest round's next partition: its group, its stream in
-// the group, its rows, and whether it ends the round.
-func (q *roundRing) pop(pool *flyPool) (grp, st, rows int, last bool) {
+// the group, its rows, and whether it ends the round. An emptied ring
+// keeps its buffer until release, so that pop is small enough to inline
+// into the forwarder's landing loop, which runs once per partition of
+// every round.
+func (q *roundRing) pop() (grp, st, rows int, last bool) {
 	if q.n == 0 {
 		panic("combine: an NVL round landed that was never sent")
 	}
 	p := q.buf[q.head]
 	q.head = (q.head + 1) & (len(q.buf) - 1)
-	if q.n--; q.n == 0 {
+	q.n--
+	return int(p.grp), int(p.st), int(p.rows &^ roundEnd), p.rows&roundEnd != 0
+}
+
+// release gives the buffer of an empty ring back to the pool.
+func (q *roundRing) release(pool *flyPool) {
+	if q.n == 0 {
 		pool.put(q.buf)
 		q.buf, q.head = nil, 0
 	}
-	return int(p.grp), int(p.st), int(p.rows &^ roundEnd), p.rows&roundEnd != 0
 }
 
 // flyPool keeps the buffers of empty round rings, by power-of-two size,
@@ -191,9 +199,9 @@ func (s *nvlSender) Handle(now sim.Time, arg int64) {
 	}
 }
 
-// credit returns n slots of partition p (its index in k.sendParts) of
-// sender s (its index in k.senders), landing at time at. Most credits
-// need no event, as the warp would do nothing with them then:
+// credit returns n slots of partition p (its index in k.sendParts),
+// landing at time at, and reports whether it could count them now. Most
+// credits need no event, as the warp would do nothing with them then:
 //   - when the warp is busy until after at, it looks at its credits only
 //     when its round is done, so counting the credit now is the same as
 //     counting it at at;
@@ -210,12 +218,20 @@ func (s *nvlSender) Handle(now sim.Time, arg int64) {
 // Otherwise the credit is an event, which makes the warp look again; at
 // or after the end of the round in flight it runs after the warp's own
 // event, as it was scheduled after it.
-func (k *kernel) credit(s int, p int32, at sim.Time, n int) {
+//
+// credit is small enough to inline into the consumers' loops, which
+// schedule the event themselves (creditAt) where it returns false.
+func (k *kernel) credit(p int32, at sim.Time, n int) bool {
 	sp := &k.sendParts[p]
 	if at < sp.until || sp.sent == sp.total {
 		sp.freed += int32(n)
-		return
+		return true
 	}
+	return false
+}
+
+// creditAt is the event of a credit that credit could not count now.
+func (k *kernel) creditAt(s int, p int32, at sim.Time, n int) {
 	k.eng.At(at, k.senders[s], sim.PackArg(evFreed, int(p), n))
 }
 

@@ -163,7 +163,9 @@ func (r *receiver) finishBatch(now sim.Time) {
 				at += k.cl.Config.NVLinkLatency
 			}
 			// Local GPU s's sender warp for this GPU, its one partition.
-			k.credit((r.rank-local+s)*k.ch+r.c, st.peer, at, n)
+			if !k.credit(st.peer, at, n) {
+				k.creditAt((r.rank-local+s)*k.ch+r.c, st.peer, at, n)
+			}
 			continue
 		}
 		// The RDMA coordinator returns heads by atomic once they have
