@@ -65,6 +65,17 @@ type fwdGroup struct {
 	until sim.Time // when the batch being summed is done, while busy; idle < 0
 }
 
+// preload reads the masks of the group's next tokens into peek where it
+// has none, as its next take would. An event that will step the group
+// preloads as soon as it has the group's line: the masks are a line the
+// take would otherwise wait for, and the load then overlaps with the
+// event's other reads instead of following them.
+func (g *fwdGroup) preload(masks []uint8) {
+	if g.peek == 0 && masks != nil && g.q.pos < g.q.n {
+		g.peek = loadMasks(masks, int(g.q.off))
+	}
+}
+
 // source is the rank group g's tokens return to.
 func (f *forwarder) source(g *fwdGroup) int { return int(g.srcNode)*f.k.gpn + f.local }
 
@@ -108,6 +119,7 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 			// stream s (written out here, as a call per partition costs
 			// more than the landing).
 			g := &f.groups[n]
+			g.preload(k.fwdMask)
 			st := &k.fwdSt[int(g.q.st)+s]
 			st.tail += int32(rows)
 			if k.verify != nil {
@@ -209,6 +221,7 @@ func (f *forwarder) step(now sim.Time, n int) {
 func (f *forwarder) finishBatch(now sim.Time, n int) {
 	k := f.k
 	g := &f.groups[n]
+	g.preload(k.fwdMask)
 	g.until = idle
 	g.done = g.q.pos
 	lo, hi := g.q.batch()
