@@ -240,6 +240,11 @@ func newKernel(cl *topology.Cluster, lay *dispatch.Layout, cfg dispatch.Config, 
 			k.forwards[i] = &fwdSlab[i]
 		}
 		k.round = make([]flyPart, 0, nodes)
+		// At most one smallest buffer per warp is ever made (a ring takes
+		// one only when the pool has none), so the pool's list of them
+		// never outgrows this; grown by append it would allocate several
+		// times its final size over a run.
+		k.flyPool.free[0] = make([][]flyPart, 0, n*gpn)
 	}
 	k.fill()
 	if opt.Verify {
