@@ -347,6 +347,10 @@ func (k *kernel) fill() {
 			a[i], sum = sum, sum+c
 		}
 	}
+	if partsAt[n*gpn] >= 1<<30 {
+		// An evFreed names its partition in the event's 30-bit field.
+		panic(fmt.Sprintf("combine: %d NVL sender partitions, more than an event can name (2^30)", partsAt[n*gpn]))
+	}
 	k.sendParts = make([]sendPart, partsAt[n*gpn])
 	for i, s := range k.senders {
 		for w := range s.warps {
