@@ -88,12 +88,18 @@ func (c *Costs) Copy(sm *sim.Port, now sim.Time, n int, bytes int64) sim.Time {
 // evenly, all starting at now, are done: the SM carries every byte, the
 // slowest warp copies its ceil(n/w) records. DeepEP's intranode kernels
 // give each peer a group of warps this way.
+//
+// It is Copy or Work written out flat: the copies of dispatch's forwarders
+// and NVL receivers, a call each per event, would otherwise pay for two
+// more calls that the compiler does not inline.
 func (c *Costs) CopyShared(sm *sim.Port, now sim.Time, w, n int, bytes int64) sim.Time {
-	if w <= 1 || n <= 1 {
-		return c.Copy(sm, now, n, bytes)
+	per, warpBytes := n, bytes
+	if w > 1 && n > 1 {
+		per = (n + w - 1) / w
+		warpBytes = bytes * int64(per) / int64(n)
 	}
-	per := (n + w - 1) / w
-	return c.Work(sm, now, bytes, per, bytes*int64(per)/int64(n))
+	smDone := sm.Reserve(now, bytes)
+	return max(smDone, now+sim.Time(per)*c.record+sim.TransferTime(warpBytes, c.warpRate))
 }
 
 // IntranodeWarpsPerPeer is the warps DeepEP V1's intranode kernels give

@@ -1,6 +1,9 @@
 package dispatch
 
-import "github.com/moesim/moesim/sim"
+import (
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
 
 // forwarder is one channel's even SM on one GPU: one warp per GPU of the
 // node, each copying the records meant for its GPU from the channel's input
@@ -18,8 +21,16 @@ type forwarder struct {
 	node, local, base int
 	queues            []tokenQueue // indexed by source node (internode) or [0]
 	warps             []fwdWarp    // indexed by destination local GPU
-	// head and done are each queue's per-warp positions, at qi*gpn+d.
-	head, done []int32
+	// pos holds each queue's per-warp positions, the queue's heads then
+	// its dones (headAt, doneAt): a round reads a head and later stores
+	// the done beside it, and the coordinator's minimum reads the dones,
+	// so a queue's positions share one cache line (at 8 GPUs a node).
+	pos []int32
+	// sm is the channel's even SM's port, every copy's: kept, as the
+	// kernel's [rank][sm] table costs two dependent loads per copy.
+	sm *sim.Port
+	// routes is the NVLink routes from this GPU, by destination local GPU.
+	routes []topology.Route
 	// ready holds, per warp, one bit per queue: set while the queue holds
 	// records the warp has not scanned (readyWords words per warp).
 	ready      []uint64
@@ -28,26 +39,31 @@ type forwarder struct {
 
 // fwdWarp is the forwarder warp for one destination GPU.
 //
+// It is 128 bytes, two cache lines of the kernel's slab: the first holds
+// what a receiver's credit, from another GPU's events, reads and writes
+// (the flags, pending and the first two of buf), so a credit usually
+// touches one line; the second holds the counters a round reads.
+//
 // Invariants: sent-credited <= NVLBuffer; sent <= total.
 type fwdWarp struct {
-	busy    bool
-	next    int // queue to look at first (round-robin over sources)
-	sent    int // records copied into the destination's ring
-	credit  int // records the destination's receiver has consumed
-	total   int // records this warp must forward
-	lastQ   int // queue of the round in flight
-	lastEnd int // head of lastQ once the round in flight completes
 	waitNVL bool
+	woken   bool // a wake-up event is scheduled
+	busy    bool
 	// credits the receiver has sent that may not have landed yet, in
 	// landing order (one receiver SM sends them, first come first
 	// served). They are applied when the warp next looks, so a credit
 	// costs an event only when the warp is waiting for it.
 	pending []nvlCredit
-	woken   bool // a wake-up event is scheduled
 	// buf backs pending while it holds at most four credits (at EP64,
 	// all but about 1 in 3,000): they then sit beside the warp instead
 	// of in memory of their own.
-	buf [4]nvlCredit
+	buf     [4]nvlCredit
+	next    int32 // queue to look at first (round-robin over sources)
+	sent    int32 // records copied into the destination's ring
+	credit  int32 // records the destination's receiver has consumed
+	total   int32 // records this warp must forward
+	lastQ   int   // queue of the round in flight
+	lastEnd int   // head of lastQ once the round in flight completes
 }
 
 type nvlCredit struct {
@@ -55,14 +71,17 @@ type nvlCredit struct {
 	n  int
 }
 
-// credit records that n slots of warp d's ring come free at time at.
-func (f *forwarder) credit(d int, at sim.Time, n int) {
-	w := &f.warps[d]
+// free records that n slots of warp w's ring come free at time at. It
+// reports whether the warp waits for them with no wake-up scheduled: the
+// caller then schedules one, so the common credit touches the warp alone,
+// not its forwarder.
+func (w *fwdWarp) free(at sim.Time, n int) (wake bool) {
 	w.pending = append(w.pending, nvlCredit{at, n})
 	if w.waitNVL && !w.woken {
 		w.woken = true
-		f.k.eng.At(at, f, sim.PackArg(evNVLCredit, d, 0))
+		return true
 	}
+	return false
 }
 
 const (
@@ -84,7 +103,7 @@ func (f *forwarder) Handle(now sim.Time, arg int64) {
 	case evFwdDone:
 		w := &f.warps[a]
 		w.busy = false
-		f.done[w.lastQ*len(f.warps)+a] = int32(w.lastEnd)
+		*f.doneAt(w.lastQ, a) = int32(w.lastEnd)
 		f.returnCredit(now, w.lastQ, int32(w.lastEnd))
 		if w.sent == w.total {
 			f.retire(now, a)
@@ -114,13 +133,13 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 	k := f.k
 	i := 0
 	for ; i < len(w.pending) && w.pending[i].at <= now; i++ {
-		w.credit += w.pending[i].n
+		w.credit += int32(w.pending[i].n)
 	}
 	if i > 0 {
 		w.pending = append(w.pending[:0], w.pending[i:]...)
 	}
-	need := min(k.cfg.NVLChunk, w.total-w.sent)
-	if k.cfg.NVLBuffer-(w.sent-w.credit) < need {
+	need := min(k.cfg.NVLChunk, int(w.total-w.sent))
+	if k.cfg.NVLBuffer-int(w.sent-w.credit) < need {
 		w.waitNVL = true
 		if len(w.pending) > 0 && !w.woken {
 			w.woken = true
@@ -134,13 +153,13 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 	// after the queue that gives a round, or where it started.
 	nq := len(f.queues)
 	if only {
-		if f.head[grew*len(f.warps)+d] >= f.queues[grew].tail {
+		if *f.headAt(grew, d) >= f.queues[grew].tail {
 			return
 		}
 		f.scan(now, d, grew, need)
 		return
 	}
-	start := w.next
+	start := int(w.next)
 	for pass, lo, hi := 0, start, nq; pass < 2; pass, lo, hi = pass+1, 0, start {
 		for qi := f.nextReady(d, lo, hi); qi >= 0; qi = f.nextReady(d, qi+1, hi) {
 			if f.scan(now, d, qi, need) {
@@ -158,7 +177,7 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 	w := &f.warps[d]
 	nq := len(f.queues)
 	q := &f.queues[qi]
-	hp := &f.head[qi*len(f.warps)+d]
+	hp := f.headAt(qi, d)
 	h, tail := int(*hp), int(q.tail)
 	n := 0
 	if k.maskBytes == 1 && k.verify == nil {
@@ -179,9 +198,9 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 		f.clearReady(d, qi)
 	}
 	if n > 0 {
-		w.next = (qi + 1) % nq
-		w.sent += n
-		if w.sent-w.credit > k.cfg.NVLBuffer {
+		w.next = int32((qi + 1) % nq)
+		w.sent += int32(n)
+		if int(w.sent-w.credit) > k.cfg.NVLBuffer {
 			panic("dispatch: NVL ring overflow: a forwarder wrote past its credits")
 		}
 		w.busy = true
@@ -190,18 +209,19 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 		bytes := int64(n) * k.rec
 		// The warp copies the chunk a record at a time, then fences and
 		// stores the ring's tail.
-		finish := k.costs.For(f.rank).CopyShared(k.sm(f.rank, 2*f.c), now, k.peerWarps, n, bytes)
+		c := k.costs.For(f.rank)
+		finish := c.CopyShared(f.sm, now, k.peerWarps, n, bytes)
 		arrive := finish
 		if dst != f.rank {
 			// Records land when both the SM has copied them and the link
 			// has carried them, plus the link's latency.
-			r := &k.nvlRoutes[f.rank*k.gpn+d]
+			r := &f.routes[d]
 			linkDone := sim.Transfer(now, bytes, 0, r.Ports...)
 			finish = max(finish, linkDone)
 			arrive = finish + r.Latency
 		}
-		finish += k.costs.For(f.rank).Handshake()
-		arrive += k.costs.For(f.rank).Handshake()
+		finish += c.Handshake()
+		arrive += c.Handshake()
 		k.eng.At(finish, f, sim.PackArg(evFwdDone, d, 0))
 		if tr := k.eng.Tracer(); tr != nil {
 			link := "nvlink"
@@ -216,7 +236,7 @@ func (f *forwarder) scan(now sim.Time, d, qi, need int) bool {
 	}
 	// Nothing for d in what arrived: the slots are still read and
 	// released, at no copy cost.
-	f.done[qi*len(f.warps)+d] = int32(h)
+	*f.doneAt(qi, d) = int32(h)
 	f.returnCredit(now, qi, int32(h))
 	return false
 }
@@ -230,7 +250,7 @@ func (f *forwarder) retire(now sim.Time, d int) {
 		// A queue the warp is already done with has returned what it
 		// can (every change of a done position is followed by
 		// returnCredit), so only the others need a look.
-		if p := &f.done[qi*len(f.warps)+d]; *p != f.queues[qi].n {
+		if p := f.doneAt(qi, d); *p != f.queues[qi].n {
 			*p = f.queues[qi].n
 			f.returnCredit(now, qi, *p)
 		}
@@ -253,7 +273,23 @@ func (f *forwarder) returnCredit(now sim.Time, qi int, moved int32) {
 	if int(moved-q.credited) < k.cfg.RDMAChunk && moved < q.n {
 		return
 	}
-	m := f.minDone(qi)
+	// Credit goes back once the least done position reaches t. The lag
+	// warp usually still holds it back; if not, find the least, and a
+	// warp behind t to look at first next time.
+	t := min(q.credited+int32(k.cfg.RDMAChunk), q.n)
+	done := f.dones(qi)
+	if done[q.lag] < t {
+		return
+	}
+	m := done[0]
+	for d, h := range done {
+		if h < m {
+			m = h
+		}
+		if h < t {
+			q.lag = int32(d)
+		}
+	}
 	n := int(m - q.credited)
 	if n == 0 || (n < k.cfg.RDMAChunk && m < q.n) {
 		return

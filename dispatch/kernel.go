@@ -57,8 +57,11 @@ type kernel struct {
 	ch     int
 	smPs   [][]*sim.Port // [rank][sm]
 
-	senders   []*rdmaSender // [rank*ch+c], nil in intranode mode
-	forwards  []*forwarder
+	senders  []*rdmaSender // [rank*ch+c], nil in intranode mode
+	forwards []*forwarder
+	// fwdWarps is every forwarder's warps, forwarder i's (k.forwards[i])
+	// at [i*gpn, (i+1)*gpn).
+	fwdWarps  []fwdWarp
 	receivers []*receiver
 
 	// The cached network paths: NIC to NIC on src's rail to node

@@ -13,21 +13,27 @@ import (
 // written locally); in intranode mode the GPU's own tokens.
 //
 // A queue's records live in the kernel's slabs (recTok, recMask) from off,
-// and its per-warp positions in its forwarder's (head, done): a queue is
-// a few words, so a forwarder can hold one per source node at any scale.
+// and its per-warp positions in its forwarder's pos (headAt, doneAt): a
+// queue is a few words, so a forwarder can hold one per source node at any
+// scale.
 //
-// Invariants, for every warp d of the forwarder (f.head and f.done at
-// qi*gpn+d):
+// Invariants, for every warp d of the forwarder (head[d] = *f.headAt(qi,
+// d), done[d] = *f.doneAt(qi, d)):
 //   - 0 <= credited <= min(done) <= min(head) <= tail <= n.
 //   - head[d] is how far forwarder warp d has scanned; done[d] how far its
 //     copies have completed, so slots below min(done) may be reused.
 //   - warp d's ready bit for the queue is set exactly when head[d] < tail.
+//   - 0 <= lag < gpn.
 type tokenQueue struct {
 	off      int   // first record in the kernel's slabs
 	srcRank  int32 // rank that sent these records
 	n        int32 // records in all
 	tail     int32 // records arrived
 	credited int32 // the head last returned to the sender as RDMA credit
+	// lag is the warp whose done position last held the credit back: a
+	// hint only (any warp would do), looked at first as it usually
+	// still does, so most credit checks read one position, not all.
+	lag int32
 }
 
 // tok is the token index on srcRank of the queue's record i.
@@ -69,14 +75,15 @@ func (k *kernel) count(q *tokenQueue, d, h, tail, need int) (int, int) {
 	return h, n
 }
 
-// minDone is the least done position of queue qi over the warps.
-func (f *forwarder) minDone(qi int) int32 {
-	done := f.done[qi*len(f.warps) : (qi+1)*len(f.warps)]
-	m := done[0]
-	for _, h := range done[1:] {
-		m = min(m, h)
-	}
-	return m
+// headAt is warp d's scan position in queue qi.
+func (f *forwarder) headAt(qi, d int) *int32 { return &f.pos[2*qi*len(f.warps)+d] }
+
+// doneAt is warp d's done position in queue qi.
+func (f *forwarder) doneAt(qi, d int) *int32 { return &f.pos[(2*qi+1)*len(f.warps)+d] }
+
+// dones is every warp's done position in queue qi.
+func (f *forwarder) dones(qi int) []int32 {
+	return f.pos[(2*qi+1)*len(f.warps) : (2*qi+2)*len(f.warps)]
 }
 
 // setReady marks queue qi as holding records warp d has not scanned.
@@ -134,14 +141,16 @@ func (k *kernel) buildForwarders(internode bool) {
 	readyWords := (nq + 63) / 64
 	readySlab := make([]uint64, n*gpn*readyWords)
 	recvSlab, freeSlab := make([]receiver, n), make([]sim.Time, n*gpn)
+	k.fwdWarps = warpSlab
 	k.forwards = make([]*forwarder, n)
 	k.receivers = make([]*receiver, n)
 	for i := range n {
 		r, c := i/k.ch, i%k.ch
 		fw := &fwSlab[i]
 		*fw = forwarder{k: k, rank: r, c: c, node: r / gpn, local: r % gpn, base: r - r%gpn, queues: queues[i*nq : (i+1)*nq], warps: warpSlab[i*gpn : (i+1)*gpn],
-			head: posSlab[2*i*nq*gpn : (2*i+1)*nq*gpn], done: posSlab[(2*i+1)*nq*gpn : (2*i+2)*nq*gpn],
-			ready: readySlab[i*gpn*readyWords : (i+1)*gpn*readyWords], readyWords: readyWords}
+			pos:   posSlab[2*i*nq*gpn : 2*(i+1)*nq*gpn],
+			ready: readySlab[i*gpn*readyWords : (i+1)*gpn*readyWords], readyWords: readyWords,
+			sm: k.sm(r, 2*c), routes: k.nvlRoutes[r*gpn : (r+1)*gpn]}
 		for qi := range nq {
 			fw.queues[qi].srcRank = int32(qi*gpn + r%gpn)
 		}
@@ -150,11 +159,12 @@ func (k *kernel) buildForwarders(internode bool) {
 		}
 		for d := range gpn {
 			w := &fw.warps[d]
-			w.next = (d + c) % nq // start rotated by channel
+			w.next = int32((d + c) % nq) // start rotated by channel
 			w.pending = w.buf[:0]
 		}
 		k.forwards[i] = fw
-		recvSlab[i] = receiver{k: k, rank: r, c: c, local: r % gpn, base: r - r%gpn, free: freeSlab[i*gpn : (i+1)*gpn]}
+		recvSlab[i] = receiver{k: k, rank: r, c: c, local: r % gpn, base: r - r%gpn, free: freeSlab[i*gpn : (i+1)*gpn],
+			sm: k.sm(r, 2*c+1), warp0: ((r-r%gpn)*k.ch+c)*gpn + r%gpn, warpStride: k.ch * gpn}
 		k.receivers[i] = &recvSlab[i]
 	}
 	// Each queue is a run of its (source, node) list in the layout's
@@ -197,7 +207,7 @@ func (k *kernel) buildForwarders(internode bool) {
 		for d := range fw.warps {
 			if fw.warps[d].total == 0 {
 				for qi := range fw.queues {
-					fw.done[qi*gpn+d] = fw.queues[qi].n
+					*fw.doneAt(qi, d) = fw.queues[qi].n
 				}
 			}
 		}

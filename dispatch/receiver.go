@@ -15,6 +15,11 @@ type receiver struct {
 	last        sim.Time // when the last row landed
 	rows        int
 	free        []sim.Time // when each source's receiver warp is next idle
+	sm          *sim.Port  // the channel's odd SM's port
+	// The forwarder warp of source GPU src that this receiver credits is
+	// k.fwdWarps[warp0+src*warpStride]: found without a look at the
+	// source's forwarder, which a credit seldom needs.
+	warp0, warpStride int
 }
 
 const evNVLArrive = 5
@@ -30,7 +35,7 @@ func (r *receiver) Handle(now sim.Time, arg int64) {
 	k := r.k
 	bytes := int64(n) * k.rec
 	start := max(now, r.free[src])
-	finish := k.costs.For(r.rank).CopyShared(k.sm(r.rank, 2*r.c+1), start, k.peerWarps, n, bytes)
+	finish := k.costs.For(r.rank).CopyShared(r.sm, start, k.peerWarps, n, bytes)
 	r.free[src] = finish
 	r.rows += n
 	r.last = max(r.last, finish)
@@ -42,7 +47,9 @@ func (r *receiver) Handle(now sim.Time, arg int64) {
 	if fwd != r.rank {
 		at += k.cl.Config.NVLinkLatency
 	}
-	k.fwd(fwd, r.c).credit(r.local, at, n)
+	if k.fwdWarps[r.warp0+src*r.warpStride].free(at, n) {
+		k.eng.At(at, k.fwd(fwd, r.c), sim.PackArg(evNVLCredit, r.local, 0))
+	}
 	if tr := k.eng.Tracer(); tr != nil {
 		tr.Trace(sim.Record{At: now, Dur: finish - now, Event: "nvl_recv", Role: "nvl-recv", GPU: r.rank, Channel: r.c,
 			Peer: fwd, Link: "sm", Bytes: bytes, Tokens: n})
