@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"math/bits"
+
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
 )
@@ -160,6 +162,21 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		return
 	}
 	start := int(w.next)
+	if f.readyWords == 1 {
+		// Up to 64 source nodes: the warp's ready bits are one word,
+		// read once, as a scan clears only the bit of the queue it
+		// reads, which the loop has passed.
+		word := f.ready[d]
+		low := uint64(1)<<start - 1
+		for _, cur := range [2]uint64{word &^ low, word & low} {
+			for ; cur != 0; cur &= cur - 1 {
+				if f.scan(now, d, bits.TrailingZeros64(cur), need) {
+					return
+				}
+			}
+		}
+		return
+	}
 	for pass, lo, hi := 0, start, nq; pass < 2; pass, lo, hi = pass+1, 0, start {
 		for qi := f.nextReady(d, lo, hi); qi >= 0; qi = f.nextReady(d, qi+1, hi) {
 			if f.scan(now, d, qi, need) {
@@ -274,22 +291,20 @@ func (f *forwarder) returnCredit(now sim.Time, qi int, moved int32) {
 		return
 	}
 	// Credit goes back once the least done position reaches t. The lag
-	// warp usually still holds it back; if not, find the least, and a
-	// warp behind t to look at first next time.
+	// warp usually still holds it back; if not, find the least, whose
+	// warp is the likeliest to hold it back longest.
 	t := min(q.credited+int32(k.cfg.RDMAChunk), q.n)
 	done := f.dones(qi)
 	if done[q.lag] < t {
 		return
 	}
-	m := done[0]
+	m, lag := done[0], 0
 	for d, h := range done {
 		if h < m {
-			m = h
-		}
-		if h < t {
-			q.lag = int32(d)
+			m, lag = h, d
 		}
 	}
+	q.lag = int32(lag)
 	n := int(m - q.credited)
 	if n == 0 || (n < k.cfg.RDMAChunk && m < q.n) {
 		return
