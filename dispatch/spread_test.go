@@ -3,6 +3,7 @@ package dispatch
 import (
 	"reflect"
 	"slices"
+	"unsafe"
 	"testing"
 )
 
@@ -113,4 +114,16 @@ func TestLayoutBuilderMatchesNewLayout(t *testing.T) {
 	ids[7] = experts
 	bad("bad id", func(b *LayoutBuilder) { b.Add(2, ids); all(b) },
 		"dispatch: rank 2 token 1 slot 1: expert id 48, want -1..47")
+}
+
+// TestForwarderWarpSize: a forwarder warp is 128 bytes, two cache lines of
+// its slab, the first holding what a receiver's credit touches (see
+// fwdWarp); a field more, or one moved, undoes that.
+func TestForwarderWarpSize(t *testing.T) {
+	if n := unsafe.Sizeof(fwdWarp{}); n != 128 {
+		t.Errorf("a fwdWarp is %d bytes, want 128", n)
+	}
+	if off := unsafe.Offsetof(fwdWarp{}.buf) + 2*unsafe.Sizeof(nvlCredit{}); off > 64 {
+		t.Errorf("a fwdWarp's first two buffered credits end at byte %d, past its first line", off)
+	}
 }
