@@ -3,8 +3,8 @@ package dispatch
 import (
 	"reflect"
 	"slices"
-	"unsafe"
 	"testing"
+	"unsafe"
 )
 
 // TestSpreadSameResult lays out one routing, and builds its forwarder
