@@ -161,26 +161,24 @@ func (f *forwarder) round(now sim.Time, d, grew int) {
 		f.scan(now, d, grew, need)
 		return
 	}
+	// Each ready word is read once: a scan clears only the bit of the
+	// queue it reads, which the walk has passed, and nothing it calls sets
+	// one.
 	start := int(w.next)
-	if f.readyWords == 1 {
-		// Up to 64 source nodes: the warp's ready bits are one word,
-		// read once, as a scan clears only the bit of the queue it
-		// reads, which the loop has passed.
-		word := f.ready[d]
-		low := uint64(1)<<start - 1
-		for _, cur := range [2]uint64{word &^ low, word & low} {
+	words := f.ready[d*f.readyWords : (d+1)*f.readyWords]
+	for pass, lo, hi := 0, start, nq; pass < 2; pass, lo, hi = pass+1, 0, start {
+		for i := lo / 64; i*64 < hi; i++ {
+			cur := words[i]
+			if i == lo/64 {
+				cur &^= 1<<(lo%64) - 1
+			}
+			if end := hi - i*64; end < 64 {
+				cur &= 1<<end - 1
+			}
 			for ; cur != 0; cur &= cur - 1 {
-				if f.scan(now, d, bits.TrailingZeros64(cur), need) {
+				if f.scan(now, d, i*64+bits.TrailingZeros64(cur), need) {
 					return
 				}
-			}
-		}
-		return
-	}
-	for pass, lo, hi := 0, start, nq; pass < 2; pass, lo, hi = pass+1, 0, start {
-		for qi := f.nextReady(d, lo, hi); qi >= 0; qi = f.nextReady(d, qi+1, hi) {
-			if f.scan(now, d, qi, need) {
-				return
 			}
 		}
 	}

@@ -96,32 +96,6 @@ func (f *forwarder) clearReady(d, qi int) {
 	f.ready[d*f.readyWords+qi/64] &^= 1 << (qi % 64)
 }
 
-// nextReady is the first queue in [lo, hi) with records warp d has not
-// scanned, or -1: a few word reads however many source nodes there are,
-// where looking at every queue's head cost O(nodes) per round.
-func (f *forwarder) nextReady(d, lo, hi int) int {
-	if lo >= hi {
-		return -1
-	}
-	words := f.ready[d*f.readyWords : (d+1)*f.readyWords]
-	w := lo / 64
-	cur := words[w] &^ (1<<(lo%64) - 1)
-	for {
-		if cur != 0 {
-			qi := w*64 + bits.TrailingZeros64(cur)
-			if qi >= hi {
-				return -1
-			}
-			return qi
-		}
-		w++
-		if w*64 >= hi {
-			return -1
-		}
-		cur = words[w]
-	}
-}
-
 // buildForwarders makes every (rank, channel) forwarder and receiver and
 // fills the forwarders' queues with the records they will see, in the
 // order they are sent: each source's channel slice, in token order. The
