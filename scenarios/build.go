@@ -28,6 +28,7 @@ func build(s Scenario, opt RunOptions) (built, error) {
 	var rt dispatch.Routing
 	switch {
 	case opt.Layout != nil:
+		b.lay = opt.Layout
 	case opt.Routing != nil:
 		rt = *opt.Routing
 	default:
@@ -43,9 +44,6 @@ func build(s Scenario, opt RunOptions) (built, error) {
 	b.routing = rt
 	if b.place, err = workload.Placement(s.Model, b.hw.GPUs()); err != nil {
 		return b, err
-	}
-	if b.lay == nil {
-		b.lay = opt.Layout
 	}
 	if b.lay == nil {
 		if b.lay, err = dispatch.NewLayout(rt, b.place, b.hw.Nodes, b.hw.GPUsPerNode, s.Model.Experts); err != nil {
