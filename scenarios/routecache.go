@@ -45,6 +45,12 @@ func routingKey(s Scenario) string {
 	return b.String()
 }
 
+// SameRouting reports whether a and b route the same tokens the same way
+// and lay them out alike: a run of b may then share a's
+// RunOptions.Routing and Layout, as a tune's variations of a hardware
+// constant share the baseline's.
+func SameRouting(a, b Scenario) bool { return routingKey(a) == routingKey(b) }
+
 // Routing returns the scenario's routing, drawing it at most once while it
 // stays in the cache. Trace routings are not cached (they are read, not
 // drawn). The routing is shared: callers must not modify it.

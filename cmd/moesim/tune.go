@@ -42,6 +42,11 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	if !ok || err1 != nil || err2 != nil || from < 2 || to < from || to > s.Cluster.SMs-2 {
 		return usagef("--sms = %q, want FROM..TO with 2 <= FROM <= TO <= %d", *smsRange, s.Cluster.SMs-2)
 	}
+	// The baseline's points and the variations of hardware constants
+	// route the same tokens: lay them out once for all.
+	if opt, err = search.Prepare(s, opt); err != nil {
+		return usageError{err}
+	}
 	pts, err := search.Tune(s, from, to, opt)
 	if err != nil {
 		return usageError{err}

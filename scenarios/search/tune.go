@@ -27,19 +27,15 @@ const (
 )
 
 // Tune runs the scenario at every even num_sms in [from, to] (independent
-// runs, in parallel) and returns the points in SM order.
+// runs, in parallel, sharing one layout: opt.Layout, or Prepare's) and
+// returns the points in SM order.
 func Tune(s scenarios.Scenario, from, to int, opt scenarios.RunOptions) ([]TunePoint, error) {
 	if from < 2 || to < from {
 		return nil, fmt.Errorf("scenario: --sms %d..%d, want an even range within 2..%d", from, to, s.Cluster.SMs-2)
 	}
 	sms := Grid(from, to)
-	// Every point routes the same tokens: draw them and lay them out once.
-	rt, err := scenarios.Routing(s, opt)
+	opt, err := Prepare(s, opt)
 	if err != nil {
-		return nil, scenarios.InputError{Err: err}
-	}
-	opt.Routing = &rt
-	if opt.Layout, err = scenarios.Layout(s, opt); err != nil {
 		return nil, err
 	}
 	pts := make([]TunePoint, len(sms))
@@ -51,6 +47,20 @@ func Tune(s scenarios.Scenario, from, to int, opt scenarios.RunOptions) ([]TuneP
 		}
 	}
 	return pts, nil
+}
+
+// Prepare returns opt with s's layout, built once for runs of s that differ
+// only in kernel or compute settings (a tune's points, its variations of a
+// hardware constant) to share. The routing is drawn and laid out rank by
+// rank side by side, as a single run does. opt is returned as it is when
+// it already holds a layout.
+func Prepare(s scenarios.Scenario, opt scenarios.RunOptions) (scenarios.RunOptions, error) {
+	if opt.Layout != nil {
+		return opt, nil
+	}
+	var err error
+	opt.Layout, err = scenarios.Layout(s, opt)
+	return opt, err
 }
 
 // Grid is the SM counts a tune over [from, to] tries: the even ones.

@@ -80,6 +80,8 @@ const Patience = 2
 // the low and at the high end (in that order, ranges in order), searching
 // the grid Grid(from, to) from the baseline recommendation best outwards.
 // Variations run in parallel; the result does not depend on their order.
+// opt.Layout, when set, is s's layout (Prepare), which variations that
+// leave the routing alone share.
 func VaryUncertain(s scenarios.Scenario, from, to int, best TunePoint, objective string, ranges []Range, opt scenarios.RunOptions) ([]Variation, error) {
 	grid := Grid(from, to)
 	start := -1
@@ -114,17 +116,20 @@ func VaryUncertain(s scenarios.Scenario, from, to int, best TunePoint, objective
 	Parallel(len(jobs), func(i int) {
 		j := jobs[i]
 		o := opt
-		rt, err := cache.Routing(j.s, opt)
-		if err != nil {
-			errs[i] = scenarios.InputError{Err: err}
-			return
-		}
-		o.Routing = &rt
-		// The job's points differ only in num_sms: lay its tokens out
-		// once for all of them, as Tune does.
-		if o.Layout, err = scenarios.Layout(j.s, o); err != nil {
-			errs[i] = err
-			return
+		// A job's points differ only in num_sms: they share one layout,
+		// the baseline's (opt.Layout) where the varied input leaves the
+		// routing alone, as a hardware constant does.
+		if o.Layout == nil || !scenarios.SameRouting(s, j.s) {
+			rt, err := cache.Routing(j.s, opt)
+			if err != nil {
+				errs[i] = scenarios.InputError{Err: err}
+				return
+			}
+			o.Routing = &rt
+			if o.Layout, err = scenarios.Layout(j.s, o); err != nil {
+				errs[i] = err
+				return
+			}
 		}
 		p, err := localBest(len(grid), start, objective, func(k int) (TunePoint, error) { return tunePoint(j.s, grid[k], o) })
 		if err != nil {
