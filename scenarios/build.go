@@ -12,7 +12,6 @@ type built struct {
 	place      dispatch.Placement
 	lay        *dispatch.Layout
 	dfmt, cfmt dispatch.Format
-	routing    dispatch.Routing
 }
 
 // build derives the cluster, routing, placement, layout and wire formats of
@@ -41,7 +40,6 @@ func build(s Scenario, opt RunOptions) (built, error) {
 			}
 		}
 	}
-	b.routing = rt
 	if b.place, err = workload.Placement(s.Model, b.hw.GPUs()); err != nil {
 		return b, err
 	}

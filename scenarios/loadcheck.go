@@ -22,16 +22,17 @@ import (
 //     silent choice of one of them.
 
 // withRoutingTokens returns s with workload.tokens_per_gpu set to the
-// tokens each GPU of rt sends, or an error when the scenario asked for a
-// different count.
-func withRoutingTokens(s Scenario, rt dispatch.Routing) (Scenario, error) {
-	if s.Workload.Routing != workload.RoutingTrace || len(rt.Experts) == 0 {
+// tokens each GPU of lay sends, or an error when the scenario asked for a
+// different count. It reads the layout, not the routing: runs that share
+// a layout (a tune's points) are given no routing.
+func withRoutingTokens(s Scenario, lay *dispatch.Layout) (Scenario, error) {
+	if s.Workload.Routing != workload.RoutingTrace || lay == nil || lay.Ranks == 0 {
 		return s, nil
 	}
-	n := rt.Tokens(0)
+	n := lay.Tokens[0]
 	if want := s.Workload.TokensPerGPU; want != 0 && want != n {
 		return s, fmt.Errorf("scenario: workload.tokens_per_gpu = %d, but the routing trace %s has %d tokens per GPU (%d tokens over %d GPUs): set workload.tokens_per_gpu to 0 (or leave it out) to take the trace's count",
-			want, s.Workload.TraceFile, n, n*len(rt.Experts), len(rt.Experts))
+			want, s.Workload.TraceFile, n, n*lay.Ranks, lay.Ranks)
 	}
 	s.Workload.TokensPerGPU = n
 	return s, nil

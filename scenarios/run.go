@@ -114,7 +114,7 @@ func Run(s Scenario, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s, err = withRoutingTokens(s, b.routing); err != nil {
+	if s, err = withRoutingTokens(s, b.lay); err != nil {
 		return nil, InputError{err}
 	}
 	hw, lay, dfmt, cfmt := b.hw, b.lay, b.dfmt, b.cfmt

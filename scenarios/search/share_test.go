@@ -1,6 +1,9 @@
 package search
 
 import (
+	"math/rand/v2"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,5 +32,69 @@ func TestTuneSharesNothingThatMatters(t *testing.T) {
 		if p != alone {
 			t.Errorf("%d SMs: tune gives %+v, a run of its own %+v", p.NumSMs, p, alone)
 		}
+	}
+}
+
+// TestTuneTakesTheTracesTokens: with a routing trace and tokens_per_gpu 0,
+// a run takes the trace's tokens per GPU. A tune's points share a layout
+// and are given no routing, and must take the same count (they once kept
+// 0, and timed the compute of no tokens).
+func TestTuneTakesTheTracesTokens(t *testing.T) {
+	var trace strings.Builder
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 16 * 64 {
+		for j, e := range rng.Perm(256)[:8] {
+			if j > 0 {
+				trace.WriteByte(',')
+			}
+			trace.WriteString(strconv.Itoa(e))
+		}
+		trace.WriteByte('\n')
+	}
+	s, err := scenarios.Decode(strings.NewReader("cluster: {nodes: 2}\nmodel: {max_nodes_per_token: 0}\nworkload: {routing: trace, tokens_per_gpu: 0}\nkernel: {num_sms: 12}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := scenarios.RunOptions{Trace: []byte(trace.String()), TraceName: "t.csv"}
+	res, err := scenarios.Run(s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Scenario.Workload.TokensPerGPU; got != 64 {
+		t.Fatalf("run: tokens_per_gpu = %d, want the trace's 64", got)
+	}
+	pts, err := Tune(s, 12, 12, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pts[0].LayerUs != res.Overlap.LayerUs || pts[0].ComputeUs != res.Overlap.ComputeUs {
+		t.Errorf("tune at 12 SMs: layer %.3f µs, compute %.3f µs; a run: %.3f, %.3f",
+			pts[0].LayerUs, pts[0].ComputeUs, res.Overlap.LayerUs, res.Overlap.ComputeUs)
+	}
+}
+
+// TestVariationsShareTheLayout: variations of a hardware constant given the
+// baseline's layout (Prepare) recommend what they do laying out their own.
+func TestVariationsShareTheLayout(t *testing.T) {
+	s, err := scenarios.Decode(strings.NewReader("cluster: {nodes: 2}\nworkload: {tokens_per_gpu: 256}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges := []Range{{Path: "cluster.warp_copy_GBps", Low: 0.5, High: 2, Relative: true}}
+	best := TunePoint{NumSMs: 10}
+	own, err := VaryUncertain(s, 4, 24, best, ObjectiveLayer, ranges, scenarios.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := Prepare(s, scenarios.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := VaryUncertain(s, 4, 24, best, ObjectiveLayer, ranges, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(own, shared) {
+		t.Errorf("with the baseline's layout %+v, with their own %+v", shared, own)
 	}
 }
