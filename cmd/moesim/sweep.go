@@ -111,7 +111,7 @@ type pointScenarios struct {
 }
 
 func loadPoints(sf *scenarioFlags, points []search.Point, verify bool) (*pointScenarios, error) {
-	// A few routings per worker: points that differ only in kernel or
+	// A few layouts per worker: points that differ only in kernel or
 	// compute settings share theirs.
 	ps := &pointScenarios{routes: scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}}
 	traces := map[string][]byte{} // share each routing trace's bytes
@@ -140,11 +140,11 @@ func loadPoints(sf *scenarioFlags, points []search.Point, verify bool) (*pointSc
 
 func (ps *pointScenarios) run(p search.Point) (*scenarios.Result, error) {
 	s, opt := ps.scens[p.Index], ps.opts[p.Index]
-	rt, err := ps.routes.Routing(s, opt)
+	lay, err := ps.routes.Layout(s, opt)
 	if err != nil {
-		return nil, scenarios.InputError{Err: err}
+		return nil, err
 	}
-	opt.Routing = &rt
+	opt.Layout = lay
 	return runPoint(s, opt)
 }
 

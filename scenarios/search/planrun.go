@@ -177,11 +177,11 @@ func RunPlan(ctx context.Context, p *Plan, env PlanEnv) (*PlanResult, error) {
 	routes := scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}
 	run := func(pt Point) (*scenarios.Result, error) {
 		s, opt := scens[pt.Index], opts[pt.Index]
-		rt, err := routes.Routing(s, opt)
+		lay, err := routes.Layout(s, opt)
 		if err != nil {
-			return nil, scenarios.InputError{Err: err}
+			return nil, err
 		}
-		opt.Routing = &rt
+		opt.Layout = lay
 		return env.Run(s, opt)
 	}
 	results := make([]*scenarios.Result, len(points))

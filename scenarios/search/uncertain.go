@@ -120,16 +120,12 @@ func VaryUncertain(s scenarios.Scenario, from, to int, best TunePoint, objective
 		// the baseline's (opt.Layout) where the varied input leaves the
 		// routing alone, as a hardware constant does.
 		if o.Layout == nil || !scenarios.SameRouting(s, j.s) {
-			rt, err := cache.Routing(j.s, opt)
+			lay, err := cache.Layout(j.s, opt)
 			if err != nil {
-				errs[i] = scenarios.InputError{Err: err}
-				return
-			}
-			o.Routing = &rt
-			if o.Layout, err = scenarios.Layout(j.s, o); err != nil {
 				errs[i] = err
 				return
 			}
+			o.Layout = lay
 		}
 		p, err := localBest(len(grid), start, objective, func(k int) (TunePoint, error) { return tunePoint(j.s, grid[k], o) })
 		if err != nil {
