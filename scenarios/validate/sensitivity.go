@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -150,19 +151,30 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 	// One task per (constant, factor, run): the cases that read one run
 	// go together, so no task waits on another's run.
 	groups := groupByRun(cases, predicted)
+	// A scaled constant leaves a run's routing alone: the scales of one
+	// group's run share its layout. Tasks go group by group, so the
+	// layout in use stays in the cache while its scales run.
+	layouts := &scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}
 	type task struct {
 		v     *validator
 		scale *Scale
+		si    int // the scale's index, in (constant, factor) order
 		group []int
 	}
-	var tasks []task
+	var scales []*Scale
+	var vals []*validator
 	for _, k := range constants {
 		for _, f := range factors {
 			sc := &Scale{Constant: k, Factor: f}
 			v := newValidator(sc)
-			for _, g := range groups {
-				tasks = append(tasks, task{v, sc, g})
-			}
+			v.layouts = layouts
+			scales, vals = append(scales, sc), append(vals, v)
+		}
+	}
+	var tasks []task
+	for _, g := range groups {
+		for si := range scales {
+			tasks = append(tasks, task{vals[si], scales[si], si, g})
 		}
 	}
 	// Points go in (constant, factor, case) order: scale s's point for
@@ -171,11 +183,11 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 	for j, i := range predicted {
 		rank[i] = j
 	}
-	out := make([]SensitivityPoint, len(constants)*len(factors)*len(predicted))
+	out := make([]SensitivityPoint, len(scales)*len(predicted))
 	search.Parallel(len(tasks), func(t int) {
 		tk := tasks[t]
 		for _, i := range tk.group {
-			out[t/len(groups)*len(predicted)+rank[i]] = sensitivityPoint(tk.v, tk.scale, cases[i], *base[i].Predicted)
+			out[tk.si*len(predicted)+rank[i]] = sensitivityPoint(tk.v, tk.scale, cases[i], *base[i].Predicted)
 		}
 	})
 	return out, nil
@@ -238,7 +250,11 @@ func TuneSensitivity(preset string, from, to int, constants []string, low, high 
 	if err != nil {
 		return search.Summary{}, nil, err
 	}
-	opt := scenarios.RunOptions{}
+	// The baseline and every scaled constant route the same tokens.
+	opt, err := search.Prepare(s, scenarios.RunOptions{})
+	if err != nil {
+		return search.Summary{}, nil, err
+	}
 	pts, err := search.Tune(s, from, to, opt)
 	if err != nil {
 		return search.Summary{}, nil, err

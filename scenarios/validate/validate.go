@@ -139,6 +139,9 @@ type runOnce struct {
 type validator struct {
 	mu   sync.Mutex
 	runs map[string]*runOnce
+	// layouts, when set, shares layouts with the validators of other
+	// scales (Sensitivity).
+	layouts *scenarios.RoutingCache
 	// The knee and the 13-experts case share one knee sweep.
 	kneeOnce sync.Once
 	knee     float64
@@ -173,7 +176,13 @@ func (v *validator) preset(name string, sets ...string) (*scenarios.Result, erro
 			r.err = err
 			return
 		}
-		r.res, r.err = scenarios.Run(s, scenarios.RunOptions{})
+		var opt scenarios.RunOptions
+		if v.layouts != nil {
+			if opt.Layout, r.err = v.layouts.Layout(s, opt); r.err != nil {
+				return
+			}
+		}
+		r.res, r.err = scenarios.Run(s, opt)
 	})
 	return r.res, r.err
 }
