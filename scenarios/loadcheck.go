@@ -38,6 +38,17 @@ func withRoutingTokens(s Scenario, lay *dispatch.Layout) (Scenario, error) {
 	return s, nil
 }
 
+// CheckTokens reports, as an InputError, a scenario whose
+// workload.tokens_per_gpu differs from the count its layout's routing
+// trace gives, as Run would: for callers that build a layout once for
+// many runs and want the error once, before them.
+func CheckTokens(s Scenario, lay *dispatch.Layout) error {
+	if _, err := withRoutingTokens(s, lay); err != nil {
+		return InputError{err}
+	}
+	return nil
+}
+
 // checkCompute runs the compute model once on a balanced estimate of the
 // layer (every token's top-k experts spread evenly), so a model, compute
 // or hardware value it cannot time (a field out of its range, a layer

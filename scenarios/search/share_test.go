@@ -1,6 +1,7 @@
 package search
 
 import (
+	"errors"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -70,6 +71,14 @@ func TestTuneTakesTheTracesTokens(t *testing.T) {
 	if pts[0].LayerUs != res.Overlap.LayerUs || pts[0].ComputeUs != res.Overlap.ComputeUs {
 		t.Errorf("tune at 12 SMs: layer %.3f µs, compute %.3f µs; a run: %.3f, %.3f",
 			pts[0].LayerUs, pts[0].ComputeUs, res.Overlap.LayerUs, res.Overlap.ComputeUs)
+	}
+	// A count that is not the trace's is the scenario's error, once, not
+	// a point's.
+	s.Workload.TokensPerGPU = 100
+	_, err = Tune(s, 12, 14, opt)
+	var in scenarios.InputError
+	if !errors.As(err, &in) || !strings.HasPrefix(err.Error(), "scenario: workload.tokens_per_gpu = 100") {
+		t.Errorf("tokens_per_gpu 100 on a 64-token trace: %v, want the scenario's InputError", err)
 	}
 }
 

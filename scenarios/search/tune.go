@@ -58,8 +58,11 @@ func Prepare(s scenarios.Scenario, opt scenarios.RunOptions) (scenarios.RunOptio
 	if opt.Layout != nil {
 		return opt, nil
 	}
-	var err error
-	opt.Layout, err = scenarios.Layout(s, opt)
+	lay, err := scenarios.Layout(s, opt)
+	if err == nil {
+		err = scenarios.CheckTokens(s, lay)
+	}
+	opt.Layout = lay
 	return opt, err
 }
 
