@@ -27,6 +27,8 @@ import (
 //     copies have completed, so slots below min(done) may be reused.
 //   - warp d's ready bit for the queue is set exactly when head[d] < tail.
 //   - 0 <= lag < gpn.
+//   - n > 0 in internode mode: a source node that sends the forwarder's
+//     channel nothing has no queue.
 type tokenQueue struct {
 	off      int   // first record in the kernel's slabs
 	srcRank  int32 // rank that sent these records
