@@ -74,15 +74,10 @@ type kernel struct {
 	nodes   *tokenNodes // the senders' tokens' target nodes
 	// The RDMA senders' targets (buildForwarders): sender s's are
 	// [sendAt[s], sendAt[s+1]) of sendNodes (node numbers) and sendPer
-	// (counts). visits is, beside nodes.nodes, each token's target nodes
-	// as indices in its sender's targets, for the senders with fewer
-	// targets than nodes: read token after token like the node numbers,
-	// where a search per target would cost more. Nil if every sender
-	// targets every node (then a node is its own index).
+	// (counts).
 	sendAt    []int32
 	sendNodes []uint16
 	sendPer   []nodeCount
-	visits    []uint16
 	verify    *verifier
 	costs     Costs
 	// peerWarps is the warps a forwarder (intranode: sender) or an NVL
@@ -229,6 +224,22 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	k.senders = make([]*rdmaSender, ranks*k.ch)
 	k.nodes = lay.tokenNodes()
 	sendSlab := make([]rdmaSender, ranks*k.ch)
+	// A sender with fewer targets than nodes reads its tokens' targets
+	// as indices in its per from a run of visits, mapped here once: read
+	// token after token like the node numbers, where a search per target
+	// would cost more. The others read the node numbers, their own
+	// indices.
+	sparse := 0
+	for r := range ranks {
+		at := k.nodes.at[r]
+		for c := range k.ch {
+			if i := r*k.ch + c; int(k.sendAt[i+1]-k.sendAt[i]) < nodes {
+				lo, hi := ChannelSlice(lay.Tokens[r], k.ch, c)
+				sparse += int(at[hi] - at[lo])
+			}
+		}
+	}
+	visits := make([]uint16, sparse)
 	index := make([]uint16, nodes) // a sender's target index by node
 	for r := range ranks {
 		node := r / gpn
@@ -249,16 +260,14 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 			}
 			s.visits = k.nodes.nodes
 			if len(s.nodes) < nodes {
-				if k.visits == nil {
-					k.visits = make([]uint16, len(k.nodes.nodes))
-				}
-				s.visits = k.visits
+				s.visits, visits = visits[:at[hi]-at[lo]], visits[at[hi]-at[lo]:]
+				s.vbase = at[lo]
 				for j, m := range s.nodes {
 					index[m] = uint16(j)
 				}
 				// Every target node of the slice's tokens is a target.
-				for v := at[lo]; v < at[hi]; v++ {
-					k.visits[v] = index[k.nodes.nodes[v]]
+				for v, m := range k.nodes.nodes[at[lo]:at[hi]] {
+					s.visits[v] = index[m]
 				}
 			}
 			k.senders[i] = s

@@ -38,10 +38,11 @@ type rdmaSender struct {
 	per []nodeCount
 	// nodes is each target's node number, ascending.
 	nodes []uint16
-	// visits is, at the token nodes' offsets (k.nodes.at), each token's
-	// targets as indices in per: the kernel's visits, or the token nodes
-	// themselves when the sender targets every node.
+	// visits is, from the token nodes' offset vbase (k.nodes.at), each
+	// token's targets as indices in per: the slice's own run (newKernel),
+	// or the token nodes themselves when the sender targets every node.
 	visits []uint16
+	vbase  int32
 	// first is the target the coordinator looks at first: its node
 	// order is rotated by channel, and the first target at or after the
 	// rotation's start node (wrapping) comes first among the targets.
@@ -107,7 +108,7 @@ func (s *rdmaSender) step(now sim.Time) {
 	at := k.nodes.at[s.rank]
 	for end < s.hi && end-s.pos < sevenWarps {
 		fits := true
-		targets := s.visits[at[end]:at[end+1]]
+		targets := s.visits[at[end]-s.vbase : at[end+1]-s.vbase]
 		for _, j := range targets {
 			if p := &s.per[j]; int(p.written+p.pending-p.credit) >= k.cfg.RDMABuffer {
 				fits = false
