@@ -18,11 +18,13 @@ type forwarder struct {
 	k    *kernel
 	rank int
 	c    int
-	// This GPU's node, index in it and the node's first rank: kept, as
+	// This GPU's index in its node and the node's first rank: kept, as
 	// integer division is slow and the hot paths would divide per event.
-	node, local, base int
-	queues            []tokenQueue // indexed by source node (internode) or [0]
-	warps             []fwdWarp    // indexed by destination local GPU
+	local, base int
+	// queues is, in internode mode, one per source node that sends this
+	// channel records, in ascending source node; in intranode mode [0].
+	queues []tokenQueue
+	warps  []fwdWarp // indexed by destination local GPU
 	// pos holds each queue's per-warp positions, the queue's heads then
 	// its dones (headAt, doneAt): a round reads a head and later stores
 	// the done beside it, and the coordinator's minimum reads the dones,
@@ -311,10 +313,11 @@ func (f *forwarder) returnCredit(now sim.Time, qi int, moved int32) {
 	src := int(q.srcRank)
 	s := k.sender(src, f.c)
 	at := now
-	// Queue qi holds the records from node qi (senders exist in internode
-	// mode only).
-	if qi != f.node {
+	// A source on another node hears back over IB (senders exist in
+	// internode mode only, where a source on this node has this GPU's
+	// local index, so is this GPU).
+	if src != f.rank {
 		at += k.cl.Config.IBLatency
 	}
-	k.eng.At(at, s, sim.PackArg(evRDMACredit, f.node, n))
+	k.eng.At(at, s, sim.PackArg(evRDMACredit, int(q.target), n))
 }

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
@@ -71,8 +72,14 @@ type kernel struct {
 
 	nodeBuf []int
 	nodes   *tokenNodes // the senders' tokens' target nodes
-	verify  *verifier
-	costs   Costs
+	// The RDMA senders' targets (buildForwarders): sender s's are
+	// [sendAt[s], sendAt[s+1]) of sendNodes (node numbers) and sendPer
+	// (counts).
+	sendAt    []int32
+	sendNodes []uint16
+	sendPer   []nodeCount
+	verify    *verifier
+	costs     Costs
 	// peerWarps is the warps a forwarder (intranode: sender) or an NVL
 	// receiver gives each peer GPU.
 	peerWarps int
@@ -216,17 +223,52 @@ func newKernel(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidden i
 	}
 	k.senders = make([]*rdmaSender, ranks*k.ch)
 	k.nodes = lay.tokenNodes()
-	sendSlab, perSlab := make([]rdmaSender, ranks*k.ch), make([]nodeCount, ranks*k.ch*nodes)
+	sendSlab := make([]rdmaSender, ranks*k.ch)
+	// A sender with fewer targets than nodes reads its tokens' targets
+	// as indices in its per from a run of visits, mapped here once: read
+	// token after token like the node numbers, where a search per target
+	// would cost more. The others read the node numbers, their own
+	// indices.
+	sparse := 0
+	for r := range ranks {
+		at := k.nodes.at[r]
+		for c := range k.ch {
+			if i := r*k.ch + c; int(k.sendAt[i+1]-k.sendAt[i]) < nodes {
+				lo, hi := ChannelSlice(lay.Tokens[r], k.ch, c)
+				sparse += int(at[hi] - at[lo])
+			}
+		}
+	}
+	visits := make([]uint16, sparse)
+	index := make([]uint16, nodes) // a sender's target index by node
 	for r := range ranks {
 		node := r / gpn
+		at := k.nodes.at[r]
 		for c := range k.ch {
 			i := r*k.ch + c
 			lo, hi := ChannelSlice(lay.Tokens[r], k.ch, c)
+			t0, t1 := k.sendAt[i], k.sendAt[i+1]
 			s := &sendSlab[i]
 			*s = rdmaSender{k: k, rank: r, c: c, node: node, local: r % gpn, lo: lo, hi: hi, pos: lo,
-				per: perSlab[i*nodes : (i+1)*nodes : (i+1)*nodes], blockedOn: -1}
-			for m := range nodes {
-				s.per[m].total = k.fwd(m*gpn+r%gpn, c).queues[node].n
+				per: k.sendPer[t0:t1:t1], nodes: k.sendNodes[t0:t1:t1],
+				ib: k.ibRoutes[r*nodes : (r+1)*nodes], blockedOn: -1}
+			// The coordinator starts at node (c+node) mod nodes.
+			from := uint16((c + node) % nodes)
+			s.first, _ = slices.BinarySearch(s.nodes, from)
+			if s.first == len(s.nodes) {
+				s.first = 0
+			}
+			s.visits = k.nodes.nodes
+			if len(s.nodes) < nodes {
+				s.visits, visits = visits[:at[hi]-at[lo]], visits[at[hi]-at[lo]:]
+				s.vbase = at[lo]
+				for j, m := range s.nodes {
+					index[m] = uint16(j)
+				}
+				// Every target node of the slice's tokens is a target.
+				for v, m := range k.nodes.nodes[at[lo]:at[hi]] {
+					s.visits[v] = index[m]
+				}
 			}
 			k.senders[i] = s
 			k.eng.At(opt.Offset(r), s, sim.PackArg(evRDMACredit, 0, 0))
@@ -259,8 +301,9 @@ func (k *kernel) diagnose() string {
 	}
 	for _, s := range k.senders {
 		if s.pos < s.hi && s.blockedOn >= 0 {
+			p := &s.per[s.blockedOn]
 			if add(fmt.Sprintf("channel %d rank %d: RDMA sender waits for room in its ring to node %d (%d of %d slots held, %d credited back)",
-				s.c, s.rank, s.blockedOn, s.per[s.blockedOn].written-s.per[s.blockedOn].credit, k.cfg.RDMABuffer, s.per[s.blockedOn].credit)) {
+				s.c, s.rank, s.nodes[s.blockedOn], p.written-p.credit, k.cfg.RDMABuffer, p.credit)) {
 				break
 			}
 		}

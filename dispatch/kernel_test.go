@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -320,4 +321,48 @@ func TestSmallestRingsDoNotStall(t *testing.T) {
 			t.Errorf("rdma chunk %d, buffer %d: %v", c[0], c[1], err)
 		}
 	}
+}
+
+// TestRDMAStallIsDiagnosed bypasses validation with an RDMA chunk larger
+// than the ring: a sender blocks on the first ring it fills and, as the
+// coordinator never posts a partial chunk before the slice is written,
+// waits forever. The diagnosis must name the node by number, though a
+// sender whose slice reaches few nodes counts only those (its targets).
+func TestRDMAStallIsDiagnosed(t *testing.T) {
+	const nodes = 16
+	s := setup(t, "h800", nodes, 16, 8, 2, 5)
+	cfg := DefaultConfig(nodes*8, 16)
+	cfg.RDMAChunk, cfg.RDMABuffer = 2, 1
+	k := newKernel(s.cl, s.lay, cfg, fp8(t), 7168, Options{})
+	if err := k.eng.Run(); err != nil {
+		t.Fatal(err)
+	}
+	err := k.checkFinished()
+	if !errors.Is(err, ErrStall) {
+		t.Fatalf("err = %v, want ErrStall", err)
+	}
+	// The first sender, in rank and channel order, that fills a ring: a
+	// token with a node already written to (one slot each) stops it.
+	for _, snd := range k.senders {
+		if len(snd.nodes) >= nodes {
+			t.Fatalf("rank %d channel %d targets all %d nodes; the test wants few", snd.rank, snd.c, nodes)
+		}
+		written := map[int]bool{}
+		for tok := snd.lo; tok < snd.hi; tok++ {
+			for _, m := range s.lay.TargetNodes(nil, snd.rank, tok) {
+				if written[m] {
+					want := fmt.Sprintf("channel %d rank %d: RDMA sender waits for room in its ring to node %d (1 of 1 slots held",
+						snd.c, snd.rank, m)
+					if !strings.Contains(err.Error(), want) {
+						t.Fatalf("diagnosis %q, want it to say %q", err, want)
+					}
+					return
+				}
+			}
+			for _, m := range s.lay.TargetNodes(nil, snd.rank, tok) {
+				written[m] = true
+			}
+		}
+	}
+	t.Fatal("no sender fills a ring")
 }

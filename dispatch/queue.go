@@ -1,8 +1,10 @@
 package dispatch
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"github.com/moesim/moesim/sim"
 )
@@ -13,9 +15,10 @@ import (
 // written locally); in intranode mode the GPU's own tokens.
 //
 // A queue's records live in the kernel's slabs (recTok, recMask) from off,
-// and its per-warp positions in its forwarder's pos (headAt, doneAt): a
-// queue is a few words, so a forwarder can hold one per source node at any
-// scale.
+// and its per-warp positions in its forwarder's pos (headAt, doneAt). In
+// internode mode a forwarder holds queues only for the source nodes that
+// send it records, in ascending source node (buildForwarders): so a queue
+// index is not a node number, srcRank names the source.
 //
 // Invariants, for every warp d of the forwarder (head[d] = *f.headAt(qi,
 // d), done[d] = *f.doneAt(qi, d)):
@@ -24,12 +27,17 @@ import (
 //     copies have completed, so slots below min(done) may be reused.
 //   - warp d's ready bit for the queue is set exactly when head[d] < tail.
 //   - 0 <= lag < gpn.
+//   - n > 0 in internode mode: a source node that sends the forwarder's
+//     channel nothing has no queue.
 type tokenQueue struct {
 	off      int   // first record in the kernel's slabs
 	srcRank  int32 // rank that sent these records
 	n        int32 // records in all
 	tail     int32 // records arrived
 	credited int32 // the head last returned to the sender as RDMA credit
+	// target is this forwarder's node's index in the source sender's
+	// targets (its per), which the credits name.
+	target int32
 	// lag is the warp whose done position last held the credit back: a
 	// hint only (any warp would do), looked at first as it usually
 	// still does, so most credit checks read one position, not all.
@@ -101,19 +109,68 @@ func (f *forwarder) clearReady(d, qi int) {
 // order they are sent: each source's channel slice, in token order. The
 // records are counted first, so each queue's run of the slabs is exact and
 // the state is a few flat arrays.
+//
+// In internode mode a forwarder holds a queue only for each source node
+// that sends it records: a source channel's few tokens reach a small share
+// of the nodes at scale, so a queue per node would make the state grow as
+// ranks times nodes, most of it empty. An empty queue is never ready, so
+// walking the live queues in ascending source node visits what walking a
+// queue per node would. The RDMA senders' targets (sendAt, sendNodes,
+// sendPer) are the same runs seen from the source, laid out here too.
 func (k *kernel) buildForwarders(internode bool) {
-	lay, gpn, ranks := k.lay, k.gpn, k.lay.Ranks
-	nq := 1
-	if internode {
-		nq = lay.Nodes
-	}
+	lay, gpn, ranks, nodes := k.lay, k.gpn, k.lay.Ranks, k.lay.Nodes
 	k.maskBytes = (gpn + 7) / 8
 	n := ranks * k.ch
+	plan := lay.recordPlan()
+	k.recTok, k.recMask = plan.tok, plan.mask
+	// runs calls f for each non-empty queue of src's records, in node
+	// then channel order: the run [i, end) of its (src, node) list in the
+	// record plan that channel c's slice holds. Each list is walked once,
+	// cut at the channel boundaries.
+	runs := func(src int, f func(node, c, i, end int)) {
+		per := (lay.Tokens[src] + k.ch - 1) / k.ch
+		for node := range nodes {
+			i, end := int(plan.at[src*nodes+node]), int(plan.at[src*nodes+node+1])
+			for i < end {
+				c := int(plan.tok[i]) / per
+				j, hi := i+1, int32((c+1)*per)
+				for j < end && plan.tok[j] < hi {
+					j++
+				}
+				f(node, c, i, j)
+				i = j
+			}
+		}
+	}
+	// qAt[i] is forwarder i's first queue in the slab, readyAt[i] its
+	// first ready word; sendAt[s] sender s's first target.
+	qAt, readyAt := make([]int32, n+1), make([]int32, n+1)
+	var sendAt []int32
+	if internode {
+		sendAt = make([]int32, n+1)
+		for src := range ranks {
+			runs(src, func(node, c, _, _ int) {
+				qAt[(node*gpn+src%gpn)*k.ch+c+1]++
+				sendAt[src*k.ch+c+1]++
+			})
+		}
+	} else {
+		for i := range n {
+			qAt[i+1] = 1 // the GPU's own tokens, even if none
+		}
+	}
+	for i := range n {
+		qAt[i+1] += qAt[i]
+		readyAt[i+1] = readyAt[i] + int32((qAt[i+1]-qAt[i]+63)/64)*int32(gpn)
+		if sendAt != nil {
+			sendAt[i+1] += sendAt[i]
+		}
+	}
+	nq := int(qAt[n])
 	fwSlab, warpSlab := make([]forwarder, n), make([]fwdWarp, n*gpn)
-	queues := make([]tokenQueue, n*nq)
-	posSlab := make([]int32, 2*n*nq*gpn)
-	readyWords := (nq + 63) / 64
-	readySlab := make([]uint64, n*gpn*readyWords)
+	queues := make([]tokenQueue, nq)
+	posSlab := make([]int32, 2*nq*gpn)
+	readySlab := make([]uint64, readyAt[n])
 	recvSlab, freeSlab := make([]receiver, n), make([]sim.Time, n*gpn)
 	k.fwdWarps = warpSlab
 	k.forwards = make([]*forwarder, n)
@@ -121,48 +178,61 @@ func (k *kernel) buildForwarders(internode bool) {
 	for i := range n {
 		r, c := i/k.ch, i%k.ch
 		fw := &fwSlab[i]
-		*fw = forwarder{k: k, rank: r, c: c, node: r / gpn, local: r % gpn, base: r - r%gpn, queues: queues[i*nq : (i+1)*nq], warps: warpSlab[i*gpn : (i+1)*gpn],
-			pos:   posSlab[2*i*nq*gpn : 2*(i+1)*nq*gpn],
-			ready: readySlab[i*gpn*readyWords : (i+1)*gpn*readyWords], readyWords: readyWords,
+		q0, q1 := int(qAt[i]), int(qAt[i+1])
+		*fw = forwarder{k: k, rank: r, c: c, local: r % gpn, base: r - r%gpn, queues: queues[q0:q1:q1], warps: warpSlab[i*gpn : (i+1)*gpn],
+			pos:   posSlab[2*q0*gpn : 2*q1*gpn],
+			ready: readySlab[readyAt[i]:readyAt[i+1]], readyWords: (q1 - q0 + 63) / 64,
 			sm: k.sm(r, 2*c), routes: k.nvlRoutes[r*gpn : (r+1)*gpn]}
-		for qi := range nq {
-			fw.queues[qi].srcRank = int32(qi*gpn + r%gpn)
-		}
-		if !internode {
-			fw.queues[0].srcRank = int32(r)
-		}
-		for d := range gpn {
-			w := &fw.warps[d]
-			w.next = int32((d + c) % nq) // start rotated by channel
-			w.pending = w.buf[:0]
-		}
 		k.forwards[i] = fw
 		recvSlab[i] = receiver{k: k, rank: r, c: c, local: r % gpn, base: r - r%gpn, free: freeSlab[i*gpn : (i+1)*gpn],
 			sm: k.sm(r, 2*c+1), warp0: ((r-r%gpn)*k.ch+c)*gpn + r%gpn, warpStride: k.ch * gpn}
 		k.receivers[i] = &recvSlab[i]
 	}
-	// Each queue is a run of its (source, node) list in the layout's
-	// record plan: the list's records whose tokens are in the channel's
-	// slice. Walk each list once, cutting it at the channel boundaries.
-	plan := lay.recordPlan()
-	k.recTok, k.recMask = plan.tok, plan.mask
-	for src := range ranks {
-		per := (lay.Tokens[src] + k.ch - 1) / k.ch
-		for node := range nq {
-			fwdRank, qi := node*gpn+src%gpn, src/gpn
+	if internode {
+		// Source by source, so each forwarder's queues come in ascending
+		// source node and each sender's targets in ascending node.
+		k.sendAt = sendAt
+		k.sendNodes = make([]uint16, sendAt[n])
+		k.sendPer = make([]nodeCount, sendAt[n])
+		qNext := append([]int32(nil), qAt[:n]...)
+		sNext := append([]int32(nil), sendAt[:n]...)
+		for src := range ranks {
+			runs(src, func(node, c, i, end int) {
+				f, s := (node*gpn+src%gpn)*k.ch+c, src*k.ch+c
+				qi, ti := qNext[f], sNext[s]
+				qNext[f]++
+				sNext[s]++
+				queues[qi] = tokenQueue{off: i, srcRank: int32(src), n: int32(end - i), target: ti - sendAt[s]}
+				k.sendNodes[ti] = uint16(node)
+				k.sendPer[ti].qi = qi - qAt[f]
+			})
+		}
+	} else {
+		for _, fw := range k.forwards {
+			fw.queues[0].srcRank = int32(fw.rank)
+		}
+		for src := range ranks {
+			runs(src, func(_, c, i, end int) {
+				q := &k.fwd(src, c).queues[0]
+				q.off, q.n = i, int32(end-i)
+			})
+		}
+	}
+	for _, fw := range k.forwards {
+		for d := range fw.warps {
+			w := &fw.warps[d]
+			// Start rotated by channel: at the first live queue from
+			// source node (d+c) mod nodes on, wrapping.
+			from := int32(((d+fw.c)%nodes)*gpn + fw.local)
 			if !internode {
-				fwdRank, qi = src, 0
+				from = 0
 			}
-			i, end := int(plan.at[src*nq+node]), int(plan.at[src*nq+node+1])
-			for c := range k.ch {
-				hi := min((c+1)*per, lay.Tokens[src])
-				q := &k.fwd(fwdRank, c).queues[qi]
-				q.off = i
-				for i < end && int(plan.tok[i]) < hi {
-					i++
-				}
-				q.n = int32(i - q.off)
+			qi, _ := slices.BinarySearchFunc(fw.queues, from, func(q tokenQueue, r int32) int { return cmp.Compare(q.srcRank, r) })
+			if qi == len(fw.queues) {
+				qi = 0
 			}
+			w.next = int32(qi)
+			w.pending = w.buf[:0]
 		}
 	}
 	// Each warp's records: the mask bits of its GPU over its queues.

@@ -1,6 +1,9 @@
 package dispatch
 
-import "github.com/moesim/moesim/sim"
+import (
+	"github.com/moesim/moesim/sim"
+	"github.com/moesim/moesim/topology"
+)
 
 // rdmaSender is one channel's odd SM on one GPU in internode mode: seven
 // RDMA sender warps that write each token of the channel's slice once per
@@ -13,8 +16,13 @@ import "github.com/moesim/moesim/sim"
 // model moves them a batch of sevenWarps tokens at a time, at the SM's copy
 // rate.
 //
-// Invariants, per target node m (per[m]):
-//   - credit <= issued <= written <= total;
+// The sender keeps counts only for its targets, the nodes its slice sends
+// records to (the forwarders' live queues from its node, seen from here),
+// in ascending node: a channel's few tokens reach a small share of the
+// nodes at scale, and the per-event loops then touch only what can move.
+//
+// Invariants, per target j (per[j], node nodes[j]):
+//   - credit <= issued <= written <= the records of the target's queue;
 //   - written - credit <= RDMABuffer (ring space).
 type rdmaSender struct {
 	k       *kernel
@@ -25,19 +33,35 @@ type rdmaSender struct {
 	pos     int // next token to write
 	pos0    int // first token of the batch in flight
 	busy    bool
-	// per holds the counts per target node, side by side, from a
-	// kernel-wide slab: a token's check reads one place per node.
+	// per holds the counts per target, side by side, from a kernel-wide
+	// slab: a token's check reads one place per node.
 	per []nodeCount
-	// blockedOn is the node whose full ring stopped the sender, -1 if none.
+	// nodes is each target's node number, ascending.
+	nodes []uint16
+	// visits is, from the token nodes' offset vbase (k.nodes.at), each
+	// token's targets as indices in per: the slice's own run (newKernel),
+	// or the token nodes themselves when the sender targets every node.
+	visits []uint16
+	vbase  int32
+	// first is the target the coordinator looks at first: its node
+	// order is rotated by channel, and the first target at or after the
+	// rotation's start node (wrapping) comes first among the targets.
+	first int
+	// ib is the IB routes from this GPU, by node.
+	ib []topology.Route
+	// blockedOn is the target whose full ring stopped the sender, -1 if
+	// none.
 	blockedOn int
 	done      sim.Time
 }
 
 // nodeCount is an RDMA sender's records for one target node: in the
 // batch being copied (pending), written to the ring, posted by the
-// coordinator (issued), credited back by the node's forwarder, and in all.
+// coordinator (issued) and credited back by the node's forwarder; and the
+// index of the forwarder's queue that holds them, which the posts name.
 type nodeCount struct {
-	pending, written, issued, credit, total int32
+	pending, written, issued, credit int32
+	qi                               int32
 }
 
 const (
@@ -60,9 +84,13 @@ func (s *rdmaSender) Handle(now sim.Time, arg int64) {
 		s.coordinate(now)
 		s.step(now)
 	case evRDMACredit:
-		s.per[a].credit += int32(b)
-		if s.blockedOn == a {
-			s.blockedOn = -1
+		// b == 0 is the kick that starts the sender, which may have no
+		// targets.
+		if b > 0 {
+			s.per[a].credit += int32(b)
+			if s.blockedOn == a {
+				s.blockedOn = -1
+			}
 		}
 		s.step(now)
 	}
@@ -73,25 +101,26 @@ func (s *rdmaSender) step(now sim.Time) {
 	if s.busy || s.pos >= s.hi {
 		return
 	}
-	k, tn := s.k, s.k.nodes
+	k := s.k
 	var bytes int64
 	widest := 0 // most target nodes of one token in the batch
 	end := s.pos
+	at := k.nodes.at[s.rank]
 	for end < s.hi && end-s.pos < sevenWarps {
 		fits := true
-		targets := tn.of(s.rank, end)
-		for _, m := range targets {
-			if p := &s.per[m]; int(p.written+p.pending-p.credit) >= k.cfg.RDMABuffer {
+		targets := s.visits[at[end]-s.vbase : at[end+1]-s.vbase]
+		for _, j := range targets {
+			if p := &s.per[j]; int(p.written+p.pending-p.credit) >= k.cfg.RDMABuffer {
 				fits = false
-				s.blockedOn = int(m)
+				s.blockedOn = int(j)
 				break
 			}
 		}
 		if !fits {
 			break
 		}
-		for _, m := range targets {
-			s.per[m].pending++
+		for _, j := range targets {
+			s.per[j].pending++
 			bytes += k.rec
 		}
 		widest = max(widest, len(targets))
@@ -120,13 +149,15 @@ func (s *rdmaSender) step(now sim.Time) {
 func (s *rdmaSender) coordinate(now sim.Time) {
 	k := s.k
 	allWritten := s.pos >= s.hi && !s.busy
-	// The coordinator's node order is rotated by channel.
-	nodes := len(s.per)
-	for i, m := 0, (s.c+s.node)%nodes; i < nodes; i, m = i+1, m+1 {
-		if m == nodes {
-			m = 0
+	// The coordinator's node order is rotated by channel; a node that is
+	// not a target has nothing to post.
+	nt := len(s.per)
+	for i, j := 0, s.first; i < nt; i, j = i+1, j+1 {
+		if j == nt {
+			j = 0
 		}
-		p := &s.per[m]
+		p := &s.per[j]
+		m := int(s.nodes[j])
 		for {
 			pend := int(p.written - p.issued)
 			if pend == 0 || (pend < k.cfg.RDMAChunk && !allWritten) {
@@ -141,14 +172,14 @@ func (s *rdmaSender) coordinate(now sim.Time) {
 			at := now + k.costs.For(s.rank).Handshake()
 			if m == s.node {
 				// Own node: a local tail add, no NIC.
-				k.eng.At(at, f, sim.PackArg(evRDMAArrive, s.node, n))
+				k.eng.At(at, f, sim.PackArg(evRDMAArrive, int(p.qi), n))
 				continue
 			}
-			r := &k.ibRoutes[s.rank*nodes+m]
+			r := &s.ib[m]
 			// Two NIC messages per chunk: the RDMA write of the records
 			// and the atomic add on the remote tail.
 			arrive := sim.TransferMessageAt(now, at, int64(n)*k.rec, 2*k.costs.Message(), r.Latency, r.Ports...)
-			k.eng.At(arrive, f, sim.PackArg(evRDMAArrive, s.node, n))
+			k.eng.At(arrive, f, sim.PackArg(evRDMAArrive, int(p.qi), n))
 			if tr := k.eng.Tracer(); tr != nil {
 				tr.Trace(sim.Record{At: now, Dur: arrive - now, Event: "rdma_put", Role: "rdma-coord", GPU: s.rank, Channel: s.c,
 					Peer: m, Link: "ib", Bytes: int64(n) * k.rec, Tokens: n})
