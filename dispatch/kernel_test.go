@@ -366,3 +366,68 @@ func TestRDMAStallIsDiagnosed(t *testing.T) {
 	}
 	t.Fatal("no sender fills a ring")
 }
+
+// TestStateOnlyWhereRecordsMove: in internode mode a forwarder holds a
+// queue exactly for each source node that sends its channel records, in
+// ascending source, and an RDMA sender counts exactly the nodes its slice
+// sends to: the state grows with the records that move, not with ranks
+// times nodes.
+func TestStateOnlyWhereRecordsMove(t *testing.T) {
+	const nodes = 16
+	s := setup(t, "h800", nodes, 16, 8, 2, 3)
+	cfg := DefaultConfig(nodes*8, 16)
+	k := newKernel(s.cl, s.lay, cfg, fp8(t), 7168, Options{})
+	gpn := k.gpn
+	// want[forwarder] is the set of source ranks with records for it;
+	// targets[sender] the nodes its slice sends to.
+	want := make([]map[int]bool, len(k.forwards))
+	for i := range want {
+		want[i] = map[int]bool{}
+	}
+	queues, dense := 0, 0
+	for src := range s.lay.Ranks {
+		for c := range k.ch {
+			lo, hi := ChannelSlice(s.lay.Tokens[src], k.ch, c)
+			targets := map[int]bool{}
+			for tok := lo; tok < hi; tok++ {
+				for _, m := range s.lay.TargetNodes(nil, src, tok) {
+					targets[m] = true
+					want[(m*gpn+src%gpn)*k.ch+c][src] = true
+				}
+			}
+			snd := k.sender(src, c)
+			if len(snd.nodes) != len(targets) || len(snd.per) != len(targets) {
+				t.Fatalf("rank %d channel %d: %d targets (%d counts), want %d", src, c, len(snd.nodes), len(snd.per), len(targets))
+			}
+			for j, m := range snd.nodes {
+				if !targets[int(m)] || (j > 0 && snd.nodes[j-1] >= m) {
+					t.Fatalf("rank %d channel %d: targets %v are not its slice's nodes in ascending order", src, c, snd.nodes)
+				}
+			}
+		}
+	}
+	for i, fw := range k.forwards {
+		dense += nodes
+		queues += len(fw.queues)
+		if len(fw.queues) != len(want[i]) {
+			t.Fatalf("rank %d channel %d: %d queues, want %d", fw.rank, fw.c, len(fw.queues), len(want[i]))
+		}
+		for qi, q := range fw.queues {
+			if !want[i][int(q.srcRank)] || q.n == 0 || (qi > 0 && fw.queues[qi-1].srcRank >= q.srcRank) {
+				t.Fatalf("rank %d channel %d: queue %d (source %d, %d records) is not a live source in order", fw.rank, fw.c, qi, q.srcRank, q.n)
+			}
+		}
+		if len(fw.pos) != 2*len(fw.queues)*gpn {
+			t.Fatalf("rank %d channel %d: %d positions for %d queues", fw.rank, fw.c, len(fw.pos), len(fw.queues))
+		}
+	}
+	if queues*2 > dense {
+		t.Errorf("%d queues of %d (source node, forwarder) pairs: the setup should leave most empty", queues, dense)
+	}
+	if err := k.eng.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.checkFinished(); err != nil {
+		t.Fatal(err)
+	}
+}
