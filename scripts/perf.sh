@@ -6,7 +6,8 @@
 #
 # Usage: scripts/perf.sh scale   the scaling table: each mode at EP8 to
 #                                EP2048, 256 tokens per GPU, and the fitted
-#                                growth exponents (about 1 minute on 2 cores)
+#                                growth exponents (about 1 minute on 2 cores;
+#                                REPEAT=3 takes the median of 3 runs a point)
 #        scripts/perf.sh large   the issue's large cases, EP2048 and EP4096
 #                                (about 4 minutes on 2 cores, 5 GiB of memory)
 #        scripts/perf.sh run N   N timings of `moesim run` (default scenario)
@@ -24,19 +25,28 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/moesim" ./cmd/moesim
 moesim="$tmp/moesim"
 
-# timed LABEL ARGS...: one `moesim run ARGS --format json`, printed as
-# LABEL|events|wall s|CPU s|peak MiB.
+# timed LABEL ARGS...: `moesim run ARGS --format json` REPEAT times (1
+# unless set), printed as LABEL|events|wall s|CPU s|peak MiB, each the
+# median over the runs: on a noisy machine one run a point moves a fitted
+# exponent by about 0.1.
 timed() {
   local label=$1
   shift
-  /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$moesim" run "$@" --format json > "$tmp/out.json"
-  python3 - "$label" "$tmp/out.json" "$tmp/time" <<'PY'
-import json, sys
+  : > "$tmp/times"
+  for _ in $(seq "${REPEAT:-1}"); do
+    /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$moesim" run "$@" --format json > "$tmp/out.json"
+    cat "$tmp/time" >> "$tmp/times"
+  done
+  python3 - "$label" "$tmp/out.json" "$tmp/times" <<'PY'
+import json, statistics, sys
 label, out, tm = sys.argv[1:4]
 r = json.load(open(out))
-wall, user, sys_, kb = open(tm).read().split()
+runs = [l.split() for l in open(tm) if l.strip()]
+wall = statistics.median(float(x[0]) for x in runs)
+cpu = statistics.median(float(x[1]) + float(x[2]) for x in runs)
+kb = statistics.median(int(x[3]) for x in runs)
 ev = r["dispatch"]["events"] + r["combine"]["events"]
-print(f"{label}|{ev:,}|{float(wall):.2f}|{float(user) + float(sys_):.2f}|{int(kb) / 1024:.0f}")
+print(f"{label}|{ev:,}|{wall:.2f}|{cpu:.2f}|{kb / 1024:.0f}")
 PY
 }
 
