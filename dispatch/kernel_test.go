@@ -166,13 +166,10 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 }
 
-// TestStallIsDiagnosed bypasses validation with an NVL ring smaller than a
-// chunk: the forwarder waits forever for room, and the run must end with a
-// diagnosis naming the channel, rank and ring, not hang.
-func TestStallIsDiagnosed(t *testing.T) {
-	s := setup(t, "h800", 2, 256, 8, 4, 1)
-	cfg := DefaultConfig(16, 4)
-	cfg.NVLChunk, cfg.NVLBuffer = 8, 4
+// runStalled runs a dispatch kernel that must stall and returns it with
+// its diagnosis, an ErrStall.
+func runStalled(t *testing.T, s testSetup, cfg Config) (*kernel, error) {
+	t.Helper()
 	k := newKernel(s.cl, s.lay, cfg, fp8(t), 7168, Options{})
 	if err := k.eng.Run(); err != nil {
 		t.Fatal(err)
@@ -181,6 +178,17 @@ func TestStallIsDiagnosed(t *testing.T) {
 	if !errors.Is(err, ErrStall) {
 		t.Fatalf("err = %v, want ErrStall", err)
 	}
+	return k, err
+}
+
+// TestStallIsDiagnosed bypasses validation with an NVL ring smaller than a
+// chunk: the forwarder waits forever for room, and the run must end with a
+// diagnosis naming the channel, rank and ring, not hang.
+func TestStallIsDiagnosed(t *testing.T) {
+	s := setup(t, "h800", 2, 256, 8, 4, 1)
+	cfg := DefaultConfig(16, 4)
+	cfg.NVLChunk, cfg.NVLBuffer = 8, 4
+	_, err := runStalled(t, s, cfg)
 	for _, want := range []string{"channel", "rank", "NVL ring"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("diagnosis %q does not name the %s", err, want)
@@ -333,14 +341,7 @@ func TestRDMAStallIsDiagnosed(t *testing.T) {
 	s := setup(t, "h800", nodes, 16, 8, 2, 5)
 	cfg := DefaultConfig(nodes*8, 16)
 	cfg.RDMAChunk, cfg.RDMABuffer = 2, 1
-	k := newKernel(s.cl, s.lay, cfg, fp8(t), 7168, Options{})
-	if err := k.eng.Run(); err != nil {
-		t.Fatal(err)
-	}
-	err := k.checkFinished()
-	if !errors.Is(err, ErrStall) {
-		t.Fatalf("err = %v, want ErrStall", err)
-	}
+	k, err := runStalled(t, s, cfg)
 	// The first sender, in rank and channel order, that fills a ring: a
 	// token with a node already written to (one slot each) stops it.
 	for _, snd := range k.senders {

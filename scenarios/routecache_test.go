@@ -5,14 +5,18 @@ import (
 	"testing"
 )
 
-func TestRoutingCacheSharesAndBounds(t *testing.T) {
-	load := func(sets ...Override) Scenario {
-		s, err := LoadPreset("deepep-internode-ep16", append(sets, Override{"workload.tokens_per_gpu", "64"})...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+// ep16 loads deepep-internode-ep16 at 64 tokens per GPU with sets.
+func ep16(t *testing.T, sets ...Override) Scenario {
+	t.Helper()
+	s, err := LoadPreset("deepep-internode-ep16", append(sets, Override{"workload.tokens_per_gpu", "64"})...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return s
+}
+
+func TestRoutingCacheSharesAndBounds(t *testing.T) {
+	load := func(sets ...Override) Scenario { return ep16(t, sets...) }
 	c := RoutingCache{Size: 1}
 	a, err := c.Routing(load(), RunOptions{})
 	if err != nil {
@@ -41,13 +45,7 @@ func TestRoutingCacheSharesAndBounds(t *testing.T) {
 // the same layout, equal to one built fresh; another seed another one; and
 // a layout passed in the options (another scenario's) is not taken.
 func TestRoutingCacheLayout(t *testing.T) {
-	load := func(sets ...Override) Scenario {
-		s, err := LoadPreset("deepep-internode-ep16", append(sets, Override{"workload.tokens_per_gpu", "64"})...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	load := func(sets ...Override) Scenario { return ep16(t, sets...) }
 	c := RoutingCache{Size: 2}
 	a, err := c.Layout(load(), RunOptions{})
 	if err != nil {
