@@ -113,6 +113,9 @@ func TestDecodeErrorsNameThePath(t *testing.T) {
 		{"", []Override{{"model.topk", "300"}}, "model.topk"},
 		{"cluster: {nodes: 2}\nmodel: {max_nodes_per_token: 3}\n", nil, "model.max_nodes_per_token = 3"},
 		{"cluster: {nodes: 3}\n", nil, "multiple of the 24 GPUs"},
+		// 16 experts on 16 GPUs hold at most 16 × 15 replicas.
+		{"cluster: {nodes: 2}\nmodel: {experts: 16, topk: 4, max_nodes_per_token: 0, redundant_experts: 256}\n", nil,
+			"model.redundant_experts = 256, want 0..240"},
 		{"model: {dispatch_dtype: fp6}\n", nil, `model.dispatch_dtype = "fp6"`},
 		{"workload: {routing: balanced, gpus_per_node_visit: 9}\n", nil, "workload.gpus_per_node_visit = 9"},
 		{"schedule: {kind: 1f1b}\n", nil, `schedule.kind = "1f1b"`},
@@ -231,5 +234,26 @@ func TestEveryHardwareConstantIsAClusterField(t *testing.T) {
 		if get() != 3 {
 			t.Errorf("cluster.%s: set 3, read %g", spec.Key, get())
 		}
+	}
+}
+
+// TestReplicasOutnumberExperts: 16 experts copied 4 times over 32 GPUs (two
+// copies a GPU) run, every token row arriving (verify), and each GPU's
+// expert rows come from its two copies: no GPU serves more than twice the
+// mean, as it would if the copies piled onto a few GPUs.
+func TestReplicasOutnumberExperts(t *testing.T) {
+	s, err := Decode(strings.NewReader("cluster: {nodes: 4}\nmodel: {experts: 16, topk: 4, max_nodes_per_token: 0, redundant_experts: 48}\nworkload: {tokens_per_gpu: 64}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(s, RunOptions{Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Routing.MaxRecvRows > 2*int(res.Routing.MeanRecvRows+0.5) {
+		t.Errorf("rows per GPU: max %d, mean %.1f: the copies do not share the load", res.Routing.MaxRecvRows, res.Routing.MeanRecvRows)
+	}
+	if res.Dispatch.TimeUs <= 0 || res.Combine.TimeUs <= 0 {
+		t.Errorf("dispatch %.1f µs, combine %.1f µs", res.Dispatch.TimeUs, res.Combine.TimeUs)
 	}
 }

@@ -473,8 +473,9 @@ func (s Scenario) Validate() error {
 	if m.TopK > m.Experts {
 		return fmt.Errorf("scenario: model.topk = %d is above model.experts = %d", m.TopK, m.Experts)
 	}
-	if m.RedundantExperts < 0 || m.RedundantExperts > m.Experts {
-		return fmt.Errorf("scenario: model.redundant_experts = %d, want 0..%d (model.experts)", m.RedundantExperts, m.Experts)
+	if most := m.Experts * (hw.GPUs() - 1); m.RedundantExperts < 0 || m.RedundantExperts > most {
+		return fmt.Errorf("scenario: model.redundant_experts = %d, want 0..%d (model.experts × (GPUs - 1): a GPU holds at most one copy of an expert)",
+			m.RedundantExperts, most)
 	}
 	if _, err := dispatch.FormatNamed("model.dispatch_dtype", m.DispatchType); err != nil {
 		return err

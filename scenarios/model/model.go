@@ -10,7 +10,8 @@ type Model struct {
 	MaxNodesPerToken   int `yaml:"max_nodes_per_token"` // model.max_nodes_per_token: M, 4
 	ExpertIntermediate int `yaml:"expert_intermediate"` // model.expert_intermediate: 2048
 	// RedundantExperts are extra replicas of the most used experts
-	// (DeepSeek-V3 §3.4: 32 in prefill); they add to experts on the GPUs.
+	// (DeepSeek-V3 §3.4: 32 in prefill); they add to experts on the GPUs,
+	// and may outnumber them (whole copies of the model).
 	RedundantExperts int `yaml:"redundant_experts"`
 	// Placement (model.placement), when given, lists for each logical
 	// expert the ranks that hold a copy of it: an expert-parallel load

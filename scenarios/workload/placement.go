@@ -14,9 +14,10 @@ import (
 // copy of an expert half the model away (so usually on another node). When
 // they do not divide (DeepSeek's EP144 decode: 256 + 32 on 144 GPUs), the
 // slots fill in order: logical experts first, replicas on the last ranks.
-// Which experts are hottest depends on traffic statistics moesim does not
-// have, so replicas are spread evenly, not chosen by load (DeepSeek-V3
-// §3.4 re-plans them from observed load).
+// Replicas that outnumber the experts go round the experts instead
+// (manyReplicas). Which experts are hottest depends on traffic statistics
+// moesim does not have, so replicas are spread evenly, not chosen by load
+// (DeepSeek-V3 §3.4 re-plans them from observed load).
 func Placement(m model.Model, ranks int) (dispatch.Placement, error) {
 	if len(m.Placement) > 0 {
 		return ExplicitPlacement(m, ranks)
@@ -30,6 +31,9 @@ func Placement(m model.Model, ranks int) (dispatch.Placement, error) {
 		p.Replicas[e] = []int32{int32(e / per)}
 	}
 	slotsPer := (m.Experts + m.RedundantExperts) / ranks
+	if m.RedundantExperts > m.Experts {
+		return manyReplicas(p, m, ranks, per, slotsPer), nil
+	}
 	for i := range m.RedundantExperts {
 		var rank int
 		if m.Experts%ranks == 0 {
@@ -44,6 +48,30 @@ func Placement(m model.Model, ranks int) (dispatch.Placement, error) {
 		p.Replicas[e] = append(p.Replicas[e], int32(rank))
 	}
 	return p, nil
+}
+
+// manyReplicas adds replicas that outnumber the experts (256 experts copied
+// 8 times over 2048 GPUs), where the one-replica-per-expert spread above
+// would put two copies of an expert on one GPU. Each GPU fills the slots its
+// logical experts leave with a run of consecutive experts that starts
+// after its own, half the model on where there is room: a run is shorter
+// than the model (slotsPer <= experts, which Validate checks) and ends
+// before it comes round to the GPU's own experts, so no GPU holds an
+// expert twice; and as the runs of successive GPUs start a GPU's worth of
+// experts apart, every expert gets the same number of copies, give or take
+// one. per is the logical experts homed on each GPU: expert e is on GPU
+// e/per.
+func manyReplicas(p dispatch.Placement, m model.Model, ranks, per, slotsPer int) dispatch.Placement {
+	shift := min(m.Experts/2, m.Experts-slotsPer)
+	for r := range ranks {
+		homed := max(0, min(per, m.Experts-r*per))
+		first := r*per + homed + shift
+		for j := range slotsPer - homed {
+			e := (first + j) % m.Experts
+			p.Replicas[e] = append(p.Replicas[e], int32(r))
+		}
+	}
+	return p
 }
 
 // ExplicitPlacement is model.placement, checked.

@@ -1,0 +1,105 @@
+package workload
+
+import (
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/moesim/moesim/scenarios/model"
+)
+
+// TestManyReplicasSpread: replicas that outnumber the experts fill every
+// GPU's slots exactly, never put two copies of an expert on one GPU, keep
+// each expert's home copy first, and give every expert the same number of
+// copies, give or take one.
+func TestManyReplicasSpread(t *testing.T) {
+	for _, c := range []struct{ experts, redundant, ranks int }{
+		{16, 48, 32},      // fewer experts than GPUs: 2 copies a GPU
+		{64, 128, 16},     // experts divide the GPUs: 4 homed, 8 replicas a GPU
+		{256, 1792, 2048}, // 256 experts copied 8 times at EP2048
+		{8, 8 * 15, 16},   // the most: every GPU holds every expert
+		{24, 40, 16},      // copies per expert not a whole number
+	} {
+		m := model.Model{Experts: c.experts, RedundantExperts: c.redundant}
+		p, err := Placement(m, c.ranks)
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		slotsPer := (c.experts + c.redundant) / c.ranks
+		perRank := make([]int, c.ranks)
+		lo, hi := c.ranks, 0
+		for e, reps := range p.Replicas {
+			seen := map[int32]bool{}
+			for _, r := range reps {
+				if seen[r] {
+					t.Fatalf("%+v: expert %d has two copies on GPU %d", c, e, r)
+				}
+				seen[r] = true
+				perRank[r]++
+			}
+			if home := int32(e / primaries(c.experts, c.redundant, c.ranks)); reps[0] != home {
+				t.Fatalf("%+v: expert %d's first copy on GPU %d, want its home %d", c, e, reps[0], home)
+			}
+			lo, hi = min(lo, len(reps)), max(hi, len(reps))
+		}
+		for r, n := range perRank {
+			if n != slotsPer {
+				t.Fatalf("%+v: GPU %d holds %d copies, want %d", c, r, n, slotsPer)
+			}
+		}
+		if hi-lo > 1 {
+			t.Errorf("%+v: experts have %d to %d copies, want within one", c, lo, hi)
+		}
+	}
+}
+
+// primaries is the logical experts homed on each GPU (primariesPerRank).
+func primaries(experts, redundant, ranks int) int {
+	if experts%ranks == 0 {
+		return experts / ranks
+	}
+	return (experts + redundant) / ranks
+}
+
+// TestManyReplicasProperties is TestManyReplicasSpread's checks over any
+// expert count, GPU count and replica count Validate accepts.
+func TestManyReplicasProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ranks := rapid.IntRange(1, 300).Draw(t, "ranks")
+		experts := rapid.IntRange(1, 300).Draw(t, "experts")
+		// slots: a multiple of the GPUs, more than twice the experts, at
+		// most one copy of each expert per GPU.
+		lo, hi := (2*experts)/ranks+1, experts
+		if lo > hi {
+			t.Skip("no replica count fits")
+		}
+		slotsPer := rapid.IntRange(lo, hi).Draw(t, "slotsPer")
+		redundant := slotsPer*ranks - experts
+		m := model.Model{Experts: experts, RedundantExperts: redundant}
+		p, err := Placement(m, ranks)
+		if err != nil {
+			t.Skip(err.Error()) // the homing rule refuses some shapes
+		}
+		perRank := make([]int, ranks)
+		mn, mx := ranks, 0
+		for e, reps := range p.Replicas {
+			seen := map[int32]bool{}
+			for _, r := range reps {
+				if seen[r] {
+					t.Fatalf("expert %d has two copies on GPU %d", e, r)
+				}
+				seen[r] = true
+				perRank[r]++
+			}
+			mn, mx = min(mn, len(reps)), max(mx, len(reps))
+		}
+		for r, n := range perRank {
+			if n != slotsPer {
+				t.Fatalf("GPU %d holds %d copies, want %d", r, n, slotsPer)
+			}
+		}
+		if mx-mn > 1 {
+			t.Fatalf("experts have %d to %d copies, want within one", mn, mx)
+		}
+	})
+}
