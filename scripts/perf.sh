@@ -9,7 +9,7 @@
 #                                growth exponents (about 1 minute on 2 cores;
 #                                REPEAT=3 takes the median of 3 runs a point)
 #        scripts/perf.sh large   the large cases, EP2048 and EP4096
-#                                (about 4 minutes on 2 cores, 5 GiB of memory)
+#                                (about 5 minutes on 2 cores, 5 GiB of memory)
 #        scripts/perf.sh run N   N timings of `moesim run` (default scenario)
 #        scripts/perf.sh commands
 #                                the commands whose times the docs quote
@@ -95,6 +95,13 @@ large)
       --set workload.tokens_per_gpu=256 --set kernel.mode=low-latency
     timed "normal EP2048, 4096 tokens/GPU, extrapolated" --set cluster.nodes=256 --set model.experts=2048 \
       --set workload.tokens_per_gpu=4096 --set kernel.num_sms=24 --set kernel.extrapolate=true
+    # The other EP2048: 256 experts copied 8 times.
+    timed "all-to-all EP2048, 256 experts x 8, 4096 tokens/GPU" --set cluster.nodes=256 --set model.experts=256 \
+      --set model.redundant_experts=1792 --set workload.tokens_per_gpu=4096 --set kernel.mode=alltoall
+    timed "low-latency EP2048, 256 experts x 8, 256 tokens/GPU" --set cluster.nodes=256 --set model.experts=256 \
+      --set model.redundant_experts=1792 --set workload.tokens_per_gpu=256 --set kernel.mode=low-latency
+    timed "normal EP4096, 256 tokens/GPU, extrapolated" --set cluster.nodes=512 --set model.experts=4096 \
+      --set workload.tokens_per_gpu=256 --set kernel.num_sms=24 --set kernel.extrapolate=true
   } | awk -F'|' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}'
   ;;
 commands)
