@@ -123,6 +123,9 @@ func fileCases() []badInput {
 	add("duplicate key", "seed: 1\nseed: 2\n", "seed", "already defined")
 	add("bad yaml", "cluster: {nodes: 2\n", "scenario")
 	add("preset", "cluster: {preset: h9000}\n", "cluster.preset", `"h9000"`)
+	// V2's defaults once read the unknown preset's zero GPUs and divided
+	// by them (found by FuzzDecode).
+	add("preset with v2", "cluster: {preset: 0}\nkernel: {mode: v2}\n", "cluster.preset", `"0"`)
 	add("mode", "kernel: {mode: fast}\n", "kernel.mode", `"fast"`)
 	add("routing", "workload: {routing: zipf}\n", "workload.routing", `"zipf"`)
 	add("schedule", "schedule: {kind: pipelined}\n", "schedule.kind", `"pipelined"`)

@@ -244,6 +244,11 @@ func newRoutingLayout(m model.Model, nodes, gpusPerNode int) (routingLayout, err
 // (experts plus redundant) per rank, filled with logical experts first.
 func primariesPerRank(m model.Model, ranks int) (int, error) {
 	slots := m.Experts + m.RedundantExperts
+	if ranks < 1 {
+		// A cluster with no GPUs (an unknown preset, before validation
+		// names it) has nowhere to put experts.
+		return 0, fmt.Errorf("scenarios: %d GPUs, want at least one to place experts on", ranks)
+	}
 	if m.Experts < 1 || slots%ranks != 0 || slots < ranks {
 		return 0, fmt.Errorf("scenarios: model.experts + model.redundant_experts = %d, want a positive multiple of the %d GPUs so every GPU holds the same number of experts",
 			slots, ranks)
