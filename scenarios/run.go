@@ -35,6 +35,11 @@ type RunOptions struct {
 	// Tracer receives the kernels' event trace: dispatch from time zero,
 	// combine after it.
 	Tracer sim.Tracer
+	// Progress, when set, is called after each run a search makes of
+	// many (a tune's points and its reruns), from the goroutine that
+	// made it, so it must be safe for concurrent use. Run itself does not
+	// call it.
+	Progress func()
 	// SideBySide runs dispatch and combine at once, each on its own
 	// goroutine, cluster and engine, with the same results as one after
 	// the other: for a single run on a machine with cores to spare.

@@ -123,7 +123,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) error {
 		defer w.close()
 		env.Known, env.Each = w.known, w.write
 	}
-	bar := progressBar(stderr, len(plan.Varies()))
+	bar := progressBar(stderr, len(plan.Varies()), "plan")
 	if bar != nil {
 		env.Progress = func() { _ = bar.Add(1) }
 	}

@@ -179,7 +179,7 @@ func (j *sweepJob) run(ctx context.Context, stderr io.Writer, afterLine func(n i
 			return err
 		}
 	}
-	bar := progressBar(stderr, len(pending))
+	bar := progressBar(stderr, len(pending), "sweep")
 	written := 0
 	// A point that fails (a stall, say) fails again on --resume; an
 	// interrupt or a write error does not.
@@ -296,12 +296,13 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 	return done, prefix, nil
 }
 
-// progressBar draws on stderr only when it is a terminal.
-func progressBar(stderr io.Writer, n int) *progressbar.ProgressBar {
+// progressBar draws on stderr only when it is a terminal; what names the
+// command.
+func progressBar(stderr io.Writer, n int, what string) *progressbar.ProgressBar {
 	f, ok := stderr.(*os.File)
 	if !ok || n == 0 || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return progressbar.NewOptions(n, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("sweep"),
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
 }

@@ -5,7 +5,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/moesim/moesim/scenarios"
 	"github.com/moesim/moesim/scenarios/report"
 	"github.com/moesim/moesim/scenarios/search"
 )
@@ -47,6 +51,7 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	if opt, err = search.Prepare(s, opt); err != nil {
 		return usageError{err}
 	}
+	bar := tuneProgress(stderr, &opt, from, to, *withRange)
 	pts, err := search.Tune(s, from, to, opt)
 	if err != nil {
 		return usageError{err}
@@ -61,6 +66,9 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
 	sum := search.Summarize(pts, best, vs)
 	return writeOutput(*out, stdout, func(w io.Writer) error {
 		if *format == "json" {
@@ -74,4 +82,30 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 		}
 		return report.WriteTune(w, s, sum, *objective)
 	})
+}
+
+// tuneProgress draws tune's runs on stderr when it is a terminal (a tune
+// with its reruns takes seconds), through opt.Progress. The reruns' count
+// is known only as their windows widen, so the bar starts at each rerun's
+// first window and grows when the runs pass it.
+func tuneProgress(stderr io.Writer, opt *scenarios.RunOptions, from, to int, withRange bool) *progressbar.ProgressBar {
+	grid := len(search.Grid(from, to))
+	runs := grid
+	if withRange {
+		runs += 2 * len(search.TuneUncertain) * min(grid, 2*search.Patience+1)
+	}
+	bar := progressBar(stderr, runs, "tune")
+	if bar == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	opt.Progress = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if bar.State().CurrentNum >= bar.GetMax64() {
+			bar.AddMax(1)
+		}
+		_ = bar.Add(1)
+	}
+	return bar
 }

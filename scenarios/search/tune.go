@@ -83,6 +83,9 @@ func tunePoint(s scenarios.Scenario, sms int, opt scenarios.RunOptions) (TunePoi
 		return TunePoint{}, fmt.Errorf("kernel.num_sms = %d: %w", sms, err)
 	}
 	res, err := scenarios.Run(s, opt)
+	if opt.Progress != nil {
+		opt.Progress()
+	}
 	if err != nil {
 		return TunePoint{}, fmt.Errorf("kernel.num_sms = %s: %w", strconv.Itoa(sms), err)
 	}
