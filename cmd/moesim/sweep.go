@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -294,6 +295,24 @@ func (j *sweepJob) existing(stderr io.Writer) (map[string]bool, []byte, error) {
 		fmt.Fprintf(stderr, "moesim sweep: %s holds %d points outside this sweep's values; kept as they are\n", j.out, others)
 	}
 	return done, prefix, nil
+}
+
+// countOn is a progress callback that adds one to bar, safe for
+// concurrent use, raising bar's count of the work when it is passed (a
+// search that widens as it goes); nil for no bar.
+func countOn(bar *progressbar.ProgressBar) func() {
+	if bar == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if bar.State().CurrentNum >= bar.GetMax64() {
+			bar.AddMax(1)
+		}
+		_ = bar.Add(1)
+	}
 }
 
 // progressBar draws on stderr only when it is a terminal; what names the

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -95,17 +94,6 @@ func tuneProgress(stderr io.Writer, opt *scenarios.RunOptions, from, to int, wit
 		runs += 2 * len(search.TuneUncertain) * min(grid, 2*search.Patience+1)
 	}
 	bar := progressBar(stderr, runs, "tune")
-	if bar == nil {
-		return nil
-	}
-	var mu sync.Mutex
-	opt.Progress = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar.State().CurrentNum >= bar.GetMax64() {
-			bar.AddMax(1)
-		}
-		_ = bar.Add(1)
-	}
+	opt.Progress = countOn(bar)
 	return bar
 }

@@ -53,20 +53,34 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		tuneBase search.Summary
 	)
 	if *sens {
-		var err error
-		if pts, err = validate.Sensitivity(cases, results, keys, validate.Factors); err != nil {
-			return err
-		}
 		var tuneKeys []string
 		for _, k := range validate.TuneConstants {
 			if strings.Contains(","+strings.Join(keys, ",")+",", ","+k+",") {
 				tuneKeys = append(tuneKeys, k)
 			}
 		}
+		// A minute or more: count the reruns on a terminal. The tune's
+		// reruns widen as they go; the bar grows with them.
+		predicted := 0
+		for _, r := range results {
+			if r.Predicted != nil {
+				predicted++
+			}
+		}
+		grid := len(search.Grid(sensitivityTuneFrom, sensitivityTuneTo))
+		bar := progressBar(stderr, len(keys)*len(validate.Factors)*predicted+grid+2*len(tuneKeys)*min(grid, 2*search.Patience+1), "validate")
+		progress := countOn(bar)
+		var err error
+		if pts, err = validate.Sensitivity(cases, results, keys, validate.Factors, progress); err != nil {
+			return err
+		}
 		tuneBase, tunePts, err = validate.TuneSensitivity(scenarios.DefaultPreset, sensitivityTuneFrom, sensitivityTuneTo,
-			tuneKeys, validate.Factors[0], validate.Factors[1])
+			tuneKeys, validate.Factors[0], validate.Factors[1], progress)
 		if err != nil {
 			return err
+		}
+		if bar != nil {
+			_ = bar.Finish()
 		}
 	}
 	err := writeOutput(*out, stdout, func(w io.Writer) error {

@@ -134,8 +134,9 @@ type SensitivityPoint struct {
 // Sensitivity reruns each case that base predicted (base is Validate's
 // result for cases) with each constant at each factor. Points come in
 // constant, factor, case order; all runs are independent and go in
-// parallel.
-func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []float64) ([]SensitivityPoint, error) {
+// parallel. progress, when set, is called after each point, from the
+// goroutine that made it.
+func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []float64, progress func()) ([]SensitivityPoint, error) {
 	if len(base) != len(cases) {
 		return nil, fmt.Errorf("validate: %d results for %d cases", len(base), len(cases))
 	}
@@ -188,6 +189,9 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 		tk := tasks[t]
 		for _, i := range tk.group {
 			out[tk.si*len(predicted)+rank[i]] = sensitivityPoint(tk.v, tk.scale, cases[i], *base[i].Predicted)
+			if progress != nil {
+				progress()
+			}
 		}
 	})
 	return out, nil
@@ -241,8 +245,9 @@ type TuneSensitivityPoint struct {
 // TuneSensitivity is the baseline tune of preset over from..to SMs
 // (minimizing layer time) and its recommendation with each constant at
 // low× and at high× its value, found by search.VaryUncertain's windowed
-// search. Points come in constant order, low before high.
-func TuneSensitivity(preset string, from, to int, constants []string, low, high float64) (search.Summary, []TuneSensitivityPoint, error) {
+// search. Points come in constant order, low before high. progress, when
+// set, is called after each run (RunOptions.Progress).
+func TuneSensitivity(preset string, from, to int, constants []string, low, high float64, progress func()) (search.Summary, []TuneSensitivityPoint, error) {
 	if err := CheckConstants(constants); err != nil {
 		return search.Summary{}, nil, err
 	}
@@ -251,7 +256,7 @@ func TuneSensitivity(preset string, from, to int, constants []string, low, high 
 		return search.Summary{}, nil, err
 	}
 	// The baseline and every scaled constant route the same tokens.
-	opt, err := search.Prepare(s, scenarios.RunOptions{})
+	opt, err := search.Prepare(s, scenarios.RunOptions{Progress: progress})
 	if err != nil {
 		return search.Summary{}, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/moesim/moesim/topology"
@@ -31,14 +32,18 @@ func intranodeCases(t *testing.T) []Case {
 func TestSensitivityMovesWhatTheCaseDependsOn(t *testing.T) {
 	cases := intranodeCases(t)
 	base := Validate(cases)
-	pts, err := Sensitivity(cases, base, []string{"nic_GBps", "nvlink_GBps"}, Factors)
+	var calls atomic.Int64
+	pts, err := Sensitivity(cases, base, []string{"nic_GBps", "nvlink_GBps"}, Factors, func() { calls.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := 2 * len(Factors) * len(cases); len(pts) != want {
 		t.Fatalf("%d points, want %d", len(pts), want)
 	}
-	again, err := Sensitivity(cases, base, []string{"nic_GBps", "nvlink_GBps"}, Factors)
+	if int(calls.Load()) != len(pts) {
+		t.Errorf("progress called %d times for %d points", calls.Load(), len(pts))
+	}
+	again, err := Sensitivity(cases, base, []string{"nic_GBps", "nvlink_GBps"}, Factors, nil)
 	if a, b := fmt.Sprint(derefPoints(pts)), fmt.Sprint(derefPoints(again)); err != nil || a != b {
 		t.Fatalf("two sensitivity runs differ (%v):\n%s\n%s", err, a, b)
 	}
