@@ -23,6 +23,8 @@ type a2a struct {
 	eng  *sim.Engine
 	cl   *topology.Cluster
 	last []sim.Time // per receiving GPU: when its last piece landed
+	// routeBuf backs the ports of the route of the piece being sent.
+	routeBuf []*sim.Port
 }
 
 // Handle sends the flow's next piece when the previous one has left the
@@ -37,7 +39,11 @@ func (f *a2aFlow) Handle(now sim.Time, arg int64) {
 	}
 	n := min(f.left, a2aPieceBytes)
 	f.left -= n
-	r := f.k.cl.Route(f.from, f.to)
+	// Routed per piece into one reused slice, not kept per flow.
+	r := f.k.cl.RouteInto(f.k.routeBuf, f.from, f.to)
+	if cap(r.Ports) > cap(f.k.routeBuf) {
+		f.k.routeBuf = r.Ports[:0]
+	}
 	arrive := now
 	if r.Kind != topology.Local {
 		arrive = sim.Transfer(now, n, r.Latency, r.Ports...)
@@ -77,6 +83,14 @@ func newAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, dir a2
 	k := &allToAll{a2a: &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks)}, lay: lay,
 		rec: int64(f.PayloadBytes(hidden))}
 	peers := lay.RankPeers(dir == a2aCombine)
+	// The flows, one per (sender, receiver) pair that carries rows, in
+	// one slab rather than an object each.
+	n := 0
+	for from := range lay.Ranks {
+		to, _ := peers.Of(from)
+		n += len(to)
+	}
+	flows := make([]a2aFlow, 0, n)
 	for from := range lay.Ranks {
 		// Start each sender at a different peer so no GPU is hit by every
 		// sender at once: its peers from itself up, then from 0.
@@ -84,7 +98,8 @@ func newAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, dir a2
 		first, _ := slices.BinarySearch(to, int32(from))
 		for i := range to {
 			j := (first + i) % len(to)
-			eng.At(0, &a2aFlow{k: k.a2a, from: from, to: int(to[j]), left: int64(tokens[j]) * k.rec}, 0)
+			flows = append(flows, a2aFlow{k: k.a2a, from: from, to: int(to[j]), left: int64(tokens[j]) * k.rec})
+			eng.At(0, &flows[len(flows)-1], 0)
 		}
 	}
 	return k

@@ -100,7 +100,11 @@ type llKernel struct {
 	costs  Costs
 	tracer sim.Tracer
 	rdma   bool // every message through the NICs (kernel.ll_rdma_only)
-	hook   bool // kernel.ll_hook: send and receive phases apart
+	// routeBuf holds the ports of the route being used: a message is
+	// routed as it is sent (a route per pair would cost ranks² of
+	// memory), and reusing the slice keeps that from allocating.
+	routeBuf []*sim.Port
+	hook     bool // kernel.ll_hook: send and receive phases apart
 
 	ranks, experts, local int // local: experts per GPU
 	groups, warps, blocks int // G, W per group, blocks of the send phase
@@ -270,13 +274,16 @@ func newLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidd
 // route is the path of a message between two GPUs: NVLink inside a node
 // unless every message goes through the NICs.
 func (k *llKernel) route(from, to int) topology.Route {
-	r := k.cl.Route(from, to)
+	r := k.cl.RouteInto(k.routeBuf, from, to)
 	if k.rdma && r.Kind == topology.NVLink {
 		// Before DeepEP's PR #173 a message to a GPU of the same node went
 		// out of the NIC and back in, like any other.
 		d := k.cl.Devices
 		r = topology.Route{Kind: topology.IB, Latency: k.cl.Config.IBLatency,
-			Ports: []*sim.Port{d[from].NICOut, d[to].NICIn}}
+			Ports: append(k.routeBuf[:0], d[from].NICOut, d[to].NICIn)}
+	}
+	if cap(r.Ports) > cap(k.routeBuf) {
+		k.routeBuf = r.Ports[:0]
 	}
 	return r
 }
@@ -370,7 +377,9 @@ func (s *llSender) dispatchToken(now sim.Time, b int) {
 		for range k.lay.Slots(s.rank, t)[i] {
 			// One warp per (token, expert), all in parallel.
 			free, arrive := k.send(sm, cast, s.rank, to, k.msg)
-			k.trace(cast, free, "ll send", s.rank, b, to, k.route(s.rank, to).Kind.String(), k.msg, 1)
+			if k.tracer != nil { // the link's name costs a route
+				k.trace(cast, free, "ll send", s.rank, b, to, k.route(s.rank, to).Kind.String(), k.msg, 1)
+			}
 			p := s.rank*k.ranks + to
 			k.lastData[p] = max(k.lastData[p], arrive)
 			s.done[to] = max(s.done[to], free)
@@ -409,7 +418,9 @@ func (s *llSender) combineRound(now sim.Time) {
 			sm := k.sms[s.rank][(to*k.local+l)/k.groups%k.blocks]
 			for range min(k.warps, rows-lo) {
 				free, arrive := k.send(sm, now, s.rank, to, k.msg)
-				k.trace(now, free, "ll send", s.rank, -1, to, k.route(s.rank, to).Kind.String(), k.msg, 1)
+				if k.tracer != nil {
+					k.trace(now, free, "ll send", s.rank, -1, to, k.route(s.rank, to).Kind.String(), k.msg, 1)
+				}
 				p := s.rank*k.ranks + to
 				k.lastData[p] = max(k.lastData[p], arrive)
 				s.done[to] = max(s.done[to], free)

@@ -160,15 +160,24 @@ type Route struct {
 // cross rails: through the spine (rail-optimized, fat-tree), or, with
 // cluster.fabric.pxn, over NVLink to the source node's GPU on dst's rail
 // first (PXN).
-func (c *Cluster) Route(src, dst int) Route {
+func (c *Cluster) Route(src, dst int) Route { return c.RouteInto(nil, src, dst) }
+
+// RouteInto is Route with the route's ports appended to buf[:0], so a
+// caller that is done with each route before it asks for the next (a
+// kernel that routes every message as it sends it) passes one buffer each
+// time and allocates nothing per route. The route's Ports then alias buf.
+func (c *Cluster) RouteInto(buf []*sim.Port, src, dst int) Route {
 	s, d := &c.Devices[src], &c.Devices[dst]
 	switch {
 	case src == dst:
 		return Route{Kind: Local}
 	case s.Node == d.Node:
-		return Route{Kind: NVLink, Ports: []*sim.Port{s.NVLinkOut, d.NVLinkIn}, Latency: c.Config.NVLinkLatency}
+		return Route{Kind: NVLink, Ports: append(buf[:0], s.NVLinkOut, d.NVLinkIn), Latency: c.Config.NVLinkLatency}
 	}
-	ports := make([]*sim.Port, 0, 7)
+	ports := buf[:0]
+	if ports == nil {
+		ports = make([]*sim.Port, 0, 7)
+	}
 	var lat sim.Time
 	from := s
 	if s.Local != d.Local && c.fabric.f.PXN {
