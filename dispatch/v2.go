@@ -105,24 +105,29 @@ func (c Config) validateV2(deviceSMs int) error {
 
 // v2Routes are the routes a V2 kernel's warps take between GPUs of
 // different nodes, looked up once per pair as the kernel first needs it.
+// The map holds pointers, so a lookup hands out the cached route rather
+// than a copy the caller's pointer would move to the heap, once per
+// record.
 type v2Routes struct {
 	cl    *topology.Cluster
 	ranks int64
-	m     map[int64]topology.Route
+	m     map[int64]*topology.Route
 }
 
 func newV2Routes(cl *topology.Cluster) v2Routes {
-	return v2Routes{cl: cl, ranks: int64(cl.Config.GPUs()), m: map[int64]topology.Route{}}
+	return v2Routes{cl: cl, ranks: int64(cl.Config.GPUs()), m: map[int64]*topology.Route{}}
 }
 
+// route is the route from src to dst, shared: callers only read it.
 func (rs v2Routes) route(src, dst int) *topology.Route {
 	key := int64(src)*rs.ranks + int64(dst)
-	r, ok := rs.m[key]
-	if !ok {
-		r = rs.cl.Route(src, dst)
+	r := rs.m[key]
+	if r == nil {
+		rt := rs.cl.Route(src, dst)
+		r = &rt
 		rs.m[key] = r
 	}
-	return &r
+	return r
 }
 
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
