@@ -469,7 +469,11 @@ func (s *llSender) finish(now sim.Time) {
 			at = max(at, k.signalTo(issue, s.rank, to))
 		}
 		k.signal[s.rank*k.ranks+to] = at
-		k.eng.At(at, &k.receivers[to], sim.PackArg(evLLSignal, s.rank, 0))
+		// The signal carries the pair's message count, read here along
+		// the sender's row: the receiver would read it down a column of
+		// the ranks² table, a cache and TLB miss per signal at scale. A
+		// routing holds at most 2^28 ids, so it fits the argument.
+		k.eng.At(at, &k.receivers[to], sim.PackArg(evLLSignal, s.rank, k.pairMsgs[s.rank*k.ranks+to]))
 	}
 	if !k.hook && k.dir == llDispatch {
 		// One kernel: the receive phase follows the send phase after a
@@ -487,7 +491,7 @@ func (s *llSender) finish(now sim.Time) {
 // Handle is the receiver's events: a sender's signals, or the start of
 // its receive phase.
 func (r *llReceiver) Handle(now sim.Time, arg int64) {
-	kind, from, _ := sim.UnpackArg(arg)
+	kind, from, n := sim.UnpackArg(arg)
 	k := r.k
 	switch kind {
 	case evLLSignal:
@@ -500,12 +504,12 @@ func (r *llReceiver) Handle(now sim.Time, arg int64) {
 			r.pending = append(r.pending, from)
 			return
 		}
-		r.consume(now, from)
+		r.consume(now, from, n)
 	case evLLStart:
 		r.started, r.at = true, now
 		r.last = max(r.last, now)
 		for _, from := range r.pending {
-			r.consume(now, from)
+			r.consume(now, from, k.pairMsgs[from*k.ranks+r.rank])
 		}
 		r.pending = nil
 		if k.dir == llCombine && r.waiting == 0 {
@@ -528,10 +532,10 @@ func (k *llKernel) hookReady(now sim.Time) {
 	}
 }
 
-// consume handles a sender's arrived signals in a started receive phase:
-// dispatch's groups for that source copy its tokens; combine waits for
-// every flag and then reduces.
-func (r *llReceiver) consume(now sim.Time, from int) {
+// consume handles a sender's arrived signals, n messages' worth, in a
+// started receive phase: dispatch's groups for that source copy its
+// tokens; combine waits for every flag and then reduces.
+func (r *llReceiver) consume(now sim.Time, from, n int) {
 	k := r.k
 	if k.dir == llCombine {
 		if r.waiting == 0 {
@@ -539,7 +543,6 @@ func (r *llReceiver) consume(now sim.Time, from int) {
 		}
 		return
 	}
-	n := k.pairMsgs[from*k.ranks+r.rank]
 	// The group's poller sees the count and reserves the expert's rows
 	// (an atomicAdd on packed_recv_count: a record's round trip).
 	start := now + k.costs.record
