@@ -3,6 +3,7 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"slices"
 
 	"github.com/moesim/moesim/sim"
@@ -36,9 +37,22 @@ func (o Options) Offset(rank int) sim.Time {
 // NewSMPort is SM i of rank's copy port: the GPU's per-SM copy rate over
 // the rank's straggler factor, held until the rank's kernel starts.
 func NewSMPort(c topology.Config, rank, i int, opt Options) *sim.Port {
-	p := sim.NewPort(fmt.Sprintf("gpu%d.sm%d", rank, i), c.GPU.SMCopyBytesPerSec/c.GPUFactor(rank))
+	p := sim.NewPort(smPortName(rank, i, ""), c.GPU.SMCopyBytesPerSec/c.GPUFactor(rank))
 	p.Hold(opt.Offset(rank))
 	return p
+}
+
+// smPortName is the name of GPU rank's SM i's port, "gpu<rank>.sm<i>" and
+// then suffix: built by hand, as a kernel at thousands of GPUs names
+// hundreds of thousands of ports and fmt.Sprintf costs several times as
+// much.
+func smPortName(rank, i int, suffix string) string {
+	var buf [32]byte
+	b := append(buf[:0], "gpu"...)
+	b = strconv.AppendInt(b, int64(rank), 10)
+	b = append(b, ".sm"...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	return string(append(b, suffix...))
 }
 
 // ErrStall wraps the error of a run that stopped with work left: a

@@ -222,7 +222,7 @@ func newLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidd
 		k.sms[r] = make([]*sim.Port, nsm)
 		for i := range nsm {
 			p := &ports[r*nsm+i]
-			*p = *sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), g.SMCopyBytesPerSec)
+			*p = *sim.NewPort(smPortName(r, i, ""), g.SMCopyBytesPerSec)
 			k.sms[r][i] = p
 		}
 	}

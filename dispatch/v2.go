@@ -337,9 +337,9 @@ func v2SMs(c topology.Config, ranks, sms int, opt Options) ([][]v2SM, [][]*sim.P
 		out[r] = make([]v2SM, sms)
 		writes[r] = make([]*sim.Port, sms)
 		for i := range out[r] {
-			w := sim.NewPort(fmt.Sprintf("gpu%d.sm%d", r, i), c.GPU.SMBulkCopyBytesPerSec/f)
+			w := sim.NewPort(smPortName(r, i, ""), c.GPU.SMBulkCopyBytesPerSec/f)
 			w.Hold(opt.Offset(r))
-			rd := sim.NewPort(fmt.Sprintf("gpu%d.sm%d.read", r, i), c.GPU.SMBulkLoadBytesPerSec/f)
+			rd := sim.NewPort(smPortName(r, i, ".read"), c.GPU.SMBulkLoadBytesPerSec/f)
 			out[r][i], writes[r][i] = v2SM{read: rd, write: w, record: rec}, w
 		}
 	}
