@@ -3,8 +3,8 @@ package dispatch
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"slices"
+	"strconv"
 
 	"github.com/moesim/moesim/sim"
 	"github.com/moesim/moesim/topology"
