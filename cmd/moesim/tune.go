@@ -88,12 +88,11 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 // is known only as their windows widen, so the bar starts at each rerun's
 // first window and grows when the runs pass it.
 func tuneProgress(stderr io.Writer, opt *scenarios.RunOptions, from, to int, withRange bool) *progressbar.ProgressBar {
-	grid := len(search.Grid(from, to))
-	runs := grid
+	ranges := 0
 	if withRange {
-		runs += 2 * len(search.TuneUncertain) * min(grid, 2*search.Patience+1)
+		ranges = len(search.TuneUncertain)
 	}
-	bar := progressBar(stderr, runs, "tune")
+	bar := progressBar(stderr, search.TuneRuns(from, to, ranges), "tune")
 	opt.Progress = countOn(bar)
 	return bar
 }

@@ -67,8 +67,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 				predicted++
 			}
 		}
-		grid := len(search.Grid(sensitivityTuneFrom, sensitivityTuneTo))
-		bar := progressBar(stderr, len(keys)*len(validate.Factors)*predicted+grid+2*len(tuneKeys)*min(grid, 2*search.Patience+1), "validate")
+		bar := progressBar(stderr, len(keys)*len(validate.Factors)*predicted+
+			search.TuneRuns(sensitivityTuneFrom, sensitivityTuneTo, len(tuneKeys)), "validate")
 		progress := countOn(bar)
 		var err error
 		if pts, err = validate.Sensitivity(cases, results, keys, validate.Factors, progress); err != nil {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/moesim/moesim/scenarios"
@@ -105,5 +106,34 @@ func TestVariationsShareTheLayout(t *testing.T) {
 	}
 	if !reflect.DeepEqual(own, shared) {
 		t.Errorf("with the baseline's layout %+v, with their own %+v", shared, own)
+	}
+}
+
+// TestTuneRunsIsALowerBound: a tune and its reruns call Progress once per
+// run, at least TuneRuns times, more only where a rerun's window widened.
+func TestTuneRunsIsALowerBound(t *testing.T) {
+	s, err := scenarios.Decode(strings.NewReader("cluster: {nodes: 2}\nworkload: {tokens_per_gpu: 256}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	opt := scenarios.RunOptions{Progress: func() { calls.Add(1) }}
+	pts, err := Tune(s, 4, 20, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(calls.Load()) != len(pts) {
+		t.Fatalf("%d progress calls for %d points", calls.Load(), len(pts))
+	}
+	best, err := Recommend(pts, ObjectiveLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges := []Range{{Path: "cluster.warp_copy_GBps", Low: 0.5, High: 2, Relative: true}}
+	if _, err := VaryUncertain(s, 4, 20, best, ObjectiveLayer, ranges, opt); err != nil {
+		t.Fatal(err)
+	}
+	if got, least := int(calls.Load()), TuneRuns(4, 20, len(ranges)); got < least || least != 9+2*5 {
+		t.Errorf("%d runs, TuneRuns %d (want 19, and at most the runs)", got, least)
 	}
 }

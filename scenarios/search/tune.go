@@ -66,6 +66,15 @@ func Prepare(s scenarios.Scenario, opt scenarios.RunOptions) (scenarios.RunOptio
 	return opt, err
 }
 
+// TuneRuns is the least number of runs a tune over [from, to] makes with
+// ranges uncertain inputs varied (VaryUncertain: each end of each range
+// searches a window of at least 2 × Patience + 1 points): what a progress
+// count starts from, as the windows may widen.
+func TuneRuns(from, to, ranges int) int {
+	grid := len(Grid(from, to))
+	return grid + 2*ranges*min(grid, 2*Patience+1)
+}
+
 // Grid is the SM counts a tune over [from, to] tries: the even ones.
 func Grid(from, to int) []int {
 	var sms []int
