@@ -41,9 +41,6 @@ func (f *a2aFlow) Handle(now sim.Time, arg int64) {
 	f.left -= n
 	// Routed per piece into one reused slice, not kept per flow.
 	r := f.k.cl.RouteInto(f.k.routeBuf, f.from, f.to)
-	if cap(r.Ports) > cap(f.k.routeBuf) {
-		f.k.routeBuf = r.Ports[:0]
-	}
 	arrive := now
 	if r.Kind != topology.Local {
 		arrive = sim.Transfer(now, n, r.Latency, r.Ports...)
@@ -80,7 +77,7 @@ type allToAll struct {
 // use their own few SMs and are rarely copy-bound.
 func newAllToAll(cl *topology.Cluster, lay *Layout, f Format, hidden int, dir a2aDirection, opt Options) *allToAll {
 	eng := sim.NewEngine(opt.EngineLimits())
-	k := &allToAll{a2a: &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks)}, lay: lay,
+	k := &allToAll{a2a: &a2a{eng: eng, cl: cl, last: make([]sim.Time, lay.Ranks), routeBuf: make([]*sim.Port, 0, topology.MaxRoutePorts)}, lay: lay,
 		rec: int64(f.PayloadBytes(hidden))}
 	peers := lay.RankPeers(dir == a2aCombine)
 	// The flows, one per (sender, receiver) pair that carries rows, in

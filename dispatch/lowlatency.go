@@ -182,6 +182,7 @@ func newLowLatency(cl *topology.Cluster, lay *Layout, cfg Config, f Format, hidd
 		tracer: opt.Tracer, rdma: cfg.LLRDMAOnly, hook: cfg.LLHook,
 		ranks: lay.Ranks, experts: experts, local: max(experts/lay.Ranks, 1), hidden: hidden,
 		payload: int64(f.PayloadBytes(hidden)), verify: opt.Verify,
+		routeBuf: make([]*sim.Port, 0, topology.MaxRoutePorts),
 	}
 	k.eng.SetTracer(opt.Tracer)
 	// internode_ll.cu's launch: num_warp_groups = ceil(experts / SMs).
@@ -281,9 +282,6 @@ func (k *llKernel) route(from, to int) topology.Route {
 		d := k.cl.Devices
 		r = topology.Route{Kind: topology.IB, Latency: k.cl.Config.IBLatency,
 			Ports: append(k.routeBuf[:0], d[from].NICOut, d[to].NICIn)}
-	}
-	if cap(r.Ports) > cap(k.routeBuf) {
-		k.routeBuf = r.Ports[:0]
 	}
 	return r
 }

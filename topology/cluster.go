@@ -162,10 +162,16 @@ type Route struct {
 // first (PXN).
 func (c *Cluster) Route(src, dst int) Route { return c.RouteInto(nil, src, dst) }
 
+// MaxRoutePorts is the most ports a route crosses: NVLink out and in to
+// the PXN GPU, the NIC, the rail, a leaf's uplink and a spine's downlink,
+// and the destination's NIC.
+const MaxRoutePorts = 7
+
 // RouteInto is Route with the route's ports appended to buf[:0], so a
 // caller that is done with each route before it asks for the next (a
-// kernel that routes every message as it sends it) passes one buffer each
-// time and allocates nothing per route. The route's Ports then alias buf.
+// kernel that routes every message as it sends it) passes one buffer of
+// MaxRoutePorts capacity each time and allocates nothing per route. The
+// route's Ports then alias buf.
 func (c *Cluster) RouteInto(buf []*sim.Port, src, dst int) Route {
 	s, d := &c.Devices[src], &c.Devices[dst]
 	switch {
@@ -176,7 +182,7 @@ func (c *Cluster) RouteInto(buf []*sim.Port, src, dst int) Route {
 	}
 	ports := buf[:0]
 	if ports == nil {
-		ports = make([]*sim.Port, 0, 7)
+		ports = make([]*sim.Port, 0, MaxRoutePorts)
 	}
 	var lat sim.Time
 	from := s

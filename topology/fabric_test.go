@@ -281,3 +281,33 @@ func names(ps []*sim.Port) []string {
 	}
 	return out
 }
+
+// TestRoutesFitMaxRoutePorts: the longest routes (PXN, a rail's
+// aggregate port, leaf uplink and spine downlink) cross MaxRoutePorts
+// ports, and RouteInto with a buffer of that capacity keeps it.
+func TestRoutesFitMaxRoutePorts(t *testing.T) {
+	c, err := Preset("h800")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Nodes, c.RailOversubscription = 4, 2
+	c.Fabric = Fabric{Kind: RailOptimized, NodesPerLeaf: 1, PXN: true}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cl := Build(c)
+	buf := make([]*sim.Port, 0, MaxRoutePorts)
+	longest := 0
+	for src := range c.GPUs() {
+		for dst := range c.GPUs() {
+			r := cl.RouteInto(buf, src, dst)
+			longest = max(longest, len(r.Ports))
+			if len(r.Ports) > 0 && &r.Ports[:1][0] != &buf[:1][0] {
+				t.Fatalf("route %d -> %d (%d ports) left the buffer", src, dst, len(r.Ports))
+			}
+		}
+	}
+	if longest != MaxRoutePorts {
+		t.Errorf("longest route %d ports, MaxRoutePorts %d", longest, MaxRoutePorts)
+	}
+}
