@@ -15,9 +15,9 @@ type built struct {
 }
 
 // build derives the cluster, routing, placement, layout and wire formats of
-// a scenario. The layout comes from opt.Layout when set, the routing from
-// opt.Routing; a routing that cannot be made from the user's input is an
-// InputError.
+// a scenario. The layout comes from opt.Layout when set; otherwise the
+// routing is drawn (or read) and laid out, and a routing that cannot be
+// made from the user's input is an InputError.
 func build(s Scenario, opt RunOptions) (built, error) {
 	var b built
 	var err error
@@ -25,12 +25,7 @@ func build(s Scenario, opt RunOptions) (built, error) {
 		return b, err
 	}
 	var rt dispatch.Routing
-	switch {
-	case opt.Layout != nil:
-		b.lay = opt.Layout
-	case opt.Routing != nil:
-		rt = *opt.Routing
-	default:
+	if b.lay = opt.Layout; b.lay == nil {
 		if rt, b.lay, err = drawAndLay(s); err != nil {
 			return b, err
 		}

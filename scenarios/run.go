@@ -21,14 +21,10 @@ type RunOptions struct {
 	// TraceName (its file name) picks the format: .npy or .csv.
 	Trace     []byte
 	TraceName string
-	// Routing, when set, is the scenario's routing already built (by
-	// Routing): runs that differ only in kernel or compute settings, such
-	// as a tune's SM points, share it instead of drawing it again.
-	Routing *dispatch.Routing
 	// Layout, when set, is the scenario's layout already built (by
-	// Layout) from its routing and placement: kernel and compute settings
-	// leave it unchanged too, so a tune's points share it. The kernels
-	// only read it.
+	// Layout, or a LayoutCache) from its routing and placement: kernel,
+	// compute and hardware settings leave it unchanged, so a tune's
+	// points and a sweep's share it. The kernels only read it.
 	Layout *dispatch.Layout
 	// Verify turns on the kernels' end-to-end conservation checks.
 	Verify bool

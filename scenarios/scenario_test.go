@@ -204,7 +204,7 @@ func TestExplicitPlacement(t *testing.T) {
 			t.Errorf("rank %d serves only %d expert slots", r, n)
 		}
 	}
-	if _, err := Run(s, RunOptions{Verify: true, Routing: &rt}); err != nil {
+	if _, err := Run(s, RunOptions{Verify: true, Layout: lay}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ yaml, want string }{

@@ -108,13 +108,13 @@ func parseSweep(args []string, stderr io.Writer) (*sweepJob, error) {
 type pointScenarios struct {
 	scens  []scenarios.Scenario
 	opts   []scenarios.RunOptions
-	routes scenarios.RoutingCache
+	routes scenarios.LayoutCache
 }
 
 func loadPoints(sf *scenarioFlags, points []search.Point, verify bool) (*pointScenarios, error) {
 	// A few layouts per worker: points that differ only in kernel or
 	// compute settings share theirs.
-	ps := &pointScenarios{routes: scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}}
+	ps := &pointScenarios{routes: scenarios.LayoutCache{Size: 2 * runtime.GOMAXPROCS(0)}}
 	traces := map[string][]byte{} // share each routing trace's bytes
 	n := 0                        // a shard's points are not numbered 0..len-1
 	for _, p := range points {

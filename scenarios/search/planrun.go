@@ -174,7 +174,7 @@ func RunPlan(ctx context.Context, p *Plan, env PlanEnv) (*PlanResult, error) {
 		}
 		cands[i] = c
 	}
-	routes := scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}
+	routes := scenarios.LayoutCache{Size: 2 * runtime.GOMAXPROCS(0)}
 	run := func(pt Point) (*scenarios.Result, error) {
 		s, opt := scens[pt.Index], opts[pt.Index]
 		lay, err := routes.Layout(s, opt)

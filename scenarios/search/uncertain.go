@@ -110,7 +110,7 @@ func VaryUncertain(s scenarios.Scenario, from, to int, best TunePoint, objective
 			jobs = append(jobs, job{v, vs})
 		}
 	}
-	cache := &scenarios.RoutingCache{Size: 2}
+	cache := &scenarios.LayoutCache{Size: 2}
 	out := make([]Variation, len(jobs))
 	errs := make([]error, len(jobs))
 	Parallel(len(jobs), func(i int) {
@@ -119,7 +119,7 @@ func VaryUncertain(s scenarios.Scenario, from, to int, best TunePoint, objective
 		// A job's points differ only in num_sms: they share one layout,
 		// the baseline's (opt.Layout) where the varied input leaves the
 		// routing alone, as a hardware constant does.
-		if o.Layout == nil || !scenarios.SameRouting(s, j.s) {
+		if o.Layout == nil || !scenarios.SameLayout(s, j.s) {
 			lay, err := cache.Layout(j.s, opt)
 			if err != nil {
 				errs[i] = err

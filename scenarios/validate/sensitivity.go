@@ -155,7 +155,7 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 	// A scaled constant leaves a run's routing alone: the scales of one
 	// group's run share its layout. Tasks go group by group, so the
 	// layout in use stays in the cache while its scales run.
-	layouts := &scenarios.RoutingCache{Size: 2 * runtime.GOMAXPROCS(0)}
+	layouts := &scenarios.LayoutCache{Size: 2 * runtime.GOMAXPROCS(0)}
 	type task struct {
 		v     *validator
 		scale *Scale

@@ -141,7 +141,7 @@ type validator struct {
 	runs map[string]*runOnce
 	// layouts, when set, shares layouts with the validators of other
 	// scales (Sensitivity).
-	layouts *scenarios.RoutingCache
+	layouts *scenarios.LayoutCache
 	// The knee and the 13-experts case share one knee sweep.
 	kneeOnce sync.Once
 	knee     float64

@@ -15,38 +15,50 @@ func ep16(t *testing.T, sets ...Override) Scenario {
 	return s
 }
 
-func TestRoutingCacheSharesAndBounds(t *testing.T) {
+// TestLayoutCacheSharesAndBounds: a kernel-only change gets the same
+// layout, equal to one built fresh; another seed is another layout, and
+// evicts the first (Size 1).
+func TestLayoutCacheSharesAndBounds(t *testing.T) {
 	load := func(sets ...Override) Scenario { return ep16(t, sets...) }
-	c := RoutingCache{Size: 1}
-	a, err := c.Routing(load(), RunOptions{})
+	c := LayoutCache{Size: 1}
+	a, err := c.Layout(load(), RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Kernel settings do not change the routing: the same slices come back.
-	b, _ := c.Routing(load(Override{"kernel.num_sms", "8"}), RunOptions{})
-	if &a.Experts[0][0] != &b.Experts[0][0] {
-		t.Error("a kernel-only change drew the routing again")
+	b, err := c.Layout(load(Override{"kernel.num_sms", "8"}), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	want, _ := Routing(load(), RunOptions{})
-	if !reflect.DeepEqual(a, want) {
-		t.Error("cached routing differs from a fresh draw")
+	if a != b {
+		t.Error("a kernel-only change laid the tokens out again")
 	}
-	// Another seed is another routing, and evicts the first (Size 1).
-	d, _ := c.Routing(load(Override{"seed", "7"}), RunOptions{})
-	if reflect.DeepEqual(a, d) {
-		t.Error("seed 7 gave seed 42's routing")
+	fresh, err := Layout(load(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.RecvRows, fresh.RecvRows) || !reflect.DeepEqual(a.NodeTokens, fresh.NodeTokens) ||
+		!reflect.DeepEqual(a.ExpertSlots, fresh.ExpertSlots) {
+		t.Error("cached layout differs from a fresh one")
+	}
+	d, err := c.Layout(load(Override{"seed", "7"}), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d == a || reflect.DeepEqual(d.ExpertSlots, a.ExpertSlots) {
+		t.Error("seed 7 got seed 42's layout")
 	}
 	if len(c.entries) != 1 {
-		t.Errorf("cache holds %d routings, want at most 1", len(c.entries))
+		t.Errorf("cache holds %d layouts, want at most 1", len(c.entries))
 	}
 }
 
-// TestRoutingCacheLayout: points that differ only in kernel settings get
-// the same layout, equal to one built fresh; another seed another one; and
-// a layout passed in the options (another scenario's) is not taken.
-func TestRoutingCacheLayout(t *testing.T) {
+// TestLayoutCacheRunsAsFresh: points that differ only in kernel settings
+// get the same layout, equal to one built fresh; another seed another one;
+// a layout passed in the options (another scenario's) is not taken; and a
+// run given the cached layout is a fresh run.
+func TestLayoutCacheRunsAsFresh(t *testing.T) {
 	load := func(sets ...Override) Scenario { return ep16(t, sets...) }
-	c := RoutingCache{Size: 2}
+	c := LayoutCache{Size: 2}
 	a, err := c.Layout(load(), RunOptions{})
 	if err != nil {
 		t.Fatal(err)
