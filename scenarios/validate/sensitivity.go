@@ -157,8 +157,6 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 	// layout in use stays in the cache while its scales run.
 	layouts := &scenarios.LayoutCache{Size: 2 * runtime.GOMAXPROCS(0)}
 	type task struct {
-		v     *validator
-		scale *Scale
 		si    int // the scale's index, in (constant, factor) order
 		group []int
 	}
@@ -175,7 +173,7 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 	var tasks []task
 	for _, g := range groups {
 		for si := range scales {
-			tasks = append(tasks, task{vals[si], scales[si], si, g})
+			tasks = append(tasks, task{si, g})
 		}
 	}
 	// Points go in (constant, factor, case) order: scale s's point for
@@ -188,7 +186,7 @@ func Sensitivity(cases []Case, base []CaseResult, constants []string, factors []
 	search.Parallel(len(tasks), func(t int) {
 		tk := tasks[t]
 		for _, i := range tk.group {
-			out[tk.si*len(predicted)+rank[i]] = sensitivityPoint(tk.v, tk.scale, cases[i], *base[i].Predicted)
+			out[tk.si*len(predicted)+rank[i]] = sensitivityPoint(vals[tk.si], scales[tk.si], cases[i], *base[i].Predicted)
 			if progress != nil {
 				progress()
 			}
