@@ -26,6 +26,10 @@ func TestManyReplicasSpread(t *testing.T) {
 			t.Fatalf("%+v: %v", c, err)
 		}
 		slotsPer := (c.experts + c.redundant) / c.ranks
+		per, err := primariesPerRank(m, c.ranks)
+		if err != nil {
+			t.Fatal(err)
+		}
 		perRank := make([]int, c.ranks)
 		lo, hi := c.ranks, 0
 		for e, reps := range p.Replicas {
@@ -37,7 +41,7 @@ func TestManyReplicasSpread(t *testing.T) {
 				seen[r] = true
 				perRank[r]++
 			}
-			if home := int32(e / primaries(c.experts, c.redundant, c.ranks)); reps[0] != home {
+			if home := int32(e / per); reps[0] != home {
 				t.Fatalf("%+v: expert %d's first copy on GPU %d, want its home %d", c, e, reps[0], home)
 			}
 			lo, hi = min(lo, len(reps)), max(hi, len(reps))
@@ -51,14 +55,6 @@ func TestManyReplicasSpread(t *testing.T) {
 			t.Errorf("%+v: experts have %d to %d copies, want within one", c, lo, hi)
 		}
 	}
-}
-
-// primaries is the logical experts homed on each GPU (primariesPerRank).
-func primaries(experts, redundant, ranks int) int {
-	if experts%ranks == 0 {
-		return experts / ranks
-	}
-	return (experts + redundant) / ranks
 }
 
 // TestManyReplicasProperties is TestManyReplicasSpread's checks over any
