@@ -1,10 +1,12 @@
 package workload
 
 import (
+	"fmt"
 	"testing"
 
 	"pgregory.net/rapid"
 
+	"github.com/moesim/moesim/dispatch"
 	"github.com/moesim/moesim/scenarios/model"
 )
 
@@ -25,39 +27,13 @@ func TestManyReplicasSpread(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%+v: %v", c, err)
 		}
-		slotsPer := (c.experts + c.redundant) / c.ranks
-		per, err := primariesPerRank(m, c.ranks)
-		if err != nil {
-			t.Fatal(err)
-		}
-		perRank := make([]int, c.ranks)
-		lo, hi := c.ranks, 0
-		for e, reps := range p.Replicas {
-			seen := map[int32]bool{}
-			for _, r := range reps {
-				if seen[r] {
-					t.Fatalf("%+v: expert %d has two copies on GPU %d", c, e, r)
-				}
-				seen[r] = true
-				perRank[r]++
-			}
-			if home := int32(e / per); reps[0] != home {
-				t.Fatalf("%+v: expert %d's first copy on GPU %d, want its home %d", c, e, reps[0], home)
-			}
-			lo, hi = min(lo, len(reps)), max(hi, len(reps))
-		}
-		for r, n := range perRank {
-			if n != slotsPer {
-				t.Fatalf("%+v: GPU %d holds %d copies, want %d", c, r, n, slotsPer)
-			}
-		}
-		if hi-lo > 1 {
-			t.Errorf("%+v: experts have %d to %d copies, want within one", c, lo, hi)
+		if err := checkReplicas(p, m, c.ranks); err != nil {
+			t.Errorf("%+v: %v", c, err)
 		}
 	}
 }
 
-// TestManyReplicasProperties is TestManyReplicasSpread's checks over any
+// TestManyReplicasProperties is the same checks over any
 // expert count, GPU count and replica count Validate accepts.
 func TestManyReplicasProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
@@ -76,26 +52,45 @@ func TestManyReplicasProperties(t *testing.T) {
 		if err != nil {
 			t.Skip(err.Error()) // the homing rule refuses some shapes
 		}
-		perRank := make([]int, ranks)
-		mn, mx := ranks, 0
-		for e, reps := range p.Replicas {
-			seen := map[int32]bool{}
-			for _, r := range reps {
-				if seen[r] {
-					t.Fatalf("expert %d has two copies on GPU %d", e, r)
-				}
-				seen[r] = true
-				perRank[r]++
-			}
-			mn, mx = min(mn, len(reps)), max(mx, len(reps))
-		}
-		for r, n := range perRank {
-			if n != slotsPer {
-				t.Fatalf("GPU %d holds %d copies, want %d", r, n, slotsPer)
-			}
-		}
-		if mx-mn > 1 {
-			t.Fatalf("experts have %d to %d copies, want within one", mn, mx)
+		if err := checkReplicas(p, m, ranks); err != nil {
+			t.Fatal(err)
 		}
 	})
+}
+
+// checkReplicas is what a placement with more replicas than experts must
+// hold: every GPU's slots full, no GPU with two copies of an expert, each
+// expert's home copy first, and copies per expert within one of each
+// other.
+func checkReplicas(p dispatch.Placement, m model.Model, ranks int) error {
+	per, err := primariesPerRank(m, ranks)
+	if err != nil {
+		return err
+	}
+	slotsPer := (m.Experts + m.RedundantExperts) / ranks
+	perRank := make([]int, ranks)
+	lo, hi := ranks, 0
+	for e, reps := range p.Replicas {
+		seen := map[int32]bool{}
+		for _, r := range reps {
+			if seen[r] {
+				return fmt.Errorf("expert %d has two copies on GPU %d", e, r)
+			}
+			seen[r] = true
+			perRank[r]++
+		}
+		if home := int32(e / per); reps[0] != home {
+			return fmt.Errorf("expert %d's first copy on GPU %d, want its home %d", e, reps[0], home)
+		}
+		lo, hi = min(lo, len(reps)), max(hi, len(reps))
+	}
+	for r, n := range perRank {
+		if n != slotsPer {
+			return fmt.Errorf("GPU %d holds %d copies, want %d", r, n, slotsPer)
+		}
+	}
+	if hi-lo > 1 {
+		return fmt.Errorf("experts have %d to %d copies, want within one", lo, hi)
+	}
+	return nil
 }
