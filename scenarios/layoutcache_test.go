@@ -15,50 +15,13 @@ func ep16(t *testing.T, sets ...Override) Scenario {
 	return s
 }
 
-// TestLayoutCacheSharesAndBounds: a kernel-only change gets the same
-// layout, equal to one built fresh; another seed is another layout, and
-// evicts the first (Size 1).
-func TestLayoutCacheSharesAndBounds(t *testing.T) {
+// TestLayoutCache: a kernel-only change gets the same layout, equal to one
+// built fresh; another seed is another layout, though the options carry
+// the first (another scenario's layout is not taken), and evicts it (Size
+// 1); and a run given the cached layout is a fresh run.
+func TestLayoutCache(t *testing.T) {
 	load := func(sets ...Override) Scenario { return ep16(t, sets...) }
 	c := LayoutCache{Size: 1}
-	a, err := c.Layout(load(), RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := c.Layout(load(Override{"kernel.num_sms", "8"}), RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a != b {
-		t.Error("a kernel-only change laid the tokens out again")
-	}
-	fresh, err := Layout(load(), RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(a.RecvRows, fresh.RecvRows) || !reflect.DeepEqual(a.NodeTokens, fresh.NodeTokens) ||
-		!reflect.DeepEqual(a.ExpertSlots, fresh.ExpertSlots) {
-		t.Error("cached layout differs from a fresh one")
-	}
-	d, err := c.Layout(load(Override{"seed", "7"}), RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d == a || reflect.DeepEqual(d.ExpertSlots, a.ExpertSlots) {
-		t.Error("seed 7 got seed 42's layout")
-	}
-	if len(c.entries) != 1 {
-		t.Errorf("cache holds %d layouts, want at most 1", len(c.entries))
-	}
-}
-
-// TestLayoutCacheRunsAsFresh: points that differ only in kernel settings
-// get the same layout, equal to one built fresh; another seed another one;
-// a layout passed in the options (another scenario's) is not taken; and a
-// run given the cached layout is a fresh run.
-func TestLayoutCacheRunsAsFresh(t *testing.T) {
-	load := func(sets ...Override) Scenario { return ep16(t, sets...) }
-	c := LayoutCache{Size: 2}
 	a, err := c.Layout(load(), RunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +47,9 @@ func TestLayoutCacheRunsAsFresh(t *testing.T) {
 	}
 	if d == a || reflect.DeepEqual(d.ExpertSlots, a.ExpertSlots) {
 		t.Error("seed 7 got seed 42's layout")
+	}
+	if len(c.entries) != 1 {
+		t.Errorf("cache holds %d layouts, want at most 1", len(c.entries))
 	}
 	// Results through the cache are a fresh run's.
 	s := load(Override{"kernel.num_sms", "8"})
