@@ -79,6 +79,7 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 	if err := checkTree(root.Content[0]); err != nil {
 		return Scenario{}, err
 	}
+	zeros := explicitZeros(root.Content[0], false)
 	merged, err := yaml.Marshal(&root)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -89,6 +90,7 @@ func DecodeWith(r io.Reader, opt DecodeOptions, overrides ...Override) (Scenario
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return Scenario{}, fmt.Errorf("scenario: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	s.zeros = zeros
 	if name := s.Cluster.HardwareFile; name != "" {
 		if opt.ReadFile == nil {
 			return Scenario{}, fmt.Errorf("scenario: cluster.hardware_file = %q cannot be read here; give it in a scenario file or with --set on the command line", name)

@@ -73,9 +73,9 @@ var fieldLimits = map[string]topology.ConstantSpec{
 	"workload.hot_rank_factor":     {Min: 0, Max: 1024},
 	"workload.start_skew_us":       {Min: 0, Max: workload.MaxStartSkewUs, Unit: "µs"},
 
-	"schedule.layers":          {Min: 0, Max: schedule.MaxLayers, Integer: true},
-	"schedule.pipeline_stages": {Min: 0, Max: schedule.MaxStages, Integer: true},
-	"schedule.micro_batches":   {Min: 0, Max: schedule.MaxMicroBatches, Integer: true},
+	"schedule.layers":          {Min: 1, Max: schedule.MaxLayers, Integer: true},
+	"schedule.pipeline_stages": {Min: 1, Max: schedule.MaxStages, Integer: true},
+	"schedule.micro_batches":   {Min: 1, Max: schedule.MaxMicroBatches, Integer: true},
 
 	"kernel.num_sms":              {Min: 2, Max: topology.MaxSMs, Integer: true},
 	"kernel.dispatch.nvl_chunk":   {Min: 1, Max: 4096, Integer: true},
@@ -150,6 +150,21 @@ func leavesOf(v reflect.Value, path string, out []leaf) []leaf {
 // checkRanges checks every numeric field of s (after WithDefaults) against
 // its limit.
 func (s Scenario) checkRanges() error {
+	// An explicit 0 that defaults would have filled (zeros.go) is a value:
+	// refused where the range has no 0, rather than run as the default.
+	for _, p := range s.zeros {
+		spec, ok := FieldLimit(p)
+		if !ok {
+			continue
+		}
+		if spec.Min > 0 {
+			return fmt.Errorf("scenario: %s = 0, want %s; leave the field out for its default", p, strings.TrimPrefix(limitText(p), " in "))
+		}
+		if p == "workload.tokens_per_gpu" && s.Workload.Routing != workload.RoutingTrace {
+			return fmt.Errorf("scenario: workload.tokens_per_gpu = 0 with workload.routing %s, want 1..%s (0 takes a trace's count); leave the field out for its default",
+				s.Workload.Routing, topology.FormatNumber(spec.Max))
+		}
+	}
 	for _, l := range leaves(reflect.ValueOf(s), "", nil) {
 		var x float64
 		switch l.v.Kind() {

@@ -22,7 +22,8 @@ import (
 func (s Scenario) MarshalJSON() ([]byte, error) { return yamlJSON(s) }
 
 // UnmarshalJSON reads what MarshalJSON writes (or any JSON with the YAML
-// field names); unknown fields are errors. Defaults are not applied.
+// field names); unknown fields are errors. Defaults are not applied; the
+// zeros the scenario kept (MarshalYAML wrote them) are kept again.
 func (s *Scenario) UnmarshalJSON(data []byte) error {
 	type plain Scenario
 	var p plain
@@ -30,6 +31,10 @@ func (s *Scenario) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*s = Scenario(p)
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil && root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		s.zeros = explicitZeros(root.Content[0], true)
+	}
 	return nil
 }
 

@@ -18,8 +18,8 @@ import (
 // Scenario is a scenario file: what cluster, model, workload, kernels,
 // compute and schedule to simulate. Zero values mean "the default": the
 // hardware preset's for cluster fields, DeepSeek-V3's for model fields,
-// DeepEP's for kernel fields. Defaults are applied by WithDefaults, never by
-// Validate.
+// DeepEP's for kernel fields; a field the input gave as 0 is kept at 0
+// (zeros.go). Defaults are applied by WithDefaults, never by Validate.
 type Scenario struct {
 	Name        string   `yaml:"name,omitempty"`
 	Description string   `yaml:"description,omitempty"`
@@ -35,6 +35,8 @@ type Scenario struct {
 	hardware *topology.Hardware
 	// hardwareData is that file's bytes, for the run id.
 	hardwareData []byte
+	// zeros is the numeric fields the input set to 0 (zeros.go).
+	zeros []string
 }
 
 // Cluster is the scenario's cluster.* section: a hardware preset and
@@ -43,7 +45,8 @@ type Scenario struct {
 // Every hardware constant (topology.Constants) is a field named by its
 // key, so any of them can be overridden (--set cluster.warp_copy_GBps=8)
 // and the effective scenario, which the run id hashes, holds them all.
-// A field left at zero takes the hardware's value.
+// A field left out takes the hardware's value; one given as 0 is 0 where the
+// constant's range allows it (zeros.go).
 type Cluster struct {
 	Preset string `yaml:"preset"` // cluster.preset: h800, h100, h200, h20, b200, gb200-nvl72
 	// HardwareFile (cluster.hardware_file) names a hardware file, such as
@@ -216,6 +219,7 @@ func (s Schedule) Step() schedule.Step {
 // WithDefaults returns s with every unset field filled: the hardware
 // preset's constants, DeepSeek-V3's shape, DeepEP's kernel defaults.
 func (s Scenario) WithDefaults() Scenario {
+	held := s.heldZeros()
 	if s.Seed == 0 {
 		s.Seed = sim.DefaultSeed
 	}
@@ -298,6 +302,7 @@ func (s Scenario) WithDefaults() Scenario {
 	setInt(&s.Schedule.Layers, 1)
 	setInt(&s.Schedule.PipelineStages, 1)
 	setInt(&s.Schedule.MicroBatches, 1)
+	s.keepZeros(held)
 	return s
 }
 
@@ -330,10 +335,13 @@ func (s Scenario) Topology() (topology.Config, error) {
 	}
 	for _, spec := range topology.Constants {
 		get, _, ok := c.constant(spec.Key)
-		if !ok || get() == 0 {
-			continue // zero takes the hardware's value, as in WithDefaults
-		}
 		field := "cluster." + spec.Key
+		if !ok || get() == 0 {
+			if ok && s.zeroKept(field) {
+				spec.Set(&hw, 0) // checkRanges has refused it where 0 is out of range
+			}
+			continue // otherwise zero takes the hardware's value, as in WithDefaults
+		}
 		if err := spec.Check(field, get()); err != nil {
 			return topology.Config{}, fmt.Errorf("scenario: %v", err)
 		}

@@ -19,15 +19,15 @@ type Model struct {
 	// redundant_experts.
 	Placement [][]int `yaml:"placement,omitempty"`
 	// MLA attention (DeepSeek-V3 §4.2).
-	Heads        int    `yaml:"heads"`          // 128
-	HeadDim      int    `yaml:"head_dim"`       // 128 (qk_nope and v)
-	RopeHeadDim  int    `yaml:"rope_head_dim"`  // 64
-	KVLoraRank   int    `yaml:"kv_lora_rank"`   // 512
-	QLoraRank    int    `yaml:"q_lora_rank"`    // 1536
-	SeqLen       int    `yaml:"seq_len"`        // 4096: attention's context per token
-	Layers       int    `yaml:"layers"`         // 61
-	DispatchType string `yaml:"dispatch_dtype"` // fp8 (default), bf16, mxfp8, nvfp4
-	CombineType  string `yaml:"combine_dtype"`  // bf16 (default), fp8
+	Heads        int    `yaml:"heads"`                   // 128
+	HeadDim      int    `yaml:"head_dim"`                // 128 (qk_nope and v)
+	RopeHeadDim  int    `yaml:"rope_head_dim,omitempty"` // 64
+	KVLoraRank   int    `yaml:"kv_lora_rank"`            // 512
+	QLoraRank    int    `yaml:"q_lora_rank,omitempty"`   // 1536
+	SeqLen       int    `yaml:"seq_len"`                 // 4096: attention's context per token
+	Layers       int    `yaml:"layers"`                  // 61
+	DispatchType string `yaml:"dispatch_dtype"`          // fp8 (default), bf16, mxfp8, nvfp4
+	CombineType  string `yaml:"combine_dtype"`           // bf16 (default), fp8
 }
 
 // DeepSeekV3 is the DeepSeek-V3 model (technical report §4.2).
