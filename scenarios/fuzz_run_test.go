@@ -7,7 +7,7 @@ import (
 )
 
 // fuzzRunSeeds are small scenarios covering every kernel mode (V2's two
-// paths among them), routing,
+// paths among them), constants given as 0, routing,
 // schedule and wire format, so the fuzzer starts from runs, not from
 // parse errors.
 var fuzzRunSeeds = []string{
@@ -20,6 +20,7 @@ var fuzzRunSeeds = []string{
 	"cluster: {nodes: 1, gpus_per_node: 2, preset: b200}\nmodel: {experts: 4, topk: 2, dispatch_dtype: nvfp4, combine_dtype: fp8}\nworkload: {tokens_per_gpu: 8}\nkernel: {num_sms: 2, extrapolate: true}\n",
 	"cluster: {nodes: 2, gpus_per_node: 4, preset: h100}\nmodel: {experts: 16, topk: 4, max_nodes_per_token: 0}\nworkload: {tokens_per_gpu: 16}\nkernel: {mode: v2, v2: {path: hybrid}}\n",
 	"cluster: {nodes: 1, gpus_per_node: 4, preset: b200}\nmodel: {experts: 8, topk: 2, max_nodes_per_token: 0}\nworkload: {tokens_per_gpu: 8}\nkernel: {mode: v2, num_sms: 6, v2: {path: direct, prefer_overlap: false}}\n",
+	"cluster: {nodes: 2, gpus_per_node: 2, gemm_clock_drop: 0, ib_latency_us: 0, nvlink_latency_us: 0, chunk_handshake_ns: 0, record_overhead_ns: 0, kernel_launch_us: 0, copy_hbm_bytes_per_byte: 0}\nmodel: {experts: 8, topk: 2, q_lora_rank: 0, rope_head_dim: 0}\nworkload: {tokens_per_gpu: 16}\nkernel: {num_sms: 4, extrapolate: true}\nschedule: {kind: dualpipe}\n",
 	"cluster: {nodes: 2, gpus_per_node: 2, nic_GBps: 0.1, sm_copy_GBps: 0.1, nvlink_efficiency: 0.01}\nmodel: {experts: 4, topk: 2, placement: [[0, 3], [1], [2], [3]]}\nworkload: {tokens_per_gpu: 8}\nkernel: {num_sms: 2, extrapolate: true, dispatch: {nvl_chunk: 1, nvl_buffer: 2, rdma_chunk: 1, rdma_buffer: 2}}\ncompute: {efficiency: 0.001, interference: 1, tile_m: 1, tile_n: 1024}\n",
 }
 

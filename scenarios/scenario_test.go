@@ -130,7 +130,8 @@ func TestDecodeErrorsNameThePath(t *testing.T) {
 }
 
 // FuzzDecode: no scenario file, however malformed, panics the decoder or
-// the validation behind it.
+// the validation behind it, and a scenario that decodes writes out an
+// effective scenario that decodes to itself (explicit zeros included).
 func FuzzDecode(f *testing.F) {
 	for _, name := range PresetNames() {
 		data, _ := PresetYAML(name)
@@ -138,6 +139,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte("cluster: {nodes: -1}\n"))
 	f.Add([]byte("kernel: {num_sms: 1e99}\n"))
+	f.Add([]byte("cluster: {nodes: 2, gemm_clock_drop: 0, ib_latency_us: 0}\nmodel: {q_lora_rank: 0}\n"))
 	f.Add([]byte("{{{"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Decode(bytes.NewReader(data))
@@ -147,6 +149,21 @@ func FuzzDecode(f *testing.F) {
 		// A scenario that validates must produce a valid routing layout.
 		if _, err := s.Topology(); err != nil {
 			t.Fatalf("validated scenario has a bad topology: %v", err)
+		}
+		var eff bytes.Buffer
+		if err := Encode(&eff, s); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Decode(bytes.NewReader(eff.Bytes()))
+		if err != nil {
+			t.Fatalf("the effective scenario does not decode: %v\n%s", err, eff.Bytes())
+		}
+		var eff2 bytes.Buffer
+		if err := Encode(&eff2, again); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(eff.Bytes(), eff2.Bytes()) {
+			t.Fatalf("the effective scenario changes when read back:\n%s\nbecomes\n%s", eff.Bytes(), eff2.Bytes())
 		}
 		if s.Workload.TokensPerGPU*s.Cluster.Nodes*s.Cluster.GPUsPerNode <= 1<<14 && s.Workload.Routing != workload.RoutingTrace {
 			rt, err := Routing(s, RunOptions{})
