@@ -165,7 +165,7 @@ func TestRunRejects(t *testing.T) {
 	}{
 		{"no handle", nil, cfg, "no dispatch handle"},
 		{"other channels", s.handle(other), cfg, "kernel.num_sms = 24, but the dispatch handle was made with 20"},
-		{"invalid config", s.handle(bad), bad, "kernel.rdma_buffer"},
+		{"invalid config", s.handle(bad), bad, "kernel.combine.rdma_buffer"},
 		{"other cluster", small.handle(cfg), cfg, "cluster has 16 of 8"},
 	}
 	for _, c := range cases {

@@ -108,7 +108,7 @@ func span[T any](s []T, off []int32, i int) []T { return s[off[i]:off[i+1]:off[i
 // splits each NVL ring into one partition per source node, and DeepEP
 // asserts each partition holds more than a chunk (internode.cu).
 func CheckConfig(cfg dispatch.Config, deviceSMs, nodes int) error {
-	if err := cfg.Validate(deviceSMs); err != nil {
+	if err := cfg.ValidateAs(deviceSMs, "kernel.combine"); err != nil {
 		return err
 	}
 	if cfg.Mode == dispatch.Normal && nodes > 1 && cfg.NVLBuffer/nodes <= cfg.NVLChunk {

@@ -151,11 +151,16 @@ const (
 	maxBuffer = 1 << 16
 )
 
-// Validate checks the config for a GPU with deviceSMs SMs. It rejects
-// configurations that DeepEP's host asserts reject (config.hpp): an RDMA
-// ring must hold two send chunks, since credits come back a chunk at a
-// time, and an NVL ring must be larger than its chunk.
-func (c Config) Validate(deviceSMs int) error {
+// Validate checks the config for a GPU with deviceSMs SMs, as dispatch's
+// (its errors name kernel.dispatch.*). It rejects configurations that
+// DeepEP's host asserts reject (config.hpp): an RDMA ring must hold two
+// send chunks, since credits come back a chunk at a time, and an NVL ring
+// must be larger than its chunk.
+func (c Config) Validate(deviceSMs int) error { return c.ValidateAs(deviceSMs, "kernel.dispatch") }
+
+// ValidateAs is Validate for the config of the scenario section named
+// (kernel.dispatch or kernel.combine), which its errors name.
+func (c Config) ValidateAs(deviceSMs int, section string) error {
 	switch c.Mode {
 	case Normal, AllToAll, LowLatency:
 	case V2:
@@ -176,23 +181,24 @@ func (c Config) Validate(deviceSMs int) error {
 		}
 		return nil
 	}
+	p := section + "."
 	for _, err := range []error{
-		inRange("kernel.nvl_chunk", c.NVLChunk, 1, maxChunk),
-		inRange("kernel.nvl_buffer", c.NVLBuffer, 1, maxBuffer),
-		inRange("kernel.rdma_chunk", c.RDMAChunk, 1, maxChunk),
-		inRange("kernel.rdma_buffer", c.RDMABuffer, 1, maxBuffer),
+		inRange(p+"nvl_chunk", c.NVLChunk, 1, maxChunk),
+		inRange(p+"nvl_buffer", c.NVLBuffer, 1, maxBuffer),
+		inRange(p+"rdma_chunk", c.RDMAChunk, 1, maxChunk),
+		inRange(p+"rdma_buffer", c.RDMABuffer, 1, maxBuffer),
 	} {
 		if err != nil {
 			return err
 		}
 	}
 	if c.NVLBuffer <= c.NVLChunk {
-		return fmt.Errorf("dispatch: kernel.nvl_buffer = %d is not larger than kernel.nvl_chunk = %d; DeepEP asserts nvl_chunk < nvl_buffer (a forwarder waits for a chunk's worth of free slots): want nvl_buffer >= %d",
-			c.NVLBuffer, c.NVLChunk, c.NVLChunk+1)
+		return fmt.Errorf("dispatch: %snvl_buffer = %d is not larger than %snvl_chunk = %d; DeepEP asserts nvl_chunk < nvl_buffer (a forwarder waits for a chunk's worth of free slots): want nvl_buffer >= %d",
+			p, c.NVLBuffer, p, c.NVLChunk, c.NVLChunk+1)
 	}
 	if c.RDMABuffer < 2*c.RDMAChunk {
-		return fmt.Errorf("dispatch: kernel.rdma_buffer = %d holds fewer than two kernel.rdma_chunk (%d) chunks; DeepEP requires rdma_buffer >= 2*rdma_chunk (credits return per chunk): want rdma_buffer >= %d",
-			c.RDMABuffer, c.RDMAChunk, 2*c.RDMAChunk)
+		return fmt.Errorf("dispatch: %srdma_buffer = %d holds fewer than two %srdma_chunk (%d) chunks; DeepEP requires rdma_buffer >= 2*rdma_chunk (credits return per chunk): want rdma_buffer >= %d",
+			p, c.RDMABuffer, p, c.RDMAChunk, 2*c.RDMAChunk)
 	}
 	return nil
 }

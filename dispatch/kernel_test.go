@@ -152,9 +152,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}{
 		{func(c *Config) { c.NumSMs = 21 }, "kernel.num_sms = 21"},
 		{func(c *Config) { c.NumSMs = 132 }, "kernel.num_sms = 132"},
-		{func(c *Config) { c.RDMABuffer = 15; c.RDMAChunk = 8 }, "kernel.rdma_buffer = 15"},
-		{func(c *Config) { c.NVLBuffer = 8; c.NVLChunk = 8 }, "kernel.nvl_buffer = 8"},
-		{func(c *Config) { c.NVLChunk = 0 }, "kernel.nvl_chunk = 0"},
+		{func(c *Config) { c.RDMABuffer = 15; c.RDMAChunk = 8 }, "kernel.dispatch.rdma_buffer = 15"},
+		{func(c *Config) { c.NVLBuffer = 8; c.NVLChunk = 8 }, "kernel.dispatch.nvl_buffer = 8"},
+		{func(c *Config) { c.NVLChunk = 0 }, "kernel.dispatch.nvl_chunk = 0"},
 		{func(c *Config) { c.Mode = "ll" }, `kernel.mode = "ll"`},
 	} {
 		c := base

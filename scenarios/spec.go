@@ -514,7 +514,7 @@ func (s Scenario) Validate() error {
 		return err
 	}
 	if err := combine.CheckConfig(s.CombineConfig(), hw.GPU.SMs, hw.Nodes); err != nil {
-		return fmt.Errorf("%w (kernel.combine)", err)
+		return err
 	}
 	if err := s.Compute.Validate(); err != nil {
 		return err
