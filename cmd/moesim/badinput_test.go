@@ -85,8 +85,12 @@ func fieldCases() []badInput {
 			if !spec.Integer && spec.Min > 0 {
 				lo = spec.Min / 2
 			}
+			if spec.Min > 0 {
+				// A 0 is a value, not the default, and out of range.
+				set("zero", "0", path+" = 0", "leave the field out")
+			}
 			if lo == 0 {
-				lo = -1 // 0 means the default
+				lo = -1
 			}
 			if spec.Min > 0 || lo < 0 {
 				v := topology.FormatNumber(lo)
