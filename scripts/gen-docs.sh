@@ -82,6 +82,20 @@ gen() { # NAME: write the block's new content to stdout
       "$moesim" sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out "$tmp/c32.jsonl" >/dev/null 2>&1
       echo '$ moesim sweep --preset deepep-internode-ep32 --vary kernel.dispatch.rdma_chunk=2,4,8,16,32,64 --out c32.jsonl'
       "$moesim" report "$tmp/c32.jsonl" --format markdown | awk '/^\| #/ {on = 1} on' ;;
+    ripple-ep16)
+      # Dispatch and combine columns of two sweeps, and the seeds' spread.
+      points() { "$moesim" report "$1" --format markdown | awk '/^\| #/ {on = 1} on && /^\|/ && !/metric/ {print} on && /^$/ {exit}' | cut -d'|' -f1-8,12 | sed 's/ *$/ |/'; }
+      for v in cluster.ib_latency_us=2,2.4,2.6,2.8,3,3.6 seed=42,43,44,45,46,47; do
+        rm -f "$tmp/r.jsonl"
+        "$moesim" sweep --preset deepep-internode-ep16 --vary "$v" --out "$tmp/r.jsonl" >/dev/null 2>&1
+        echo
+        echo "\`moesim sweep --preset deepep-internode-ep16 --vary $v\`:"
+        echo
+        points "$tmp/r.jsonl"
+      done
+      echo
+      "$moesim" report "$tmp/r.jsonl" --format markdown | awk '/^\|.*metric/ {on = 1} on && /metric|--:|time_us|layer_us/'
+      echo ;;
     plan-v3-train-nic|plan-v3-decode-ep|plan-v3-train-fabric|plan-v3-train-kernels)
       { echo "\$ moesim plan --example ${1#plan-}"
         "$moesim" plan --example "${1#plan-}" 2>/dev/null | plan_head; } | fence ;;
