@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,8 +13,8 @@ import (
 // a DualPipe pair, so the overlap constants show in the layer time.
 const small = "cluster: {nodes: 2}\nworkload: {tokens_per_gpu: 128}\nkernel: {num_sms: 24}\nschedule: {kind: dualpipe}\n"
 
-// TestExplicitZeroIsKept: a field whose range allows 0 and whose default
-// is not 0, given as 0, runs at 0; the effective scenario's YAML and JSON
+// TestExplicitZeroIsKept: every field whose range allows 0 and whose
+// default is not 0, given as 0, decodes at 0 and runs; the effective scenario's YAML and JSON
 // carry the 0 (so the run id, which hashes the YAML, tells it from the
 // default) and read back as 0.
 func TestExplicitZeroIsKept(t *testing.T) {
@@ -21,18 +22,32 @@ func TestExplicitZeroIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"cluster.gemm_clock_drop", "cluster.ib_latency_us", "cluster.copy_hbm_bytes_per_byte",
-		"cluster.comm_sm_wait_us", "cluster.chunk_handshake_ns", "model.q_lora_rank", "model.rope_head_dim"} {
+	// Every field that allows 0 and defaults to something else.
+	var paths []string
+	for _, l := range leaves(reflect.ValueOf(base), "", nil) {
+		if spec, ok := FieldLimit(l.path); ok && spec.Min == 0 && !isZeroNumber(l.v) && !isPointer(l.path) &&
+			l.path != "workload.tokens_per_gpu" { // 0 only with a trace: TestExplicitZeroOutOfRangeIsRefused
+			paths = append(paths, l.path)
+		}
+	}
+	if len(paths) < 10 {
+		t.Fatalf("only %d fields allow 0 and default to something else: %v", len(paths), paths)
+	}
+	for _, path := range paths {
 		t.Run(path, func(t *testing.T) {
-			if v := fieldAt(&base, path); isZeroNumber(v) {
-				t.Fatalf("the default of %s is 0: the test needs one that is not", path)
-			}
 			s, err := Decode(strings.NewReader(small), mustOverride(t, path+"=0"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if v := fieldAt(&s, path); !isZeroNumber(v) {
 				t.Fatalf("%s = %v after defaults, want the 0 given", path, v)
+			}
+			res, err := Run(s, RunOptions{})
+			if err != nil {
+				t.Fatalf("with %s = 0: %v", path, err)
+			}
+			if l := res.Overlap.LayerUs; !(l > 0) || math.IsInf(l, 0) {
+				t.Errorf("with %s = 0 the layer takes %g µs", path, l)
 			}
 			if path == "cluster.ib_latency_us" {
 				hw, err := s.Topology()
