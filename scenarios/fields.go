@@ -166,13 +166,8 @@ func (s Scenario) checkRanges() error {
 		}
 	}
 	for _, l := range leaves(reflect.ValueOf(s), "", nil) {
-		var x float64
-		switch l.v.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			x = float64(l.v.Int())
-		case reflect.Float32, reflect.Float64:
-			x = l.v.Float()
-		default:
+		x, ok := number(l.v)
+		if !ok {
 			continue // strings, bools and seed (any uint64) are checked elsewhere
 		}
 		if s.Kernel.Mode == dispatch.V2 && x == 0 && (l.path == "kernel.num_sms" ||
@@ -191,6 +186,18 @@ func (s Scenario) checkRanges() error {
 		}
 	}
 	return nil
+}
+
+// number is a signed integer or float field's value as a float64; false
+// for any other kind.
+func number(v reflect.Value) (float64, bool) {
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return float64(v.Int()), true
+	case reflect.Float32, reflect.Float64:
+		return v.Float(), true
+	}
+	return 0, false
 }
 
 // integerText is an integer literal as a field takes it: optional sign,

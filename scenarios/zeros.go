@@ -87,13 +87,8 @@ func fieldAt(s *Scenario, path string) reflect.Value {
 }
 
 func isZeroNumber(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int() == 0
-	case reflect.Float32, reflect.Float64:
-		return v.Float() == 0
-	}
-	return false
+	x, ok := number(v)
+	return ok && x == 0
 }
 
 // heldZeros is the paths in s.zeros whose field still holds 0: what
