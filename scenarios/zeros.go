@@ -136,9 +136,6 @@ func (s Scenario) MarshalYAML() (any, error) {
 		root = root.Content[0]
 	}
 	for _, p := range s.zeros {
-		if v := fieldAt(&s, p); !v.IsValid() {
-			continue
-		}
 		// "0" reads as !!int, which an int or a float field takes; a
 		// !!float tag would be written out ("!!float 0").
 		insertField(root, reflect.TypeFor[Scenario](), strings.Split(p, "."),
