@@ -153,17 +153,15 @@ func (s Scenario) checkRanges() error {
 	// An explicit 0 that defaults would have filled (zeros.go) is a value:
 	// refused where the range has no 0, rather than run as the default.
 	for _, p := range s.zeros {
-		spec, ok := FieldLimit(p)
-		if !ok {
-			continue
-		}
-		if spec.Min > 0 {
+		if spec, ok := FieldLimit(p); ok && spec.Min > 0 {
 			return fmt.Errorf("scenario: %s = 0, want %s; leave the field out for its default", p, strings.TrimPrefix(limitText(p), " in "))
 		}
-		if p == "workload.tokens_per_gpu" && s.Workload.Routing != workload.RoutingTrace {
-			return fmt.Errorf("scenario: workload.tokens_per_gpu = 0 with workload.routing %s, want 1..%s (0 takes a trace's count); leave the field out for its default",
-				s.Workload.Routing, topology.FormatNumber(spec.Max))
-		}
+	}
+	// tokens_per_gpu's range has 0 for a trace, whose count it takes; after
+	// defaults, another routing has 0 only where the input gave it.
+	if w := s.Workload; w.TokensPerGPU == 0 && w.Routing != workload.RoutingTrace {
+		return fmt.Errorf("scenario: workload.tokens_per_gpu = 0 with workload.routing %s, want 1..%s (0 takes a trace's count); leave the field out for its default",
+			w.Routing, topology.FormatNumber(fieldLimits["workload.tokens_per_gpu"].Max))
 	}
 	for _, l := range leaves(reflect.ValueOf(s), "", nil) {
 		x, ok := number(l.v)
