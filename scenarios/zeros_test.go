@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/moesim/moesim/topology"
 )
 
 // small is a quick run for the explicit-zero tests: two nodes, few tokens,
@@ -14,7 +16,8 @@ import (
 const small = "cluster: {nodes: 2}\nworkload: {tokens_per_gpu: 128}\nkernel: {num_sms: 24}\nschedule: {kind: dualpipe}\n"
 
 // TestExplicitZeroIsKept: every field whose range allows 0 and whose
-// default is not 0, given as 0, decodes at 0 and runs; the effective scenario's YAML and JSON
+// default is not 0, given as 0, decodes at 0, reaches the topology (a
+// hardware constant) and runs; the effective scenario's YAML and JSON
 // carry the 0 (so the run id, which hashes the YAML, tells it from the
 // default) and read back as 0.
 func TestExplicitZeroIsKept(t *testing.T) {
@@ -49,13 +52,14 @@ func TestExplicitZeroIsKept(t *testing.T) {
 			if l := res.Overlap.LayerUs; !(l > 0) || math.IsInf(l, 0) {
 				t.Errorf("with %s = 0 the layer takes %g µs", path, l)
 			}
-			if path == "cluster.ib_latency_us" {
+			// A hardware constant reaches the topology the kernels run on.
+			if spec, ok := topology.ConstantNamed(strings.TrimPrefix(path, "cluster.")); ok {
 				hw, err := s.Topology()
 				if err != nil {
 					t.Fatal(err)
 				}
-				if hw.IBLatency != 0 {
-					t.Errorf("topology IB latency %v, want 0", hw.IBLatency)
+				if got := spec.Get(&hw); got != 0 {
+					t.Errorf("topology's %s = %g, want 0", path, got)
 				}
 			}
 			// YAML: written out and read back, the zero stays.
